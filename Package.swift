@@ -1,0 +1,105 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Every dependency below is a well-kept library doing a job we should not write ourselves.
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        // HTTP server for /v1 and /api: routing, typed request contexts, streaming response bodies.
+        // Default traits are off: we need neither swift-configuration nor the full-Foundation extras.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // Upstream calls: pooled, streaming HTTP/1.1 and HTTP/2 client with cancellation.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Embedded store: SQLite with WAL, a connection pool and serialized write transactions.
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // SHA-256 for API-key hashes and AES-GCM for account secrets at rest.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // The `sluice` command line: serve, migrate, users, keys, accounts, credits.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Structured logging everywhere.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Graceful start and shutdown of the server, the HTTP client and the settlement writer.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Reading config/sluice.yaml.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Event loops and byte buffers shared with Hummingbird and AsyncHTTPClient.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // HTTP field names and statuses, the vocabulary Hummingbird's requests and responses use.
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
+        .target(name: "SluiceCore"),
+        // Provider manifests and the upstream adapters that speak to providers over HTTP.
+        .target(
+            name: "SluiceProviders",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Durable state behind protocols: the SQLite store and its migration runner.
+        .target(
+            name: "SluiceStore",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A real loopback HTTP server that speaks the OpenAI wire format: the demo upstream and
+        // the test double for providers, with switches for 429s, 500s, hangs and broken streams.
+        .target(
+            name: "SluiceMockUpstream",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // buildApplication(config:): routes, middleware, request contexts, services.
+        .target(
+            name: "SluiceServer",
+            dependencies: [
+                "SluiceCore", "SluiceProviders", "SluiceStore", "SluiceMockUpstream",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "SluiceServer", "SluiceStore", "SluiceCore", "SluiceProviders",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(
+            name: "SluiceStoreTests",
+            dependencies: ["SluiceStore", "SluiceCore"]
+        ),
+        .testTarget(
+            name: "SluiceServerTests",
+            dependencies: [
+                "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Reads what the gateway needs from upstream responses: usage, errors and whether a stream chunk
+/// carries output. Payloads are forwarded as they came; these functions only look.
+public enum ResponseInspection {
+    /// Usage from a non-streaming `chat.completion` body, or nil when it has none.
+    public static func usage(inCompletion body: Data) -> TokenUsage? {
+        guard body.containsASCII(#""usage""#) else { return nil }
+        return (try? JSONDecoder().decode(UsageEnvelope.self, from: body))?.usage?.tokenUsage
+    }
+
+    /// What one SSE `data:` payload of a chat stream means to the gateway.
+    public enum ChunkKind: Equatable, Sendable {
+        case done
+        /// An in-band `{"error":…}` event. The message is the provider's and is not shown to clients.
+        case error
+        /// The usage chunk. `hasChoices` is false for OpenAI's final chunk with `"choices":[]`.
+        case usage(TokenUsage, hasChoices: Bool)
+        /// A chunk with output: content, tool calls, refusal or a finish reason.
+        case output
+        /// Anything else, such as the opening role-only delta.
+        case other
+    }
+
+    /// Classifies a chunk. Cheap byte checks decide whether a decode is needed at all, so most
+    /// chunks after the first few are never decoded.
+    public static func classify(_ payload: Data, needOutputCheck: Bool) -> ChunkKind {
+        if payload.elementsEqual("[DONE]".utf8) { return .done }
+        let mayBeError = payload.containsASCII(#""error""#)
+        let mayHaveUsage = payload.containsASCII(#""usage""#)
+        if !mayBeError && !mayHaveUsage && !needOutputCheck { return .output }
+        guard let probe = try? JSONDecoder().decode(ChunkProbe.self, from: payload) else { return .other }
+        if probe.error != nil { return .error }
+        if let usage = probe.usage?.tokenUsage {
+            return .usage(usage, hasChoices: !(probe.choices ?? []).isEmpty)
+        }
+        guard needOutputCheck else { return .output }
+        return (probe.choices ?? []).contains(where: \.hasOutput) ? .output : .other
+    }
+
+    struct UsageWire: Decodable {
+        struct Details: Decodable { var cached_tokens: Int? }
+        var prompt_tokens: Int?
+        var completion_tokens: Int?
+        var prompt_tokens_details: Details?
+        var tokenUsage: TokenUsage {
+            TokenUsage(
+                promptTokens: prompt_tokens ?? 0, completionTokens: completion_tokens ?? 0,
+                cachedPromptTokens: prompt_tokens_details?.cached_tokens ?? 0)
+        }
+    }
+
+    struct UsageEnvelope: Decodable { var usage: UsageWire? }
+
+    struct ChunkProbe: Decodable {
+        struct Present: Decodable { init(from decoder: any Decoder) throws {} }
+        struct Choice: Decodable {
+            struct Delta: Decodable {
+                var content: String?
+                var refusal: String?
+                var tool_calls: [Present]?
+                var function_call: Present?
+            }
+            var delta: Delta?
+            var finish_reason: String?
+            var hasOutput: Bool {
+                if finish_reason != nil { return true }
+                guard let delta else { return false }
+                return !(delta.content ?? "").isEmpty || !(delta.refusal ?? "").isEmpty
+                    || !(delta.tool_calls ?? []).isEmpty || delta.function_call != nil
+            }
+        }
+        var error: Present?
+        var usage: UsageWire?
+        var choices: [Choice]?
+    }
+}
+
+extension Data {
+    /// Whether these bytes contain `needle`, which must be ASCII. A plain scan: payloads are small.
+    func containsASCII(_ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard n > 0, count >= n else { return false }
+        return needle.withUTF8Buffer { needleBytes in
+            withUnsafeBytes { (hay: UnsafeRawBufferPointer) in
+                let first = needleBytes[0]
+                var i = 0
+                let last = hay.count - n
+                while i <= last {
+                    if hay[i] == first {
+                        var j = 1
+                        while j < n && hay[i + j] == needleBytes[j] { j += 1 }
+                        if j == n { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+}

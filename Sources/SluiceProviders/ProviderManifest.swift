@@ -1,0 +1,153 @@
+import Foundation
+import SluiceCore
+
+/// One upstream provider, as described by a file in `Providers/`.
+public struct ProviderManifest: Sendable, Equatable {
+    public enum AuthStyle: Sendable, Equatable {
+        /// `Authorization: Bearer <secret>`.
+        case bearer
+        /// `<header>: <secret>`, e.g. `api-key` or `x-api-key`.
+        case header(String)
+    }
+
+    public struct Model: Sendable, Equatable {
+        public var id: String
+        public var contextWindow: Int
+        public var maxOutputTokens: Int
+        public var price: Price
+
+        public init(id: String, contextWindow: Int, maxOutputTokens: Int, price: Price) {
+            self.id = id
+            self.contextWindow = contextWindow
+            self.maxOutputTokens = maxOutputTokens
+            self.price = price
+        }
+    }
+
+    public var id: String
+    public var name: String
+    public var baseURL: String
+    public var auth: AuthStyle
+    public var models: [Model]
+
+    public init(id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model]) {
+        self.id = id
+        self.name = name
+        self.baseURL = baseURL
+        self.auth = auth
+        self.models = models
+    }
+
+    public func model(_ id: String) -> Model? { models.first { $0.id == id } }
+}
+
+/// A manifest that failed validation. The message names the file and the field.
+public struct ManifestError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var problem: String
+    public var description: String { "provider manifest \(file): \(problem)" }
+}
+
+extension ProviderManifest {
+    /// Parses and validates one manifest. Unknown fields are errors, so a typo cannot silently
+    /// drop a price or a limit.
+    public static func parse(_ data: Data, file: String) throws(ManifestError) -> ProviderManifest {
+        func fail(_ problem: String) -> ManifestError { ManifestError(file: file, problem: problem) }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw fail("not a JSON object")
+        }
+        var reader = FieldReader(object: root, path: "", fail: fail)
+        let id = try reader.string("id")
+        let name = try reader.string("name")
+        let baseURL = try reader.string("base_url")
+        guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw fail("base_url must be an http(s) URL, got \(baseURL)")
+        }
+        let protocolName = try reader.string("wire_protocol")
+        guard protocolName == "openai-chat" else { throw fail("wire_protocol \(protocolName) is not supported (openai-chat)") }
+        var authReader = FieldReader(object: try reader.object("auth"), path: "auth.", fail: fail)
+        let style = try authReader.string("style")
+        let auth: AuthStyle
+        switch style {
+        case "bearer": auth = .bearer
+        case "header": auth = .header(try authReader.string("header"))
+        default: throw fail("auth.style must be bearer or header, got \(style)")
+        }
+        try authReader.rejectUnknown()
+        var models: [Model] = []
+        for (index, raw) in try reader.array("models").enumerated() {
+            guard let object = raw as? [String: Any] else { throw fail("models[\(index)] is not an object") }
+            var m = FieldReader(object: object, path: "models[\(index)].", fail: fail)
+            let modelID = try m.string("id")
+            let context = try m.positiveInt("context_window")
+            let maxOut = try m.positiveInt("max_output_tokens")
+            var p = FieldReader(object: try m.object("price"), path: "models[\(index)].price.", fail: fail)
+            guard let price = Price(inputUSD: try p.decimal("input"), outputUSD: try p.decimal("output"),
+                                    cachedInputUSD: try p.decimal("cached_input"))
+            else { throw fail("models[\(index)].price has a negative or over-precise value (at most 6 decimals)") }
+            try p.rejectUnknown()
+            try m.rejectUnknown()
+            guard maxOut <= context else { throw fail("models[\(index)].max_output_tokens exceeds context_window") }
+            models.append(Model(id: modelID, contextWindow: context, maxOutputTokens: maxOut, price: price))
+        }
+        guard !models.isEmpty else { throw fail("models is empty") }
+        guard Set(models.map(\.id)).count == models.count else { throw fail("models lists an id twice") }
+        try reader.rejectUnknown()
+        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models)
+    }
+}
+
+/// Reads typed fields from a JSON object and remembers which it read, to reject the rest.
+private struct FieldReader {
+    let object: [String: Any]
+    let path: String
+    let fail: (String) -> ManifestError
+    var seen: Set<String> = []
+
+    init(object: [String: Any], path: String, fail: @escaping (String) -> ManifestError) {
+        self.object = object
+        self.path = path
+        self.fail = fail
+    }
+
+    mutating func value(_ key: String) throws(ManifestError) -> Any {
+        seen.insert(key)
+        guard let v = object[key] else { throw fail("missing field \(path)\(key)") }
+        return v
+    }
+
+    mutating func string(_ key: String) throws(ManifestError) -> String {
+        guard let s = try value(key) as? String, !s.isEmpty else { throw fail("\(path)\(key) must be a non-empty string") }
+        return s
+    }
+
+    mutating func positiveInt(_ key: String) throws(ManifestError) -> Int {
+        guard let n = try value(key) as? NSNumber, n.doubleValue == Double(n.intValue), n.intValue > 0
+        else { throw fail("\(path)\(key) must be a positive integer") }
+        return n.intValue
+    }
+
+    /// A price, written as a string (`"2.50"`) or a number (`2.5`).
+    mutating func decimal(_ key: String) throws(ManifestError) -> String {
+        let v = try value(key)
+        if let s = v as? String { return s }
+        if let n = v as? NSNumber { return "\(n.decimalValue)" }
+        throw fail("\(path)\(key) must be a decimal number")
+    }
+
+    mutating func object(_ key: String) throws(ManifestError) -> [String: Any] {
+        guard let o = try value(key) as? [String: Any] else { throw fail("\(path)\(key) must be an object") }
+        return o
+    }
+
+    mutating func array(_ key: String) throws(ManifestError) -> [Any] {
+        guard let a = try value(key) as? [Any] else { throw fail("\(path)\(key) must be an array") }
+        return a
+    }
+
+    func rejectUnknown() throws(ManifestError) {
+        if let extra = object.keys.filter({ !seen.contains($0) }).sorted().first {
+            throw fail("unknown field \(path)\(extra)")
+        }
+    }
+}

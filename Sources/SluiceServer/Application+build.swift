@@ -1,0 +1,129 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// The parts of a running gateway, for the CLI and for tests that need to look inside.
+public struct Gateway: Sendable {
+    public let store: SQLiteStore
+    public let credits: CreditBook
+    public let settlements: SettlementWriter
+    public let pool: AccountPool
+    public let authenticator: KeyAuthenticator
+    public let secrets: SecretBox
+    public let catalog: ProviderCatalog
+}
+
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Opens the store and loads everything `buildApplication` needs, without starting any service.
+/// The CLI's admin commands use it too.
+public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest] = [], logger: Logger) async throws -> Gateway {
+    guard let migrationsDir = ResourceLocator.find("Migrations/sqlite", configured: config.database.migrationsDir) else {
+        throw StartupError("cannot find the Migrations/sqlite directory; set database.migrations_dir")
+    }
+    guard let providersDir = ResourceLocator.find("Providers", configured: config.providers.dir) else {
+        throw StartupError("cannot find the Providers directory; set providers.dir")
+    }
+    var catalog = try ProviderCatalog.load(directory: providersDir)
+    for manifest in extraProviders { catalog = try catalog.adding(manifest) }
+    let secrets = try makeSecretBox(config.security)
+    let store = try await SQLiteStore(path: config.database.path, migrations: try MigrationRunner.load(directory: migrationsDir), logger: logger)
+    let credits = CreditBook { userID in try await store.balance(userID: userID) }
+    let settlements = SettlementWriter(
+        store: store, credits: credits, capacity: config.settlement.queueCapacity, batchSize: config.settlement.batchSize,
+        logger: logger.with(label: "settlement"))
+    let pool = AccountPool(
+        store: store, secrets: secrets, catalog: catalog, refreshInterval: .seconds(config.accounts.refreshSeconds),
+        logger: logger)
+    let authenticator = KeyAuthenticator(
+        store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize)
+    return Gateway(
+        store: store, credits: credits, settlements: settlements, pool: pool, authenticator: authenticator, secrets: secrets,
+        catalog: catalog)
+}
+
+func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
+    guard !security.encryptionKey.isEmpty else {
+        throw StartupError(
+            "no encryption key for account secrets: set SLUICE_SECURITY_ENCRYPTION_KEY (or security.encryption_key_file) "
+                + "to base64 of 32 random bytes, e.g. `openssl rand -base64 32`")
+    }
+    guard let key = Data(base64Encoded: security.encryptionKey), key.count == 32 else {
+        throw StartupError("security.encryption_key must be base64 of exactly 32 bytes")
+    }
+    return try SecretBox(keys: [security.encryptionKeyVersion: key], activeVersion: security.encryptionKeyVersion)
+}
+
+/// Wires the whole gateway: store, credit book, account pool, upstream client, routes and services.
+public func buildApplication(
+    config: SluiceConfig, gateway: Gateway, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    try await gateway.pool.reload()
+
+    var clientConfig = HTTPClient.Configuration()
+    clientConfig.timeout = .init(
+        connect: .seconds(Int64(config.upstream.connectTimeoutSeconds)), read: .seconds(Int64(config.upstream.readTimeoutSeconds)))
+    clientConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+    clientConfig.decompression = .disabled
+    let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
+
+    let chat = ChatCompletionsHandler(
+        authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, settlements: gateway.settlements,
+        client: OpenAICompatibleClient(http: httpClient), pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
+        limits: config.upstream, maxBodyBytes: config.server.maxBodyBytes)
+    let routes = PublicRoutes(
+        authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, startedAt: Int(Date().timeIntervalSince1970))
+
+    let router = Router(context: SluiceRequestContext.self)
+    router.add(middleware: OpenAIErrorMiddleware())
+    routes.register(on: router, chat: chat)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
+        // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
+        // and last the settlement writer, which drains every queued charge.
+        services: [gateway.settlements, gateway.pool, HTTPClientService(client: httpClient)],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger)
+}
+
+/// Where `relative` (such as `Providers`) is, for the CLI; see `ResourceLocator`.
+public func locate(_ relative: String, configured: String) -> String? {
+    ResourceLocator.find(relative, configured: configured)
+}
+
+/// Finds `Providers/` and `Migrations/` when the config does not name them: in the working
+/// directory, else beside the executable or in one of its parent directories (a build tree).
+enum ResourceLocator {
+    static func find(_ relative: String, configured: String) -> String? {
+        let fm = FileManager.default
+        if !configured.isEmpty { return fm.fileExists(atPath: configured) ? configured : nil }
+        var candidates = [fm.currentDirectoryPath]
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(dir.path)
+            dir.deleteLastPathComponent()
+        }
+        return candidates.map { ($0 as NSString).appendingPathComponent(relative) }.first { fm.fileExists(atPath: $0) }
+    }
+}
+
+extension Logger {
+    func with(label: String) -> Logger {
+        var copy = self
+        copy[metadataKey: "component"] = "\(label)"
+        return copy
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import SluiceCore
+import Yams
+
+/// Reads `SluiceConfig` once: defaults, then the YAML file, then `SLUICE_<SECTION>_<KEY>`
+/// environment variables. Unknown keys and unknown `SLUICE_` variables are errors.
+public enum ConfigLoader {
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    /// Variables that are not config keys but are read by the CLI itself.
+    static let reservedEnvironment: Set<String> = ["SLUICE_CONFIG"]
+
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> SluiceConfig {
+        var config = SluiceConfig()
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw Error(description: "cannot read config file \(file)") }
+            try apply(yaml: text, source: file, to: &config)
+        }
+        try apply(environment: environment, to: &config)
+        if config.security.encryptionKey.isEmpty, !config.security.encryptionKeyFile.isEmpty {
+            guard let key = try? String(contentsOfFile: config.security.encryptionKeyFile, encoding: .utf8) else {
+                throw Error(description: "cannot read security.encryption_key_file \(config.security.encryptionKeyFile)")
+            }
+            config.security.encryptionKey = key.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return config
+    }
+
+    public static func apply(yaml text: String, source: String, to config: inout SluiceConfig) throws {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch { throw Error(description: "\(source): not valid YAML") }
+        guard let root else { return }
+        guard let sections = root as? [String: Any] else { throw Error(description: "\(source): the top level must be a mapping") }
+        for (section, value) in sections {
+            guard let fields = value as? [String: Any] else { throw Error(description: "\(source): \(section) must be a mapping") }
+            for (name, raw) in fields {
+                let path = "\(section).\(name)"
+                guard let key = keys.first(where: { $0.path == path }) else { throw Error(description: "\(source): unknown key \(path)") }
+                try key.apply(&config, "\(raw)", source)
+            }
+        }
+    }
+
+    public static func apply(environment: [String: String], to config: inout SluiceConfig) throws {
+        for (name, value) in environment where name.hasPrefix("SLUICE_") && !reservedEnvironment.contains(name) {
+            guard let key = keys.first(where: { $0.environmentName == name }) else {
+                throw Error(description: "unknown environment variable \(name)")
+            }
+            try key.apply(&config, value, name)
+        }
+    }
+
+    struct Key: Sendable {
+        let path: String
+        let apply: @Sendable (inout SluiceConfig, String, String) throws -> Void
+        var environmentName: String { "SLUICE_" + path.uppercased().replacingOccurrences(of: ".", with: "_") }
+    }
+
+    static func string(_ path: String, _ set: @escaping @Sendable (inout SluiceConfig, String) -> Void) -> Key {
+        Key(path: path) { config, value, _ in set(&config, value) }
+    }
+
+    static func int(_ path: String, min: Int = 0, max: Int = Int.max, _ set: @escaping @Sendable (inout SluiceConfig, Int) -> Void) -> Key {
+        Key(path: path) { config, value, source in
+            guard let n = Int(value.trimmingCharacters(in: .whitespaces)), n >= min, n <= max else {
+                throw Error(description: "\(source): \(path) must be an integer from \(min) to \(max), got \(value)")
+            }
+            set(&config, n)
+        }
+    }
+
+    /// Every key, in the order of the example file.
+    static let keys: [Key] = [
+        string("server.host") { $0.server.host = $1 },
+        int("server.port", max: 65535) { $0.server.port = $1 },
+        int("server.max_body_bytes", min: 1024) { $0.server.maxBodyBytes = $1 },
+        string("database.path") { $0.database.path = $1 },
+        string("database.migrations_dir") { $0.database.migrationsDir = $1 },
+        string("providers.dir") { $0.providers.dir = $1 },
+        string("security.encryption_key") { $0.security.encryptionKey = $1 },
+        string("security.encryption_key_file") { $0.security.encryptionKeyFile = $1 },
+        int("security.encryption_key_version", min: 1) { $0.security.encryptionKeyVersion = $1 },
+        Key(path: "billing.credits_per_usd") { config, value, source in
+            guard let credits = Credits(decimal: value), credits > .zero else {
+                throw Error(description: "\(source): billing.credits_per_usd must be a positive decimal, got \(value)")
+            }
+            config.billing.creditsPerUSD = credits
+        },
+        int("upstream.connect_timeout_seconds", min: 1) { $0.upstream.connectTimeoutSeconds = $1 },
+        int("upstream.head_timeout_seconds", min: 1) { $0.upstream.headTimeoutSeconds = $1 },
+        int("upstream.read_timeout_seconds", min: 1) { $0.upstream.readTimeoutSeconds = $1 },
+        int("upstream.max_attempts", min: 1, max: 10) { $0.upstream.maxAttempts = $1 },
+        int("upstream.max_response_bytes", min: 1024) { $0.upstream.maxResponseBytes = $1 },
+        int("auth.key_cache_ttl_millis", max: 60_000) { $0.auth.keyCacheTTLMillis = $1 },
+        int("auth.key_cache_size", min: 1) { $0.auth.keyCacheSize = $1 },
+        int("accounts.refresh_seconds", min: 1) { $0.accounts.refreshSeconds = $1 },
+        int("settlement.queue_capacity", min: 1) { $0.settlement.queueCapacity = $1 },
+        int("settlement.batch_size", min: 1) { $0.settlement.batchSize = $1 },
+        Key(path: "logging.level") { config, value, source in
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
+                throw Error(description: "\(source): logging.level must be trace, debug, info, notice, warning, error or critical")
+            }
+            config.logging.level = value
+        },
+    ]
+}

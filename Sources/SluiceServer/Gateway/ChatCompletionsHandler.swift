@@ -1,0 +1,188 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// `POST /v1/chat/completions`: the hot path of DESIGN.md, steps 1 to 8.
+struct ChatCompletionsHandler: Sendable {
+    let authenticator: KeyAuthenticator
+    let pool: AccountPool
+    let credits: any CreditHolds
+    let settlements: SettlementWriter
+    let client: OpenAICompatibleClient
+    let pricing: Pricing
+    let limits: SluiceConfig.Upstream
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        // 1. Authenticate (cached; a store read only on a cache miss).
+        let key = try await authenticator.authenticate(authorization: request.headers[.authorization])
+
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        let body = Data(buffer: buffer)
+        let summary = try ChatRequestSummary.parse(body)
+
+        // 2. Admit.
+        if let allowed = key.allowedModels, !allowed.contains(summary.model) { throw GatewayError.modelNotFound(summary.model) }
+        guard let model = pool.modelLimits(summary.model) else { throw GatewayError.modelNotFound(summary.model) }
+        guard !settlements.isBackedUp else { throw GatewayError.overloaded("The gateway is catching up on billing. Retry shortly.") }
+
+        // 3. Hold the worst case.
+        let promptEstimate = TokenEstimate.promptTokens(bodyBytes: body.count)
+        let maxOutput = min(summary.maxOutputTokens ?? model.maxOutputTokens, model.maxOutputTokens)
+        let worstCase = pricing.worstCase(promptTokens: promptEstimate, maxOutputTokens: maxOutput, at: model.price)
+        let outcome: HoldOutcome
+        do {
+            outcome = try await credits.hold(userID: key.userID, amount: worstCase, requestID: context.requestID)
+        } catch is CreditBook.UnknownUser {
+            throw GatewayError.invalidAPIKey
+        } catch {
+            throw GatewayError.overloaded("The gateway cannot reach its credit store right now.")
+        }
+        if case .insufficient(let available) = outcome {
+            throw GatewayError.insufficientQuota(needed: worstCase, available: available)
+        }
+        let charge = RequestCharge(
+            requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
+            promptEstimate: promptEstimate, credits: credits, pricing: pricing, writer: settlements)
+
+        // 4–6. Select, forward, fail over before the first byte.
+        let upstreamBody = summary.stream ? (ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) ?? body) : body
+        let forwarded: Forwarded
+        do {
+            forwarded = try await forward(ByteBuffer(data: upstreamBody), summary: summary, userID: key.userID, logger: context.logger)
+        } catch {
+            charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
+            throw error
+        }
+
+        // 7–8. Relay and settle.
+        switch forwarded {
+        case .rejected(let account, let response):
+            return try await passThroughRejection(response, account: account, charge: charge)
+        case .completion(let account, let response):
+            return try await relayCompletion(response, account: account, charge: charge)
+        case .stream(let account, let upstream):
+            pool.recordSuccess(account.record.id)
+            let relay = StreamRelay(
+                charge: charge, account: account, price: account.manifest.model(summary.model)?.price,
+                clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool)
+            let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
+        }
+    }
+
+    enum Forwarded {
+        case completion(AccountPool.Account, UpstreamResponse)
+        case stream(AccountPool.Account, PeekedStream)
+        /// The upstream refused the request itself (a 400-class error that another account would
+        /// refuse too): the client sees the upstream's answer.
+        case rejected(AccountPool.Account, UpstreamResponse)
+    }
+
+    /// Tries accounts in selection order until one answers, at most `maxAttempts`, never one twice.
+    private func forward(_ body: ByteBuffer, summary: ChatRequestSummary, userID: Int64, logger: Logger) async throws -> Forwarded {
+        var tried: Set<Int64> = []
+        var lastFailure: FailureClass?
+        while tried.count < limits.maxAttempts {
+            let account: AccountPool.Account
+            switch pool.next(model: summary.model, userID: userID, excluding: tried) {
+            case .account(let next): account = next
+            case .cooling(let until):
+                let seconds = max(1, Int(until.timeIntervalSinceNow.rounded(.up)))
+                if tried.isEmpty || lastFailure == .rateLimited { throw GatewayError.allAccountsCooling(retryAfterSeconds: seconds) }
+                throw GatewayError.upstreamFailed("The upstream failed and every other account is cooling down.")
+            case .none:
+                if tried.isEmpty { throw GatewayError.noAccount(model: summary.model) }
+                throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
+            }
+            tried.insert(account.record.id)
+            let id = account.record.id
+
+            let response: UpstreamResponse
+            do {
+                response = try await client.chatCompletions(
+                    body, stream: summary.stream, to: account.target, headTimeout: .seconds(Int64(limits.headTimeoutSeconds)), logger: logger)
+            } catch is UpstreamTransportError {
+                pool.recordFailure(id, .transient, resetAt: nil)
+                lastFailure = .transient
+                continue
+            }
+            if case .cookie = account.credential {
+                let setCookies = response.headers["set-cookie"]
+                if !setCookies.isEmpty { await pool.rotateCookie(id, setCookies: setCookies) }
+            }
+            let resetAt = response.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, now: Date()) }
+            switch response.status {
+            case 200..<300:
+                guard summary.stream else { return .completion(account, response) }
+                switch await PeekedStream.peek(response) {
+                case .ready(let peeked): return .stream(account, peeked)
+                case .failed:
+                    pool.recordFailure(id, .transient, resetAt: resetAt)
+                    lastFailure = .transient
+                }
+            case 429:
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                pool.recordFailure(id, .rateLimited, resetAt: resetAt)
+                lastFailure = .rateLimited
+            case 401, 402, 403:
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                pool.recordFailure(id, .quotaExhausted, resetAt: resetAt)
+                lastFailure = .quotaExhausted
+            case 400..<500 where response.status != 404 && response.status != 408:
+                return .rejected(account, response)
+            default:
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                pool.recordFailure(id, .transient, resetAt: resetAt)
+                lastFailure = .transient
+            }
+        }
+        throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
+    }
+
+    private func relayCompletion(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {
+        var outcome = RequestOutcome(
+            endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
+            price: account.manifest.model(charge.model)?.price)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: limits.maxResponseBytes)
+        } catch {
+            pool.recordFailure(account.record.id, .transient, resetAt: nil)
+            outcome.endReason = .upstreamError
+            outcome.status = 502
+            charge.settle(outcome)
+            throw GatewayError.upstreamFailed("The upstream response could not be read.")
+        }
+        pool.recordSuccess(account.record.id)
+        outcome.usage = ResponseInspection.usage(inCompletion: Data(buffer: body))
+        outcome.producedOutput = true
+        outcome.completionEstimate = body.readableBytes / 4
+        charge.settle(outcome)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+
+    private func passThroughRejection(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {
+        let body = try? await response.body.collect(upTo: 1 << 20)
+        charge.settle(RequestOutcome(endReason: .upstreamRejected, status: response.status, provider: account.manifest.id, accountID: account.record.id))
+        // Forward the provider's own error only when it is in OpenAI's shape; otherwise say it plainly.
+        if let body, let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object["error"] is [String: Any] {
+            return Response(
+                status: .init(code: response.status), headers: [.contentType: "application/json", .shouldRetry: "false"],
+                body: .init(byteBuffer: body))
+        }
+        throw GatewayError(
+            status: response.status, type: "invalid_request_error", code: "upstream_rejected",
+            message: "The upstream rejected the request with status \(response.status).", shouldRetry: false)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// How one request ended, as far as billing and the usage log care.
+struct RequestOutcome: Sendable {
+    enum EndReason: String, Sendable {
+        case completed
+        case upstreamError = "upstream_error"
+        case upstreamRejected = "upstream_rejected"
+        case clientDisconnect = "client_disconnect"
+        case noAccount = "no_account"
+        case abandoned
+    }
+
+    var endReason: EndReason
+    var status: Int
+    var provider: String? = nil
+    var accountID: Int64? = nil
+    var price: Price? = nil
+    /// Usage the upstream reported, if it did.
+    var usage: TokenUsage? = nil
+    /// Completion tokens estimated from what reached the client, used when usage is missing.
+    var completionEstimate = 0
+    /// Whether any upstream output reached the client. Failures before that are free.
+    var producedOutput = false
+    var timeToFirstToken: Duration? = nil
+}
+
+/// The hold of one request and its settlement, which happens exactly once.
+///
+/// Every path that ends a request calls `settle`; a second call is a no-op. If the request is
+/// dropped without settling (the server could not even start the response), `deinit` releases
+/// the hold for free, so no hold outlives its request.
+final class RequestCharge: Sendable {
+    let requestID: String
+    let key: APIKeyRecord
+    let model: String
+    let stream: Bool
+    let promptEstimate: Int
+    let started: ContinuousClock.Instant
+    private let credits: any CreditHolds
+    private let pricing: Pricing
+    private let writer: SettlementWriter
+    private let settled = Mutex(false)
+
+    init(
+        requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
+        credits: any CreditHolds, pricing: Pricing, writer: SettlementWriter
+    ) {
+        self.requestID = requestID
+        self.key = key
+        self.model = model
+        self.stream = stream
+        self.promptEstimate = promptEstimate
+        self.started = .now
+        self.credits = credits
+        self.pricing = pricing
+        self.writer = writer
+    }
+
+    deinit {
+        settle(RequestOutcome(endReason: .abandoned, status: 499))
+    }
+
+    /// Charges for what the request used and queues its ledger entry and usage row.
+    ///
+    /// The charging rule: reported usage is charged at the serving account's price. Without reported
+    /// usage, a request that produced output is charged an estimate (prompt estimated from the body,
+    /// completion from the content chunks relayed), flagged as one. A request that produced no output
+    /// costs nothing. This holds for completed, failed and disconnected requests alike.
+    func settle(_ outcome: RequestOutcome) {
+        let first = settled.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        let estimated = outcome.usage == nil && outcome.producedOutput
+        let usage =
+            outcome.usage
+            ?? (outcome.producedOutput
+                ? TokenUsage(promptTokens: promptEstimate, completionTokens: outcome.completionEstimate)
+                : TokenUsage(promptTokens: 0, completionTokens: 0))
+        let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
+        guard let settlement = credits.settle(requestID: requestID, cost: cost) else { return }
+        writer.enqueue(UsageRecord(
+            requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, provider: outcome.provider,
+            accountID: outcome.accountID, usage: usage, charged: settlement.charged, costEstimated: estimated,
+            latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
+            status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream))
+    }
+
+    static func millis(_ d: Duration) -> Int {
+        let (seconds, attoseconds) = d.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceStore
+
+/// `/v1/models`, `/v1/models/{id}` and `/health`. Chat completions live in `ChatCompletionsHandler`.
+struct PublicRoutes: Sendable {
+    let authenticator: KeyAuthenticator
+    let pool: AccountPool
+    let store: any GatewayStore
+    let startedAt: Int
+    static let version = "0.1.0"
+
+    func register(on router: Router<SluiceRequestContext>, chat: ChatCompletionsHandler) {
+        router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
+        router.get("/v1/models") { request, _ in try await listModels(request) }
+        router.get("/v1/models/{id}") { request, context in try await model(request, id: context.parameters.get("id") ?? "") }
+        router.get("/health") { _, _ in await health() }
+    }
+
+    func visibleModels(for key: APIKeyRecord) -> [ModelObject] {
+        pool.servedModels()
+            .filter { key.allowedModels?.contains($0.model) ?? true }
+            .map { ModelObject(id: $0.model, created: startedAt, ownedBy: $0.provider) }
+    }
+
+    func listModels(_ request: Request) async throws -> Response {
+        let key = try await authenticator.authenticate(authorization: request.headers[.authorization])
+        return try json(ModelList(data: visibleModels(for: key)))
+    }
+
+    func model(_ request: Request, id: String) async throws -> Response {
+        let key = try await authenticator.authenticate(authorization: request.headers[.authorization])
+        guard let model = visibleModels(for: key).first(where: { $0.id == id }) else { throw GatewayError.modelNotFound(id) }
+        return try json(model)
+    }
+
+    func health() async -> Response {
+        let storeOK = (try? await store.ping()) != nil
+        let body = #"{"status":"\#(storeOK ? "ok" : "degraded")","version":"\#(Self.version)","store":"\#(storeOK ? "ok" : "unreachable")"}"#
+        return Response(
+            status: storeOK ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    }
+}

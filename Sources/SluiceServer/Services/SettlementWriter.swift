@@ -1,0 +1,107 @@
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import SluiceStore
+import Synchronization
+
+/// Writes settled requests to the store off the request path, many per transaction.
+///
+/// Requests enqueue and return at once. The writer wakes, takes up to `batchSize` records, and
+/// writes them in one transaction; a failed write is retried, never dropped. The queue is bounded:
+/// when it is full the gateway refuses new requests (`isBackedUp`) rather than serve them unbilled.
+/// On graceful shutdown the writer drains the queue before it returns.
+public final class SettlementWriter: Service {
+    struct State {
+        var queue: [UsageRecord] = []
+        var inFlight = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    private let store: any LedgerStore
+    private let credits: any CreditHolds
+    private let capacity: Int
+    private let batchSize: Int
+    private let logger: Logger
+    private let doorbell: AsyncStream<Void>
+    private let ring: AsyncStream<Void>.Continuation
+
+    public init(store: any LedgerStore, credits: any CreditHolds, capacity: Int, batchSize: Int, logger: Logger) {
+        self.store = store
+        self.credits = credits
+        self.capacity = capacity
+        self.batchSize = batchSize
+        self.logger = logger
+        (doorbell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Whether the queue is full; new requests are refused until it drains.
+    public var isBackedUp: Bool { state.withLock { $0.queue.count >= capacity } }
+
+    /// Queues a settled request. Never blocks and never refuses: the money is already decided.
+    public func enqueue(_ record: UsageRecord) {
+        state.withLock { $0.queue.append(record) }
+        ring.yield()
+    }
+
+    /// Returns once everything queued so far is written. For tests and shutdown.
+    public func flush() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { state in
+                if state.queue.isEmpty && state.inFlight == 0 { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in doorbell { await drain() }
+        } onGracefulShutdown: {
+            self.ring.finish()
+        }
+        await drain()
+        logger.info("settlement writer stopped with an empty queue")
+    }
+
+    private func drain() async {
+        while true {
+            let batch: [UsageRecord] = state.withLock { state in
+                let batch = Array(state.queue.prefix(batchSize))
+                state.queue.removeFirst(batch.count)
+                state.inFlight = batch.count
+                return batch
+            }
+            if batch.isEmpty {
+                let waiters = state.withLock { state in
+                    defer { state.idleWaiters.removeAll() }
+                    return state.inFlight == 0 && state.queue.isEmpty ? state.idleWaiters : []
+                }
+                waiters.forEach { $0.resume() }
+                return
+            }
+            await write(batch)
+            state.withLock { $0.inFlight = 0 }
+        }
+    }
+
+    private func write(_ batch: [UsageRecord]) async {
+        var delay = Duration.milliseconds(50)
+        while true {
+            do {
+                for charge in try await store.recordSettlements(batch) {
+                    credits.persisted(userID: charge.userID, charged: charge.charged, balanceAfter: charge.balanceAfter)
+                }
+                return
+            } catch {
+                // Retry forever: dropping a batch would lose money. The queue bound stops new
+                // requests meanwhile, and replays are safe because request ids are unique.
+                logger.error("settlement write failed; retrying", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+}

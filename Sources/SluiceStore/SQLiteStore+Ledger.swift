@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+extension SQLiteStore {
+    public func balance(userID: Int64) async throws -> Credits? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT balance_micros FROM users WHERE id = ?", arguments: [userID]).map(Credits.init(micros:))
+        }
+    }
+
+    public func credit(userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?) async throws -> LedgerEntry {
+        try await pool.write { db in
+            if let existing = try Self.ledgerEntry(db, referenceID: referenceID) { return existing }
+            return try Self.appendCredit(db, userID: userID, amount: amount, kind: kind, referenceID: referenceID, note: note)
+        }
+    }
+
+    public func recordSettlements(_ records: [UsageRecord]) async throws -> [PersistedCharge] {
+        try await pool.write { db in
+            var charges: [PersistedCharge] = []
+            for record in records {
+                try db.execute(
+                    sql: """
+                        INSERT INTO usage_logs (request_id, user_id, api_key_id, model, provider, account_id, prompt_tokens,
+                            completion_tokens, cached_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
+                            end_reason, stream, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (request_id) DO NOTHING
+                        """,
+                    arguments: [
+                        record.requestID, record.userID, record.apiKeyID, record.model, record.provider, record.accountID,
+                        record.usage.promptTokens, record.usage.completionTokens, record.usage.cachedPromptTokens,
+                        record.charged.micros, record.costEstimated, record.latencyMs, record.ttftMs, record.status,
+                        record.endReason, record.stream, record.createdAt.unixMillis,
+                    ])
+                // A request id seen before was settled before: charge nothing again.
+                guard db.changesCount == 1, record.charged.micros > 0 else { continue }
+                let entry = try Self.appendCredit(
+                    db, userID: record.userID, amount: -record.charged, kind: .consume, referenceID: record.requestID, note: record.model)
+                charges.append(PersistedCharge(userID: record.userID, charged: record.charged, balanceAfter: entry.balanceAfter))
+            }
+            return charges
+        }
+    }
+
+    public func ledger(userID: Int64) async throws -> [LedgerEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM credit_ledger WHERE user_id = ? ORDER BY id", arguments: [userID]).map(Self.ledgerEntry(row:))
+        }
+    }
+
+    public func usageLogs(userID: Int64) async throws -> [UsageRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM usage_logs WHERE user_id = ? ORDER BY id", arguments: [userID]).map { row in
+                UsageRecord(
+                    requestID: row["request_id"], userID: row["user_id"], apiKeyID: row["api_key_id"], model: row["model"],
+                    provider: row["provider"], accountID: row["account_id"],
+                    usage: TokenUsage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
+                                      cachedPromptTokens: row["cached_tokens"]),
+                    charged: Credits(micros: row["cost_micros"]), costEstimated: row["cost_estimated"],
+                    latencyMs: row["latency_ms"], ttftMs: row["ttft_ms"], status: row["status"], endReason: row["end_reason"],
+                    stream: row["stream"], createdAt: Date(unixMillis: row["created_at"]))
+            }
+        }
+    }
+
+    /// Moves a balance and appends its ledger entry in the caller's transaction. The balance before
+    /// is read inside the transaction, so the entry always matches the row.
+    @discardableResult
+    static func appendCredit(
+        _ db: Database, userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?
+    ) throws -> LedgerEntry {
+        guard let after = try Int64.fetchOne(
+            db, sql: "UPDATE users SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros",
+            arguments: [amount.micros, userID])
+        else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(userID)") }
+        let now = Date()
+        try db.execute(
+            sql: """
+                INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
+                    reference_id, note, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [userID, kind.rawValue, amount.micros, after - amount.micros, after, referenceID, note, now.unixMillis])
+        return LedgerEntry(
+            id: db.lastInsertedRowID, userID: userID, kind: kind, amount: amount, balanceBefore: Credits(micros: after - amount.micros),
+            balanceAfter: Credits(micros: after), referenceID: referenceID, note: note, createdAt: now)
+    }
+
+    static func ledgerEntry(_ db: Database, referenceID: String) throws -> LedgerEntry? {
+        try Row.fetchOne(db, sql: "SELECT * FROM credit_ledger WHERE reference_id = ?", arguments: [referenceID]).map(ledgerEntry(row:))
+    }
+
+    static func ledgerEntry(row: Row) -> LedgerEntry {
+        LedgerEntry(
+            id: row["id"], userID: row["user_id"], kind: LedgerKind(rawValue: row["kind"]) ?? .adjust,
+            amount: Credits(micros: row["amount_micros"]), balanceBefore: Credits(micros: row["balance_before_micros"]),
+            balanceAfter: Credits(micros: row["balance_after_micros"]), referenceID: row["reference_id"], note: row["note"],
+            createdAt: Date(unixMillis: row["created_at"]))
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import Logging
+import SluiceCore
+
+/// The embedded store: one SQLite file in WAL mode. Reads run on a pool of connections in
+/// parallel; writes are serialized by GRDB, each inside a transaction.
+public final class SQLiteStore: GatewayStore {
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String, migrations: MigrationRunner, logger: Logger) async throws {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // WAL with synchronous=NORMAL survives process crashes; a power loss may drop the last
+            // commits, which holds and the ledger's reference ids tolerate.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        pool = try DatabasePool(path: path, configuration: config)
+        try await migrations.apply(to: pool, logger: logger)
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Users
+
+    public func createUser(email: String, initialCredits: Credits) async throws -> Int64 {
+        try await pool.write { db in
+            let now = Date().unixMillis
+            try db.execute(
+                sql: "INSERT INTO users (email, balance_micros, created_at) VALUES (?, 0, ?)", arguments: [email, now])
+            let id = db.lastInsertedRowID
+            if initialCredits.micros != 0 {
+                try Self.appendCredit(db, userID: id, amount: initialCredits, kind: .grant, referenceID: "signup-\(id)", note: "initial credits")
+            }
+            return id
+        }
+    }
+
+    public func user(id: Int64) async throws -> UserRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, email, status, balance_micros FROM users WHERE id = ?", arguments: [id]).map {
+                UserRecord(id: $0["id"], email: $0["email"], status: UserStatus(rawValue: $0["status"]) ?? .disabled,
+                           balance: Credits(micros: $0["balance_micros"]))
+            }
+        }
+    }
+
+    public func setUserStatus(id: Int64, _ status: UserStatus) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE users SET status = ? WHERE id = ?", arguments: [status.rawValue, id])
+        }
+    }
+
+    // MARK: API keys
+
+    public func createAPIKey(
+        userID: Int64, name: String, keyHash: String, prefix: String, allowedModels: [String]?, expiresAt: Date?
+    ) async throws -> Int64 {
+        let models = try allowedModels.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [userID, name, keyHash, prefix, models, expiresAt?.unixMillis, Date().unixMillis])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func apiKey(hash: String) async throws -> APIKeyRecord? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT k.id, k.user_id, k.name, k.prefix, k.allowed_models, k.expires_at, k.revoked_at, u.status
+                    FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?
+                    """,
+                arguments: [hash])
+            else { return nil }
+            let models: String? = row["allowed_models"]
+            return APIKeyRecord(
+                id: row["id"], userID: row["user_id"], name: row["name"], prefix: row["prefix"],
+                allowedModels: models.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
+                expiresAt: (row["expires_at"] as Int64?).map(Date.init(unixMillis:)),
+                revokedAt: (row["revoked_at"] as Int64?).map(Date.init(unixMillis:)),
+                userStatus: UserStatus(rawValue: row["status"]) ?? .disabled)
+        }
+    }
+
+    public func revokeAPIKey(id: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [Date().unixMillis, id])
+        }
+    }
+
+    // MARK: Upstream accounts
+
+    public func addAccount(
+        provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
+        ownerUserID: Int64?, secret: SealedSecret
+    ) async throws -> Int64 {
+        let modelsJSON = String(decoding: try JSONEncoder().encode(models), as: UTF8.self)
+        return try await pool.write { db in
+            let now = Date().unixMillis
+            try db.execute(
+                sql: """
+                    INSERT INTO upstream_accounts (provider, kind, base_url, models, priority, weight, owner_user_id,
+                        secret_ciphertext, secret_key_version, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [provider, kind.rawValue, baseURL, modelsJSON, priority, weight, ownerUserID,
+                            secret.ciphertext, secret.keyVersion, now, now])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func enabledAccounts() async throws -> [AccountRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE enabled = 1 ORDER BY id").compactMap { row in
+                guard let kind = AccountKind(rawValue: row["kind"]) else { return nil }
+                let models: String = row["models"]
+                return AccountRecord(
+                    id: row["id"], provider: row["provider"], kind: kind, baseURL: row["base_url"],
+                    models: (try? JSONDecoder().decode([String].self, from: Data(models.utf8))) ?? [],
+                    priority: row["priority"], weight: row["weight"], ownerUserID: row["owner_user_id"],
+                    secret: SealedSecret(ciphertext: row["secret_ciphertext"], keyVersion: row["secret_key_version"]),
+                    enabled: row["enabled"])
+            }
+        }
+    }
+
+    public func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, updated_at = ? WHERE id = ?",
+                arguments: [secret.ciphertext, secret.keyVersion, Date().unixMillis, id])
+        }
+    }
+}

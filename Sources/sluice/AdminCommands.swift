@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import SluiceCore
+import SluiceServer
+import SluiceStore
+
+struct Users: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user and print its id.")
+        @OptionGroup var options: CommonOptions
+        @Option(help: "The user's email address.") var email: String
+        @Option(help: "Initial credits, a decimal such as 10 or 2.5.") var credits: String = "0"
+
+        func run() async throws {
+            guard let amount = SluiceCore.Credits(decimal: credits), amount >= .zero else {
+                throw ValidationError("--credits must be a non-negative decimal with at most 6 decimals")
+            }
+            let (_, gateway) = try await options.openGateway()
+            print(try await gateway.store.createUser(email: email, initialCredits: amount))
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage user API keys.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API key and print it. It is shown only once.")
+        @OptionGroup var options: CommonOptions
+        @Option(help: "The owner's user id.") var user: Int64
+        @Option(help: "A name to recognise the key by.") var name: String = ""
+
+        func run() async throws {
+            let (_, gateway) = try await options.openGateway()
+            guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
+            print(try await APIKeyIssuer.issue(store: gateway.store, userID: user, name: name).key)
+        }
+    }
+}
+
+struct Accounts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage upstream accounts.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add an upstream account and print its id.")
+        @OptionGroup var options: CommonOptions
+        @Option(help: "Provider id, as in Providers/<id>.json.") var provider: String
+        @Option(help: "The API key or the Cookie header value. Stored encrypted.") var secret: String
+        @Option(help: "Override the provider's base URL.") var baseURL: String?
+        @Option(help: "Comma-separated models this account serves (default: all of the provider's).") var models: String?
+        @Option(help: "Higher is tried first.") var priority: Int = 0
+        @Option(help: "Relative share among accounts of equal priority.") var weight: Int = 1
+        @Option(help: "User id of the owner; omit for the shared pool.") var owner: Int64?
+        @Option(help: "api-key or cookie.") var kind: String = "api-key"
+
+        func run() async throws {
+            guard let accountKind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be api-key or cookie") }
+            guard weight > 0 else { throw ValidationError("--weight must be positive") }
+            let (_, gateway) = try await options.openGateway()
+            guard let manifest = gateway.catalog[provider] else {
+                throw ValidationError("unknown provider \(provider); known: \(gateway.catalog.providers.keys.sorted().joined(separator: ", "))")
+            }
+            let modelList = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            if let unknown = modelList.first(where: { manifest.model($0) == nil }) {
+                throw ValidationError("provider \(provider) has no model \(unknown)")
+            }
+            if let owner, try await gateway.store.user(id: owner) == nil { throw ValidationError("no user with id \(owner)") }
+            let id = try await gateway.store.addAccount(
+                provider: provider, kind: accountKind, baseURL: baseURL, models: modelList, priority: priority, weight: weight,
+                ownerUserID: owner, secret: try gateway.secrets.seal(secret))
+            print(id)
+        }
+    }
+}
+
+struct Credits: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage credits.", subcommands: [Grant.self])
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant credits to a user and print the new balance.")
+        @OptionGroup var options: CommonOptions
+        @Option(help: "The user id.") var user: Int64
+        @Option(help: "Credits to add, a decimal such as 10 or 2.5.") var amount: String
+        @Option(help: "Reference id; repeating a grant with the same reference does nothing.") var reference: String?
+        @Option(help: "A note for the ledger.") var note: String?
+
+        func run() async throws {
+            guard let credits = SluiceCore.Credits(decimal: amount), credits > .zero else {
+                throw ValidationError("--amount must be a positive decimal with at most 6 decimals")
+            }
+            let (_, gateway) = try await options.openGateway()
+            guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
+            let entry = try await gateway.store.credit(
+                userID: user, amount: credits, kind: .grant, referenceID: reference ?? "grant-\(UUID().uuidString.lowercased())", note: note)
+            print(entry.balanceAfter)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SluiceCore
+import SluiceServer
+import SluiceStore
+
+@main
+struct Sluice: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "An OpenAI-compatible AI gateway.",
+        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self])
+}
+
+/// Options every command shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML config file (default: $SLUICE_CONFIG, else built-in defaults).")
+    var config: String?
+
+    func load() throws -> SluiceConfig {
+        let file = config ?? ProcessInfo.processInfo.environment["SLUICE_CONFIG"]
+        let loaded = try ConfigLoader.load(file: file)
+        bootstrapLogging(level: loaded.logging.level)
+        return loaded
+    }
+
+    /// Opens the store for a one-shot admin command.
+    func openGateway() async throws -> (SluiceConfig, Gateway) {
+        let config = try load()
+        return (config, try await SluiceServer.openGateway(config: config, logger: Logger(label: "sluice")))
+    }
+}
+
+nonisolated(unsafe) private var loggingBootstrapped = false
+
+/// Logs go to standard error, so command output on standard output stays machine-readable.
+func bootstrapLogging(level: String) {
+    guard !loggingBootstrapped else { return }
+    loggingBootstrapped = true
+    let logLevel = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = logLevel
+        return handler
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @OptionGroup var options: CommonOptions
+
+    func run() async throws {
+        let config = try options.load()
+        guard let dir = SluiceServer.locate("Migrations/sqlite", configured: config.database.migrationsDir) else {
+            throw ValidationError("cannot find Migrations/sqlite; set database.migrations_dir")
+        }
+        // Opening the store applies what is missing.
+        _ = try await SQLiteStore(path: config.database.path, migrations: try MigrationRunner.load(directory: dir), logger: Logger(label: "sluice"))
+        print("migrations applied to \(config.database.path)")
+    }
+}

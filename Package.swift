@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(
             name: "SluiceStoreTests",
-            dependencies: ["SluiceStore", "SluiceCore"]
+            dependencies: ["SluiceStore", "SluiceCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SluiceServerTests",

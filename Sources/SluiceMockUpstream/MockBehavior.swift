@@ -17,6 +17,8 @@ public enum MockBehavior: Sendable, Equatable {
     case gated
     /// Stream forever, a chunk every `intervalMillis`, until the caller goes away.
     case endless(intervalMillis: Int)
+    /// Stream a function call to `get_weather` in tool-call deltas, finishing with `tool_calls`.
+    case toolCall
 }
 
 /// One request the mock received, for tests to inspect.

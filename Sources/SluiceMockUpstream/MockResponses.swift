@@ -26,6 +26,14 @@ extension MockUpstream {
         model: String, includeUsage: Bool, behavior: MockBehavior, control: MockControl, writer: inout any ResponseBodyWriter
     ) async throws {
         try await writer.write(event(chunk(model: model, delta: #"{"role":"assistant","content":""}"#)))
+        if case .toolCall = behavior {
+            for delta in toolCallDeltas { try await writer.write(event(chunk(model: model, delta: delta))) }
+            try await writer.write(event(chunk(model: model, delta: "{}", finish: "tool_calls")))
+            if includeUsage { try await writer.write(event(usageChunk(model: model, completionTokens: toolCallDeltas.count))) }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+            return
+        }
         var sent = 0
         var index = 0
         while true {
@@ -49,6 +57,13 @@ extension MockUpstream {
         try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
         try await writer.finish(nil)
     }
+
+    /// A `get_weather` call, split the way OpenAI streams one.
+    public static let toolCallDeltas = [
+        #"{"tool_calls":[{"index":0,"id":"call_demo","type":"function","function":{"name":"get_weather","arguments":""}}]}"#,
+        #"{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}"#,
+        #"{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]}"#,
+    ]
 
     static func jsonString(_ s: String) -> String {
         String(decoding: (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8), as: UTF8.self)

@@ -73,14 +73,14 @@ public enum MockUpstream {
         case .hang:
             try await Task.sleep(for: .seconds(3600))
             return json(500, "{}")
-        case .succeed where !stream:
+        case .succeed where !stream, .toolCall where !stream:
             return json(200, completion(model: model), headers)
         case .inBandError:
             return sse(headers) { writer in
                 try await writer.write(event(#"{"error":{"message":"mock in-band failure","type":"server_error"}}"#))
                 try await writer.finish(nil)
             }
-        case .succeed, .breakStream, .gated, .endless:
+        case .succeed, .breakStream, .gated, .endless, .toolCall:
             return sse(headers) { writer in
                 do {
                     try await streamChunks(model: model, includeUsage: includeUsage, behavior: behavior, control: control, writer: &writer)

@@ -75,7 +75,7 @@ extension SQLiteStore {
             db, sql: "UPDATE users SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros",
             arguments: [amount.micros, userID])
         else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(userID)") }
-        let now = Date()
+        let now = Date(unixMillis: Date().unixMillis)
         try db.execute(
             sql: """
                 INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,

@@ -145,3 +145,12 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 }
+
+/// Opens a bare SQLite pool, for tools and tests that run migrations themselves.
+public enum DatabasePoolFactory {
+    public static func make(_ path: String) throws -> DatabasePool {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        return try DatabasePool(path: path)
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// Validates bodies against the official OpenAI schemas with `../shared/openai-spec/validate.py`.
+///
+/// The validator is Python (jsonschema); one process checks a whole batch. A missing validator is a
+/// failure, not a skip: conformance is part of the suite.
+enum OpenAISchema {
+    static let specDirectory = Harness.repoRoot.deletingLastPathComponent().appendingPathComponent("shared/openai-spec")
+    static let script = Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_bodies.py")
+
+    /// Returns the schema errors of each `(schema, body)`; empty when everything conforms.
+    static func errors(_ items: [(schema: String, body: Data)]) throws -> [String] {
+        let lines = try items.map { item -> String in
+            let body = try JSONSerialization.jsonObject(with: item.body, options: [.fragmentsAllowed])
+            let line = try JSONSerialization.data(withJSONObject: ["schema": item.schema, "body": body])
+            return String(decoding: line, as: UTF8.self)
+        }
+        // Files, not pipes: with tests running in parallel, a pipe's write end can leak into another
+        // test's child process, and then reading to EOF never returns.
+        let base = NSTemporaryDirectory() + "sluice-conformance-\(UUID().uuidString)"
+        let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
+        defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }
+        try Data(lines.joined(separator: "\n").utf8).write(to: inputURL)
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        let input = try FileHandle(forReadingFrom: inputURL), output = try FileHandle(forWritingTo: outputURL)
+        defer { try? input.close(); try? output.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, specDirectory.path]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        let result = try Data(contentsOf: outputURL)
+        let text = String(decoding: result, as: UTF8.self)
+        guard process.terminationStatus == 0 else { return ["validator failed (\(process.terminationStatus)): \(text)"] }
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    static func expectValid(_ items: [(schema: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let problems = try errors(items)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+}

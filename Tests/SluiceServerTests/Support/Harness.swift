@@ -1,0 +1,194 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SluiceCore
+import SluiceMockUpstream
+import SluiceProviders
+import SluiceServer
+import SluiceStore
+import Testing
+
+/// A running gateway on a throwaway SQLite file, in front of a real mock upstream on loopback.
+struct Harness {
+    static let model = "gpt-test"
+    /// Prices of the test model, in USD per million tokens: 1 in, 2 out, 0.5 cached.
+    static let price = Price(inputMicroUSDPerMillion: 1_000_000, outputMicroUSDPerMillion: 2_000_000, cachedInputMicroUSDPerMillion: 500_000)
+
+    static let repoRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    let gateway: Gateway
+    let control: MockControl
+    let baseURL: String
+    let mockBaseURL: String
+    let config: SluiceConfig
+
+    static func manifest(port: Int) -> ProviderManifest {
+        ProviderManifest(
+            id: "mock", name: "Mock upstream", baseURL: "http://127.0.0.1:\(port)/v1", auth: .bearer,
+            models: [
+                .init(id: model, contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
+                .init(id: "gpt-other", contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
+            ])
+    }
+
+    static func config(directory: String) -> SluiceConfig {
+        var config = SluiceConfig()
+        config.server.port = 0
+        config.database.path = directory + "/sluice.sqlite"
+        config.database.migrationsDir = repoRoot.appendingPathComponent("Migrations/sqlite").path
+        config.providers.dir = repoRoot.appendingPathComponent("Providers").path
+        config.security.encryptionKey = SecretBox.generateKeyBase64()
+        config.upstream.headTimeoutSeconds = 2
+        config.upstream.readTimeoutSeconds = 5
+        config.server.maxBodyBytes = 64 << 10
+        config.logging.level = "error"
+        return config
+    }
+
+    /// Runs `body` against a fresh gateway and mock, then stops both.
+    static func run(
+        configure: (inout SluiceConfig) -> Void = { _ in }, directory: String? = nil,
+        _ body: (Harness) async throws -> Void
+    ) async throws {
+        let directory = directory ?? NSTemporaryDirectory() + "sluice-e2e-\(UUID().uuidString)"
+        var config = Self.config(directory: directory)
+        configure(&config)
+        let control = MockControl()
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await MockUpstream.application(control: control) { portSink.yield($0) }.run() }
+            var portIterator = ports.makeAsyncIterator()
+            let mockPort = try #require(await portIterator.next())
+            let gateway = try await openGateway(config: config, extraProviders: [manifest(port: mockPort)], logger: logger)
+            let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
+            group.addTask { try await app.run() }
+            let port = try #require(await portIterator.next())
+            let harness = Harness(
+                gateway: gateway, control: control, baseURL: "http://127.0.0.1:\(port)", mockBaseURL: "http://127.0.0.1:\(mockPort)/v1",
+                config: config)
+            do {
+                try await body(harness)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Seeding
+
+    struct User {
+        var id: Int64
+        var key: String
+    }
+
+    func user(credits: Credits = Credits(whole: 10), email: String = "u\(UUID().uuidString)@test") async throws -> User {
+        let id = try await gateway.store.createUser(email: email, initialCredits: credits)
+        return User(id: id, key: try await APIKeyIssuer.issue(store: gateway.store, userID: id, name: "test").key)
+    }
+
+    /// Adds an account on the mock; its secret is what the mock keys its behaviour on.
+    @discardableResult
+    func account(
+        secret: String, priority: Int = 0, owner: Int64? = nil, kind: AccountKind = .apiKey, models: [String] = []
+    ) async throws -> Int64 {
+        let id = try await gateway.store.addAccount(
+            provider: "mock", kind: kind, baseURL: nil, models: models, priority: priority, weight: 1, ownerUserID: owner,
+            secret: try gateway.secrets.seal(secret))
+        try await gateway.pool.reload()
+        return id
+    }
+
+    // MARK: Requests
+
+    struct Reply {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: Data
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+        var error: [String: Any]? { json?["error"] as? [String: Any] }
+    }
+
+    func request(
+        _ path: String, method: NIOHTTP1.HTTPMethod = .POST, body: String? = nil, key: String?, headers: [(String, String)] = []
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let key { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+        request.headers.add(name: "content-type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
+    }
+
+    func chat(_ key: String, stream: Bool = false, extra: String = "") async throws -> Reply {
+        try await request("/v1/chat/completions", body: Self.chatBody(stream: stream, extra: extra), key: key)
+    }
+
+    static func chatBody(model: String = model, stream: Bool, extra: String = "") -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"user","content":"Hello there"}]\#(extra)}"#
+    }
+
+    /// Waits until every settled request is in the store.
+    func settled() async { await gateway.settlements.flush() }
+}
+
+import NIOHTTP1
+
+/// A client-side SSE reader over an AsyncHTTPClient response body.
+struct EventReader {
+    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var parser = SSEParser()
+    var queue: [String] = []
+
+    init(_ response: HTTPClientResponse) { iterator = response.body.makeAsyncIterator() }
+
+    /// The next `data:` payload, or nil at the end of the stream.
+    mutating func next() async throws -> String? {
+        while queue.isEmpty {
+            guard let buffer = try await iterator.next() else { return nil }
+            queue += try parser.feed(buffer.readableBytesView).map { String(decoding: $0.data, as: UTF8.self) }
+        }
+        return queue.removeFirst()
+    }
+
+    mutating func rest() async throws -> [String] {
+        var all: [String] = []
+        while let event = try await next() { all.append(event) }
+        return all
+    }
+}
+
+extension Harness {
+    func openStream(_ key: String, extra: String = "") async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: baseURL + "/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        request.body = .bytes(ByteBuffer(string: Self.chatBody(stream: true, extra: extra)))
+        return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    }
+
+    func streamEvents(_ key: String, extra: String = "") async throws -> (HTTPClientResponse, [String]) {
+        let response = try await openStream(key, extra: extra)
+        var reader = EventReader(response)
+        return (response, try await reader.rest())
+    }
+}
+
+/// Polls `condition` until it holds, for effects that happen just after a response ends
+/// (a cancelled upstream, a queued settlement). Bounded, so a broken path fails instead of hanging.
+func eventually(_ what: Comment, within seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("never happened: \(what)")
+}

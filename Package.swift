@@ -88,6 +88,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceCore"]),
         .testTarget(
             name: "SluiceStoreTests",
             dependencies: ["SluiceStore", "SluiceCore", .product(name: "GRDB", package: "GRDB.swift")]

@@ -7,7 +7,8 @@ public enum MockBehavior: Sendable, Equatable {
     case succeed
     /// Answer with this status and an OpenAI error body, with `Retry-After` when given.
     case fail(status: Int, retryAfter: String? = nil)
-    /// Stream `chunks` content chunks, then drop the connection without `[DONE]`.
+    /// Stream `afterChunks` content chunks, wait for `MockControl.releaseGate()`, then drop the
+    /// connection without `[DONE]`.
     case breakStream(afterChunks: Int)
     /// Send a 200 stream whose first event is an in-band `{"error":…}`.
     case inBandError

@@ -43,7 +43,9 @@ extension MockUpstream {
                 break
             }
             if case .breakStream(let after) = behavior, sent == after {
-                // Drop the connection mid-stream: the server closes it when the writer throws.
+                // Wait until the test has seen the chunks, then drop the connection mid-stream: the
+                // server closes it when the writer throws.
+                await control.waitForGate()
                 throw CancellationError()
             }
             let piece = pieces[index % pieces.count]

@@ -35,10 +35,11 @@ extension GatewayError {
         .init(status: 400, type: "invalid_request_error", code: code, param: param, message: message, shouldRetry: false)
     }
 
-    public static func bodyTooLarge(limit: Int) -> Self {
+    /// 400 rather than 413, as for any other bad input: OpenAI SDKs surface 400s as `BadRequestError`.
+    public static func bodyTooLarge(limit: Int?) -> Self {
         .init(
-            status: 413, type: "invalid_request_error", code: "request_too_large", param: nil,
-            message: "Request body is larger than the limit of \(limit) bytes.", shouldRetry: false)
+            status: 400, type: "invalid_request_error", code: "request_too_large", param: nil,
+            message: "The request body is larger than the limit\(limit.map { " of \($0) bytes" } ?? "").", shouldRetry: false)
     }
 
     public static func modelNotFound(_ model: String) -> Self {
@@ -124,7 +125,10 @@ extension GatewayError {
     /// The `{"error":{…}}` body, as JSON bytes.
     public var jsonBody: Data {
         let envelope = Envelope(error: .init(message: message, type: type, param: param, code: code))
+        // Sorted keys: the same error must be the same bytes every time (the 401 bodies are compared).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding four strings cannot fail; fall back to a fixed body rather than trap.
-        return (try? JSONEncoder().encode(envelope)) ?? Data(#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#.utf8)
+        return (try? encoder.encode(envelope)) ?? Data(#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#.utf8)
     }
 }

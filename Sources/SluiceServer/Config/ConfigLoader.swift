@@ -71,6 +71,9 @@ public enum ConfigLoader {
         }
     }
 
+    /// Every key's dotted name, for documentation checks.
+    public static var documentedKeys: [String] { keys.map(\.path) }
+
     /// Every key, in the order of the example file.
     static let keys: [Key] = [
         string("server.host") { $0.server.host = $1 },

@@ -27,12 +27,12 @@ extension GatewayError {
         case let error as GatewayError:
             return error
         case is NIOTooManyBytesError:
-            return .bodyTooLarge(limit: 0)
+            return .bodyTooLarge(limit: nil)
         case let error as HTTPError:
             switch error.status.code {
             case 404: return .notFound("Unknown request URL. Check the path and method.")
             case 405: return .methodNotAllowed()
-            case 413: return .bodyTooLarge(limit: 0)
+            case 413: return .bodyTooLarge(limit: nil)
             case 400..<500:
                 return GatewayError(status: error.status.code, type: "invalid_request_error", code: nil, message: error.body ?? "Bad request.", shouldRetry: false)
             default:

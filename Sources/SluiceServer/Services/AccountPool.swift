@@ -112,12 +112,14 @@ public final class AccountPool: Service {
         state.withLock { state in
             var candidates: [PoolCandidate] = []
             var earliest: Date?
-            for account in state.accounts.values where account.models.contains(model) && !tried.contains(account.record.id) {
+            for account in state.accounts.values where account.models.contains(model) {
                 if let owner = account.record.ownerUserID, owner != userID { continue }
+                // Tried accounts still count for the earliest recovery: they are cooling because of this request.
                 if let cooldown = state.cooldowns[account.record.id], cooldown.isCooling(at: now) {
                     earliest = min(earliest ?? .distantFuture, cooldown.coolingUntil ?? now)
                     continue
                 }
+                if tried.contains(account.record.id) { continue }
                 candidates.append(PoolCandidate(
                     id: account.record.id, tier: account.record.ownerUserID == nil ? .shared : .dedicated,
                     priority: account.record.priority, weight: account.record.weight))

@@ -11,6 +11,10 @@ enum OpenAISchema {
 
     /// Returns the schema errors of each `(schema, body)`; empty when everything conforms.
     static func errors(_ items: [(schema: String, body: Data)]) throws -> [String] {
+        try runValidator(items)
+    }
+
+    private static func runValidator(_ items: [(schema: String, body: Data)]) throws -> [String] {
         let lines = try items.map { item -> String in
             let body = try JSONSerialization.jsonObject(with: item.body, options: [.fragmentsAllowed])
             let line = try JSONSerialization.data(withJSONObject: ["schema": item.schema, "body": body])

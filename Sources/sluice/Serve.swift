@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
             let apiKey = try await Demo.seed(gateway)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { port in
                 // Unbuffered, so the key shows at once even when output is piped.
-                FileHandle.standardOutput.write(Data((Demo.banner(apiKey: apiKey, host: config.server.host, port: port) + "\n").utf8))
+                FileHandle.standardOutput.write(Data((Demo.banner(apiKey: apiKey, host: config.server.host, port: port, upstreamPort: upstreamPort) + "\n").utf8))
             }
             try await app.runService()
             group.cancelAll()

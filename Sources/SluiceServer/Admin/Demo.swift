@@ -30,7 +30,7 @@ public enum Demo {
 
     /// Seeds a demo user with credits, an API key and one account on the demo upstream.
     public static func seed(_ gateway: Gateway) async throws -> String {
-        let userID = try await gateway.store.createUser(email: "demo@sluice.local", initialCredits: Credits(whole: 10))
+        let userID = try await gateway.store.createUser(email: "demo@sluice.local", initialCredits: Credits(whole: 100))
         let key = try await APIKeyIssuer.issue(store: gateway.store, userID: userID, name: "demo")
         _ = try await gateway.store.addAccount(
             provider: MockUpstream.ownedBy, kind: .apiKey, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil,
@@ -38,9 +38,10 @@ public enum Demo {
         return key.key
     }
 
-    public static func banner(apiKey: String, host: String, port: Int) -> String {
+    public static func banner(apiKey: String, host: String, port: Int, upstreamPort: Int) -> String {
         """
         Sluice demo is running on http://\(host):\(port) with the built-in demo upstream (not a real model).
+        Demo upstream: http://127.0.0.1:\(upstreamPort)/v1
         API key: \(apiKey)
         Try:
           curl -N http://\(host):\(port)/v1/chat/completions -H "Authorization: Bearer \(apiKey)" -H "Content-Type: application/json" -d '{"model":"\(model)","stream":true,"messages":[{"role":"user","content":"Hello"}]}'

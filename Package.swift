@@ -99,6 +99,7 @@ let package = Package(
                 "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -18,6 +18,8 @@ public enum MockBehavior: Sendable, Equatable {
     case gated
     /// Stream forever, a chunk every `intervalMillis`, until the caller goes away.
     case endless(intervalMillis: Int)
+    /// Answer 200 with an HTML page instead of JSON or SSE.
+    case garbage
     /// Stream a function call to `get_weather` in tool-call deltas, finishing with `tool_calls`.
     case toolCall
 }

@@ -70,6 +70,10 @@ public enum MockUpstream {
             if let retryAfter { headers[.retryAfter] = retryAfter }
             let type = status == 429 ? "rate_limit_exceeded" : "server_error"
             return json(status, #"{"error":{"message":"mock upstream failure","type":"\#(type)","param":null,"code":null}}"#, headers)
+        case .garbage:
+            var html = headers
+            html[.contentType] = "text/html"
+            return Response(status: .ok, headers: html, body: .init(byteBuffer: ByteBuffer(string: "<html><body>Bad gateway</body></html>")))
         case .hang:
             try await Task.sleep(for: .seconds(3600))
             return json(500, "{}")

@@ -82,8 +82,10 @@ import Testing
 
     @Test func usageOfACompletion() {
         let body = #"{"id":"x","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#
-        #expect(ResponseInspection.usage(inCompletion: Data(body.utf8)) == TokenUsage(promptTokens: 10, completionTokens: 2))
-        #expect(ResponseInspection.usage(inCompletion: Data("{}".utf8)) == nil)
+        #expect(ResponseInspection.completion(Data(body.utf8)) == .valid(usage: TokenUsage(promptTokens: 10, completionTokens: 2)))
+        #expect(ResponseInspection.completion(Data("{}".utf8)) == .valid(usage: nil))
+        #expect(ResponseInspection.completion(Data("<html>".utf8)) == .invalid)
+        #expect(ResponseInspection.completion(Data("[1]".utf8)) == .invalid)
     }
 }
 

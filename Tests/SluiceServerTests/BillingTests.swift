@@ -157,6 +157,25 @@ import Testing
         }
     }
 
+    @Test func gracefulShutdownWritesEverySettledCharge() async throws {
+        let directory = NSTemporaryDirectory() + "sluice-drain-\(UUID().uuidString)"
+        var userID: Int64 = 0
+        try await Harness.run(directory: directory) { h in
+            try await h.account(secret: "a")
+            let user = try await h.user(credits: Credits(whole: 1))
+            userID = user.id
+            for _ in 0..<20 { #expect(try await h.chat(user.key).status == 200) }
+            // No flush here: the harness stops the gateway the way SIGTERM does.
+        }
+        let drainedUser = userID
+        try await Harness.run(directory: directory) { (h: Harness) async throws -> Void in
+            let logs = try await h.gateway.store.usageLogs(userID: drainedUser)
+            #expect(logs.count == 20)
+            let balance = try await h.gateway.store.balance(userID: drainedUser)
+            #expect(balance == Credits(whole: 1) - Credits(micros: Self.mockCost.micros * 20))
+        }
+    }
+
     func expectLedgerBalances(_ h: Harness, userID: Int64, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let ledger = try await h.gateway.store.ledger(userID: userID)
         var running = Credits.zero

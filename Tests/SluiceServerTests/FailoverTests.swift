@@ -143,7 +143,31 @@ import Testing
         }
     }
 
-    @Test func apiKeyHeaderStyleAndUpstreamRejectionPassThrough() async throws {
+    @Test(arguments: [false, true])
+    func upstreamGarbageBeforeTheFirstByteFailsOver(stream: Bool) async throws {
+        try await Harness.run { h in
+            let (first, _) = try await twoAccounts(h)
+            h.control.set(.garbage, for: "first")
+            let user = try await h.user()
+            let reply = try await h.chat(user.key, stream: stream)
+            #expect(reply.status == 200)
+            #expect(servedBy(h) == ["first", "second"])
+            #expect(h.gateway.pool.cooldown(first)?.reason == .transient)
+        }
+    }
+
+    @Test func manifestHeaderAuthStyleSendsTheKeyInThatHeader() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "header-key", provider: "mock-header")
+            let user = try await h.user()
+            #expect(try await h.chat(user.key).status == 200)
+            let seen = try #require(h.control.requests.last)
+            #expect(seen.apiKeyHeader == "header-key")
+            #expect(seen.authorization == nil)
+        }
+    }
+
+    @Test func upstreamRejectionOfTheRequestPassesThrough() async throws {
         try await Harness.run { h in
             try await h.account(secret: "first")
             h.control.set(.fail(status: 400), for: "first")

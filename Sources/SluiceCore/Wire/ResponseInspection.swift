@@ -3,10 +3,17 @@ import Foundation
 /// Reads what the gateway needs from upstream responses: usage, errors and whether a stream chunk
 /// carries output. Payloads are forwarded as they came; these functions only look.
 public enum ResponseInspection {
-    /// Usage from a non-streaming `chat.completion` body, or nil when it has none.
-    public static func usage(inCompletion body: Data) -> TokenUsage? {
-        guard body.containsASCII(#""usage""#) else { return nil }
-        return (try? JSONDecoder().decode(UsageEnvelope.self, from: body))?.usage?.tokenUsage
+    /// A non-streaming answer as the gateway sees it: whether it is a JSON object at all, and its usage.
+    public enum Completion: Equatable, Sendable {
+        case valid(usage: TokenUsage?)
+        /// Not a JSON object: an upstream that answered 200 with garbage.
+        case invalid
+    }
+
+    /// Reads a non-streaming `chat.completion` body in one parse.
+    public static func completion(_ body: Data) -> Completion {
+        guard let envelope = try? JSONDecoder().decode(UsageEnvelope.self, from: body) else { return .invalid }
+        return .valid(usage: envelope.usage?.tokenUsage)
     }
 
     /// What one SSE `data:` payload of a chat stream means to the gateway.

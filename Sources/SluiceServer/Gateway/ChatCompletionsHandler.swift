@@ -69,8 +69,12 @@ struct ChatCompletionsHandler: Sendable {
         switch forwarded {
         case .rejected(let account, let response):
             return try await passThroughRejection(response, account: account, charge: charge)
-        case .completion(let account, let response):
-            return try await relayCompletion(response, account: account, charge: charge)
+        case .completion(let account, let body, let usage):
+            charge.settle(RequestOutcome(
+                endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
+                price: account.manifest.model(charge.model)?.price, usage: usage,
+                completionEstimate: body.readableBytes / 4, producedOutput: true))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         case .stream(let account, let upstream):
             pool.recordSuccess(account.record.id)
             let relay = StreamRelay(
@@ -82,7 +86,8 @@ struct ChatCompletionsHandler: Sendable {
     }
 
     enum Forwarded {
-        case completion(AccountPool.Account, UpstreamResponse)
+        /// A whole, valid `chat.completion` body and the usage it reports.
+        case completion(AccountPool.Account, ByteBuffer, TokenUsage?)
         case stream(AccountPool.Account, PeekedStream)
         /// The upstream refused the request itself (a 400-class error that another account would
         /// refuse too): the client sees the upstream's answer.
@@ -124,7 +129,18 @@ struct ChatCompletionsHandler: Sendable {
             let resetAt = response.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, now: Date()) }
             switch response.status {
             case 200..<300:
-                guard summary.stream else { return .completion(account, response) }
+                guard summary.stream else {
+                    // Read the whole answer before committing: garbage or a broken body can still fail over.
+                    if let body = try? await response.body.collect(upTo: limits.maxResponseBytes),
+                       case .valid(let usage) = ResponseInspection.completion(Data(buffer: body))
+                    {
+                        pool.recordSuccess(id)
+                        return .completion(account, body, usage)
+                    }
+                    pool.recordFailure(id, .transient, resetAt: resetAt)
+                    lastFailure = .transient
+                    continue
+                }
                 switch await PeekedStream.peek(response) {
                 case .ready(let peeked): return .stream(account, peeked)
                 case .failed:
@@ -148,28 +164,6 @@ struct ChatCompletionsHandler: Sendable {
             }
         }
         throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
-    }
-
-    private func relayCompletion(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {
-        var outcome = RequestOutcome(
-            endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
-            price: account.manifest.model(charge.model)?.price)
-        let body: ByteBuffer
-        do {
-            body = try await response.body.collect(upTo: limits.maxResponseBytes)
-        } catch {
-            pool.recordFailure(account.record.id, .transient, resetAt: nil)
-            outcome.endReason = .upstreamError
-            outcome.status = 502
-            charge.settle(outcome)
-            throw GatewayError.upstreamFailed("The upstream response could not be read.")
-        }
-        pool.recordSuccess(account.record.id)
-        outcome.usage = ResponseInspection.usage(inCompletion: Data(buffer: body))
-        outcome.producedOutput = true
-        outcome.completionEstimate = body.readableBytes / 4
-        charge.settle(outcome)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
     private func passThroughRejection(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {

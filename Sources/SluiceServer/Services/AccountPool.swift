@@ -74,10 +74,15 @@ public final class AccountPool: Service {
     }
 
     public func run() async throws {
-        // Refreshes until shutdown; a failed read keeps the accounts we have.
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: refreshInterval)
-            do { try await reload() } catch { logger.warning("account refresh failed", metadata: ["error": "\(error)"]) }
+        // Refreshes until shutdown, which interrupts the sleep at once; a failed read keeps the
+        // accounts we have.
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: self.refreshInterval)
+                do { try await self.reload() } catch is CancellationError { return } catch {
+                    self.logger.warning("account refresh failed", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 

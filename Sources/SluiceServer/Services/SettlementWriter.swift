@@ -96,10 +96,16 @@ public final class SettlementWriter: Service {
                 }
                 return
             } catch {
-                // Retry forever: dropping a batch would lose money. The queue bound stops new
+                // Retry until it lands: dropping a batch would lose money. The queue bound stops new
                 // requests meanwhile, and replays are safe because request ids are unique.
+                // Only cancellation stops it: a cancelled task is being torn down like a crash, and
+                // retrying in one would spin, since every store call now fails at once.
+                guard !Task.isCancelled else {
+                    logger.critical("settlement writer cancelled with unwritten charges", metadata: ["records": "\(batch.count)"])
+                    return
+                }
                 logger.error("settlement write failed; retrying", metadata: ["records": "\(batch.count)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
+                do { try await Task.sleep(for: delay) } catch { continue }
                 delay = min(delay * 2, .seconds(5))
             }
         }

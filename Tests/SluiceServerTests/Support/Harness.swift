@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import NIOCore
 import SluiceCore
 import SluiceMockUpstream
@@ -63,20 +64,23 @@ struct Harness {
             group.addTask { try await MockUpstream.application(control: control) { portSink.yield($0) }.run() }
             var portIterator = ports.makeAsyncIterator()
             let mockPort = try #require(await portIterator.next())
-            let gateway = try await openGateway(config: config, extraProviders: [manifest(port: mockPort)], logger: logger)
+            var headerAuth = manifest(port: mockPort)
+            headerAuth.id = "mock-header"
+            headerAuth.auth = .header("api-key")
+            let gateway = try await openGateway(config: config, extraProviders: [manifest(port: mockPort), headerAuth], logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
-            group.addTask { try await app.run() }
+            // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.
+            let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
+            group.addTask { try await services.run() }
             let port = try #require(await portIterator.next())
             let harness = Harness(
                 gateway: gateway, control: control, baseURL: "http://127.0.0.1:\(port)", mockBaseURL: "http://127.0.0.1:\(mockPort)/v1",
                 config: config)
-            do {
-                try await body(harness)
-            } catch {
-                group.cancelAll()
-                throw error
-            }
+            let outcome = await Result(catching: { try await body(harness) })
+            await services.triggerGracefulShutdown()
+            try await group.next()
             group.cancelAll()
+            try outcome.get()
         }
     }
 
@@ -95,10 +99,11 @@ struct Harness {
     /// Adds an account on the mock; its secret is what the mock keys its behaviour on.
     @discardableResult
     func account(
-        secret: String, priority: Int = 0, owner: Int64? = nil, kind: AccountKind = .apiKey, models: [String] = []
+        secret: String, priority: Int = 0, owner: Int64? = nil, kind: AccountKind = .apiKey, models: [String] = [],
+        provider: String = "mock"
     ) async throws -> Int64 {
         let id = try await gateway.store.addAccount(
-            provider: "mock", kind: kind, baseURL: nil, models: models, priority: priority, weight: 1, ownerUserID: owner,
+            provider: provider, kind: kind, baseURL: nil, models: models, priority: priority, weight: 1, ownerUserID: owner,
             secret: try gateway.secrets.seal(secret))
         try await gateway.pool.reload()
         return id
@@ -191,4 +196,10 @@ func eventually(_ what: Comment, within seconds: Double = 10, _ condition: () as
         try await Task.sleep(for: .milliseconds(20))
     }
     Issue.record("never happened: \(what)")
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
 }

@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+/// The `sluice` binary, driven as an operator would: admin commands against one database, then
+/// `serve --demo` answering a streamed request.
+@Suite struct CommandLineTests {
+    static let binary = Harness.repoRoot.appendingPathComponent(".build/debug/sluice").path
+
+    struct Run {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs the binary to completion. Output goes through a file, not a pipe (see Conformance.swift).
+    static func run(_ arguments: [String], environment: [String: String]) throws -> Run {
+        let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-cli-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputURL) }
+        let output = try FileHandle(forWritingTo: outputURL)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = Harness.repoRoot
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        return Run(status: process.terminationStatus, output: try String(contentsOf: outputURL, encoding: .utf8))
+    }
+
+    @Test func adminCommandsSetUpAUserAKeyAnAccountAndCredits() throws {
+        let directory = NSTemporaryDirectory() + "sluice-cli-\(UUID().uuidString)"
+        let env = [
+            "SLUICE_DATABASE_PATH": directory + "/db.sqlite",
+            "SLUICE_SECURITY_ENCRYPTION_KEY": Data(repeating: 3, count: 32).base64EncodedString(),
+            "SLUICE_LOGGING_LEVEL": "error",
+        ]
+        #expect(try Self.run(["migrate"], environment: env).status == 0)
+        let user = try Self.run(["users", "create", "--email", "ops@example.com", "--credits", "2.5"], environment: env)
+        #expect(user.status == 0)
+        let userID = user.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Int(userID) != nil)
+        let key = try Self.run(["keys", "create", "--user", userID, "--name", "laptop"], environment: env)
+        #expect(key.output.hasPrefix("sk-sluice-"))
+        let account = try Self.run(["accounts", "add", "--provider", "openai", "--secret", "sk-up", "--models", "gpt-4o-mini"], environment: env)
+        #expect(account.status == 0 && Int(account.output.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
+        let grant = try Self.run(["credits", "grant", "--user", userID, "--amount", "1.25"], environment: env)
+        #expect(grant.output.trimmingCharacters(in: .whitespacesAndNewlines) == "3.75")
+        // Bad input is refused with a non-zero status.
+        #expect(try Self.run(["accounts", "add", "--provider", "nope", "--secret", "x"], environment: env).status != 0)
+        #expect(try Self.run(["credits", "grant", "--user", userID, "--amount", "1.0000001"], environment: env).status != 0)
+        #expect(try Self.run(["serve", "--port", "1"], environment: env.merging(["SLUICE_SERVER_PROT": "1"]) { $1 }).status != 0)
+    }
+
+    @Test func demoServesAStreamedAnswerWithItsPrintedKey() async throws {
+        let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-demo-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputURL)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--demo", "--port", "0"]
+        process.environment = ["SLUICE_LOGGING_LEVEL": "error"]
+        process.currentDirectoryURL = Harness.repoRoot
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: outputURL)
+        }
+        var banner = ""
+        try await eventually("the demo prints its API key") {
+            banner = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+            return banner.contains("API key: ")
+        }
+        let key = try #require(banner.split(separator: "\n").first { $0.hasPrefix("API key: ") }?.dropFirst("API key: ".count))
+        let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") && !$0.hasSuffix("/v1") })
+        var request = HTTPClientRequest(url: "\(url)/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(key)")
+        request.body = .bytes(ByteBuffer(string: #"{"model":"sluice-demo","stream":true,"messages":[{"role":"user","content":"Hello"}]}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var reader = EventReader(response)
+        let events = try await reader.rest()
+        #expect(events.last == "[DONE]")
+        #expect(events.joined().contains("Sluice demo "))
+        #expect(banner.contains("not a real model"))
+    }
+}

@@ -20,14 +20,16 @@ extension SQLiteStore {
         try await pool.write { db in
             var charges: [PersistedCharge] = []
             for record in records {
-                try db.execute(
+                // Cached statements: the writer runs these for every request, compiling them once.
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO usage_logs (request_id, user_id, api_key_id, model, provider, account_id, prompt_tokens,
                             completion_tokens, cached_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
                             end_reason, stream, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (request_id) DO NOTHING
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         record.requestID, record.userID, record.apiKeyID, record.model, record.provider, record.accountID,
                         record.usage.promptTokens, record.usage.completionTokens, record.usage.cachedPromptTokens,
@@ -72,16 +74,17 @@ extension SQLiteStore {
         _ db: Database, userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?
     ) throws -> LedgerEntry {
         guard let after = try Int64.fetchOne(
-            db, sql: "UPDATE users SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros",
+            db.cachedStatement(sql: "UPDATE users SET balance_micros = balance_micros + ? WHERE id = ? RETURNING balance_micros"),
             arguments: [amount.micros, userID])
         else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(userID)") }
         let now = Date(unixMillis: Date().unixMillis)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
                     reference_id, note, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [userID, kind.rawValue, amount.micros, after - amount.micros, after, referenceID, note, now.unixMillis])
         return LedgerEntry(
             id: db.lastInsertedRowID, userID: userID, kind: kind, amount: amount, balanceBefore: Credits(micros: after - amount.micros),

@@ -56,10 +56,14 @@ struct ChatCompletionsHandler: Sendable {
             promptEstimate: promptEstimate, credits: credits, pricing: pricing, writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.
-        let upstreamBody = summary.stream ? (ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) ?? body) : body
+        // The client's bytes go upstream as they came, unless a stream must be told to report usage.
+        var upstreamBody = buffer
+        if summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) {
+            upstreamBody = ByteBuffer(data: edited)
+        }
         let forwarded: Forwarded
         do {
-            forwarded = try await forward(ByteBuffer(data: upstreamBody), summary: summary, userID: key.userID, logger: context.logger)
+            forwarded = try await forward(upstreamBody, summary: summary, userID: key.userID, logger: context.logger)
         } catch {
             charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error

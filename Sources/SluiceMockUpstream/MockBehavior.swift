@@ -43,6 +43,7 @@ public final class MockControl: Sendable {
         var defaultBehavior: MockBehavior = .succeed
         var requests: [MockRequestRecord] = []
         var rotateCookies = false
+        var quota: [String: (remaining: Int, limit: Int)] = [:]
         var cookieGeneration = 0
         var abandonedStreams = 0
         var gateOpen = false
@@ -64,6 +65,15 @@ public final class MockControl: Sendable {
     /// The next requests from `credential` behave as listed, then as the last one.
     public func script(_ behaviors: [MockBehavior], for credential: String) {
         state.withLock { $0.behaviors[credential] = behaviors }
+    }
+
+    /// Responses to `credential` carry `x-ratelimit-remaining-requests` and `x-ratelimit-limit-requests`.
+    public func reportQuota(remaining: Int, limit: Int, for credential: String) {
+        state.withLock { $0.quota[credential] = (remaining, limit) }
+    }
+
+    func quota(for credential: String?) -> (remaining: Int, limit: Int)? {
+        state.withLock { state in credential.flatMap { state.quota[$0] } }
     }
 
     public func setDefault(_ behavior: MockBehavior) { state.withLock { $0.defaultBehavior = behavior } }

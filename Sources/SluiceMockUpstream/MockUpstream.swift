@@ -63,6 +63,10 @@ public enum MockUpstream {
 
         var headers = HTTPFields()
         if let setCookie = control.nextCookie() { headers[.setCookie] = setCookie }
+        if let quota = control.quota(for: credential) {
+            headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(quota.remaining)
+            headers[HTTPField.Name("x-ratelimit-limit-requests")!] = String(quota.limit)
+        }
 
         let behavior = control.behavior(for: credential)
         switch behavior {

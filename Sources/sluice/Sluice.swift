@@ -4,6 +4,7 @@ import Logging
 import SluiceCore
 import SluiceServer
 import SluiceStore
+import Synchronization
 
 @main
 struct Sluice: AsyncParsableCommand {
@@ -32,12 +33,12 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-nonisolated(unsafe) private var loggingBootstrapped = false
+/// swift-log may be bootstrapped once per process.
+private let loggingBootstrapped = Atomic<Bool>(false)
 
 /// Logs go to standard error, so command output on standard output stays machine-readable.
 func bootstrapLogging(level: String) {
-    guard !loggingBootstrapped else { return }
-    loggingBootstrapped = true
+    guard !loggingBootstrapped.exchange(true, ordering: .relaxed) else { return }
     let logLevel = Logger.Level(rawValue: level) ?? .info
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)

@@ -167,6 +167,26 @@ import Testing
         }
     }
 
+    @Test func equalAccountsShareByRemainingQuotaWhenKnownElseRoundRobin() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "full")
+            try await h.account(secret: "nearly-empty")
+            let user = try await h.user()
+            // Without quota figures: strict alternation.
+            for _ in 0..<4 { _ = try await h.chat(user.key) }
+            let first = servedBy(h)
+            #expect(Set(first.prefix(2)).count == 2 && first[0] == first[2] && first[1] == first[3])
+            // Once both report their quota, the fuller account takes almost everything.
+            h.control.reportQuota(remaining: 1000, limit: 1000, for: "full")
+            h.control.reportQuota(remaining: 1, limit: 1000, for: "nearly-empty")
+            for _ in 0..<2 { _ = try await h.chat(user.key) }
+            let before = h.control.requests.count
+            for _ in 0..<60 { _ = try await h.chat(user.key) }
+            let later = servedBy(h).dropFirst(before)
+            #expect(later.filter { $0 == "full" }.count >= 55)
+        }
+    }
+
     @Test func upstreamRejectionOfTheRequestPassesThrough() async throws {
         try await Harness.run { h in
             try await h.account(secret: "first")

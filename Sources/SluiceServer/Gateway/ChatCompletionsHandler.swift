@@ -131,6 +131,11 @@ struct ChatCompletionsHandler: Sendable {
                 if !setCookies.isEmpty { await pool.rotateCookie(id, setCookies: setCookies) }
             }
             let resetAt = response.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, now: Date()) }
+            if let remaining = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap(Double.init),
+               let limit = response.headers.first(name: "x-ratelimit-limit-requests").flatMap(Double.init)
+            {
+                pool.recordHeadroom(id, remaining: remaining, limit: limit)
+            }
             switch response.status {
             case 200..<300:
                 guard summary.stream else {

@@ -28,6 +28,8 @@ public final class AccountPool: Service {
     struct State {
         var accounts: [Int64: Account] = [:]
         var cooldowns: [Int64: CooldownState] = [:]
+        /// Fraction of its request quota each account has left, from its last response headers.
+        var headroom: [Int64: Double] = [:]
         var rotation: UInt64 = 0
     }
 
@@ -127,7 +129,8 @@ public final class AccountPool: Service {
                 if tried.contains(account.record.id) { continue }
                 candidates.append(PoolCandidate(
                     id: account.record.id, tier: account.record.ownerUserID == nil ? .shared : .dedicated,
-                    priority: account.record.priority, weight: account.record.weight))
+                    priority: account.record.priority, weight: account.record.weight,
+                    headroom: state.headroom[account.record.id]))
             }
             state.rotation &+= 1
             var rng = SystemRandomNumberGenerator()
@@ -156,6 +159,12 @@ public final class AccountPool: Service {
     }
 
     public func cooldown(_ accountID: Int64) -> CooldownState? { state.withLock { $0.cooldowns[accountID] } }
+
+    /// Records what an upstream said about its remaining request quota; selection weighs by it.
+    public func recordHeadroom(_ accountID: Int64, remaining: Double, limit: Double) {
+        guard limit > 0, remaining >= 0 else { return }
+        state.withLock { $0.headroom[accountID] = min(remaining / limit, 1) }
+    }
 
     /// Stores a rotated session cookie, in memory at once and encrypted in the store.
     public func rotateCookie(_ accountID: Int64, setCookies: [String]) async {

@@ -42,7 +42,7 @@ struct Harness {
         config.database.migrationsDir = repoRoot.appendingPathComponent("Migrations/sqlite").path
         config.providers.dir = repoRoot.appendingPathComponent("Providers").path
         config.security.encryptionKey = SecretBox.generateKeyBase64()
-        config.upstream.headTimeoutSeconds = 2
+        config.upstream.headTimeoutSeconds = 5
         config.upstream.readTimeoutSeconds = 5
         config.server.maxBodyBytes = 64 << 10
         config.logging.level = "error"

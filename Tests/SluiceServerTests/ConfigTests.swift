@@ -40,3 +40,10 @@ import Testing
         #expect(throws: ConfigLoader.Error.self) { try ConfigLoader.apply(yaml: "billing:\n  credits_per_usd: -1\n", source: "x.yaml", to: &config) }
     }
 }
+
+@Suite struct KeyHashTests {
+    @Test func hashIsLowercaseHexSHA256() {
+        // SHA-256("abc"), from FIPS 180-2.
+        #expect(KeyAuthenticator.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}

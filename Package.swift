@@ -83,8 +83,10 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceServer", "SluiceStore", "SluiceCore", "SluiceProviders",
+                "SluiceServer", "SluiceStore", "SluiceCore", "SluiceProviders", "SluiceMockUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),

@@ -1,12 +1,17 @@
--- wrk script: non-streaming chat completions with a bearer key from $SLUICE_KEY (empty for the mock).
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+-- wrk script: chat completions (or GET $BENCH_PATH) with a bearer key from $SLUICE_KEY (empty: none).
 local key = os.getenv("SLUICE_KEY") or ""
 if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
-wrk.body = '{"model":"sluice-demo","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
+if os.getenv("BENCH_GET") == "1" then
+  wrk.method = "GET"
+else
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = '{"model":"sluice-demo","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
+end
 
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.errors.status))
+  io.write(string.format('RESULT {"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d,"requests":%d}\n',
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.errors.status,
+    summary.requests))
 end

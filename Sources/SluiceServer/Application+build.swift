@@ -41,6 +41,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     let credits = CreditBook { userID in try await store.balance(userID: userID) }
     let settlements = SettlementWriter(
         store: store, credits: credits, capacity: config.settlement.queueCapacity, batchSize: config.settlement.batchSize,
+        gatherWindow: .milliseconds(config.settlement.gatherMillis),
         logger: logger.with(label: "settlement"))
     let pool = AccountPool(
         store: store, secrets: secrets, catalog: catalog, refreshInterval: .seconds(config.accounts.refreshSeconds),

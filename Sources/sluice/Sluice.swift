@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import SluiceCore
 import SluiceServer
 import SluiceStore
@@ -11,7 +13,27 @@ struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An OpenAI-compatible AI gateway.",
-        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self])
+        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self, MockUpstreamCommand.self])
+
+    /// The entry point: ArgumentParser's own, after one change to where async code runs.
+    ///
+    /// Swift concurrency's default pool and NIO's event loops are different threads, so a request
+    /// would hop between them at every await that touches the network: each hop is a thread wake-up
+    /// and, on a busy core, a context switch. Running tasks on NIO's event loops removes those hops.
+    /// NIO allows this only from the main thread, before other async work, hence here.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command shares.

@@ -101,6 +101,7 @@ public enum ConfigLoader {
         int("accounts.refresh_seconds", min: 1) { $0.accounts.refreshSeconds = $1 },
         int("settlement.queue_capacity", min: 1) { $0.settlement.queueCapacity = $1 },
         int("settlement.batch_size", min: 1) { $0.settlement.batchSize = $1 },
+        int("settlement.gather_millis", min: 0, max: 1000) { $0.settlement.gatherMillis = $1 },
         Key(path: "logging.level") { config, value, source in
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw Error(description: "\(source): logging.level must be trace, debug, info, notice, warning, error or critical")

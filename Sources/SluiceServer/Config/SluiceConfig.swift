@@ -67,6 +67,8 @@ public struct SluiceConfig: Sendable {
     public struct Settlement: Sendable {
         public var queueCapacity = 100_000
         public var batchSize = 512
+        /// How long the writer waits for more settled requests before a transaction; see `SettlementWriter`.
+        public var gatherMillis = 5
     }
 
     public struct Logging: Sendable {

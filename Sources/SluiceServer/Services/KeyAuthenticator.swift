@@ -15,7 +15,20 @@ public final class KeyAuthenticator: Sendable {
         var fetchedAt: ContinuousClock.Instant
     }
 
-    private let cache = Mutex([String: Entry]())
+    /// A cached answer, or a store read in progress with the requests waiting for it.
+    enum Slot {
+        case ready(Entry)
+        case loading(waiters: [CheckedContinuation<Fetched, Never>])
+    }
+
+    /// What a waiting request learns from the store read it waited for.
+    enum Fetched {
+        case record(APIKeyRecord?)
+        /// The read failed; the waiter reads the store itself rather than share another's error.
+        case failed
+    }
+
+    private let cache = Mutex([String: Slot]())
     private let store: any APIKeyStore
     private let ttl: Duration
     private let capacity: Int
@@ -57,20 +70,85 @@ public final class KeyAuthenticator: Sendable {
         }
     }
 
+    /// The cached record, or one read from the store. Single-flight per key: when an entry
+    /// expires under load, one request reads the store and the others wait for its answer instead
+    /// of all reading at once.
     private func lookup(hash: String) async throws(GatewayError) -> APIKeyRecord? {
         let now = ContinuousClock.now
-        if let entry = cache.withLock({ $0[hash] }), now - entry.fetchedAt < ttl { return entry.record }
+        let action: Action = cache.withLock { cache in
+            switch cache[hash] {
+            case .ready(let entry) where now - entry.fetchedAt < ttl: return .hit(entry.record)
+            case .loading: return .wait
+            case .ready, nil:
+                cache[hash] = .loading(waiters: [])
+                return .fetch
+            }
+        }
+        switch action {
+        case .hit(let record): return record
+        case .wait:
+            switch await waitForFetch(hash: hash) {
+            case .record(let record): return record
+            case .failed: return try await fetch(hash: hash, now: now, singleFlight: false)
+            }
+        case .fetch: return try await fetch(hash: hash, now: now, singleFlight: true)
+        }
+    }
+
+    private enum Action { case hit(APIKeyRecord?), wait, fetch }
+
+    private func waitForFetch(hash: String) async -> Fetched {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Fetched, Never>) in
+            // The read may have finished since `lookup` looked; then answer at once.
+            let finished: Fetched? = cache.withLock { cache in
+                switch cache[hash] {
+                case .loading(var waiters):
+                    waiters.append(continuation)
+                    cache[hash] = .loading(waiters: waiters)
+                    return nil
+                case .ready(let entry): return .record(entry.record)
+                case nil: return .failed
+                }
+            }
+            if let finished { continuation.resume(returning: finished) }
+        }
+    }
+
+    private func fetch(hash: String, now: ContinuousClock.Instant, singleFlight: Bool) async throws(GatewayError) -> APIKeyRecord? {
         let record: APIKeyRecord?
         do { record = try await store.apiKey(hash: hash) } catch {
+            if singleFlight { finish(hash: hash, with: nil) }
             throw GatewayError(status: 503, type: "server_error", code: "store_unavailable", message: "The gateway cannot check API keys right now.", shouldRetry: true, retryAfterSeconds: 1)
         }
-        cache.withLock { cache in
-            if cache.count >= capacity {
-                cache = cache.filter { now - $0.value.fetchedAt < ttl }
-                if cache.count >= capacity, let victim = cache.keys.first { cache.removeValue(forKey: victim) }
-            }
-            cache[hash] = Entry(record: record, fetchedAt: now)
-        }
+        let entry = Entry(record: record, fetchedAt: now)
+        if singleFlight { finish(hash: hash, with: entry) } else { cache.withLock { $0[hash] = .ready(entry) } }
         return record
+    }
+
+    /// Stores the fetched entry (nil: the fetch failed) and wakes the requests that waited for it.
+    private func finish(hash: String, with entry: Entry?) {
+        let waiters: [CheckedContinuation<Fetched, Never>] = cache.withLock { cache in
+            var waiters: [CheckedContinuation<Fetched, Never>] = []
+            if case .loading(let list) = cache[hash] { waiters = list }
+            if let entry {
+                if cache.count >= capacity { evictExpired(&cache, now: entry.fetchedAt) }
+                cache[hash] = .ready(entry)
+            } else {
+                cache[hash] = nil
+            }
+            return waiters
+        }
+        let outcome: Fetched = entry.map { .record($0.record) } ?? .failed
+        for waiter in waiters { waiter.resume(returning: outcome) }
+    }
+
+    private func evictExpired(_ cache: inout [String: Slot], now: ContinuousClock.Instant) {
+        cache = cache.filter { _, slot in
+            if case .ready(let entry) = slot { return now - entry.fetchedAt < ttl }
+            return true
+        }
+        if cache.count >= capacity, let victim = cache.first(where: { if case .ready = $0.value { true } else { false } })?.key {
+            cache.removeValue(forKey: victim)
+        }
     }
 }

@@ -6,8 +6,10 @@ import Synchronization
 
 /// Writes settled requests to the store off the request path, many per transaction.
 ///
-/// Requests enqueue and return at once. The writer wakes, takes up to `batchSize` records, and
-/// writes them in one transaction; a failed write is retried, never dropped. The queue is bounded:
+/// Requests enqueue and return at once. The writer wakes, lets up to `gatherWindow` pass while
+/// fewer than `batchSize` records wait (group commit: at a trickle of traffic each request would
+/// otherwise cost a transaction of its own), takes up to `batchSize` records, and writes them in
+/// one transaction; a failed write is retried, never dropped. The queue is bounded:
 /// when it is full the gateway refuses new requests (`isBackedUp`) rather than serve them unbilled.
 /// On graceful shutdown the writer drains the queue before it returns.
 public final class SettlementWriter: Service {
@@ -15,6 +17,8 @@ public final class SettlementWriter: Service {
         var queue: [UsageRecord] = []
         var inFlight = 0
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Set by `flush()` and shutdown: write what is queued without waiting for more.
+        var hurry = false
     }
 
     private let state = Mutex(State())
@@ -22,15 +26,19 @@ public final class SettlementWriter: Service {
     private let credits: any CreditHolds
     private let capacity: Int
     private let batchSize: Int
+    private let gatherWindow: Duration
     private let logger: Logger
     private let doorbell: AsyncStream<Void>
     private let ring: AsyncStream<Void>.Continuation
 
-    public init(store: any LedgerStore, credits: any CreditHolds, capacity: Int, batchSize: Int, logger: Logger) {
+    public init(
+        store: any LedgerStore, credits: any CreditHolds, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
+    ) {
         self.store = store
         self.credits = credits
         self.capacity = capacity
         self.batchSize = batchSize
+        self.gatherWindow = gatherWindow
         self.logger = logger
         (doorbell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -49,6 +57,7 @@ public final class SettlementWriter: Service {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { state in
                 if state.queue.isEmpty && state.inFlight == 0 { return true }
+                state.hurry = true
                 state.idleWaiters.append(continuation)
                 return false
             }
@@ -58,12 +67,26 @@ public final class SettlementWriter: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await _ in doorbell { await drain() }
+            for await _ in doorbell {
+                await gather()
+                await drain()
+            }
         } onGracefulShutdown: {
+            self.state.withLock { $0.hurry = true }
             self.ring.finish()
         }
         await drain()
         logger.info("settlement writer stopped with an empty queue")
+    }
+
+    /// Waits up to `gatherWindow` for a full batch, unless someone is waiting on a flush. It looks
+    /// every millisecond: a few wake-ups per batch cost far less than a transaction per request.
+    private func gather() async {
+        let deadline = ContinuousClock.now + gatherWindow
+        while ContinuousClock.now < deadline, !state.withLock({ $0.hurry || $0.queue.count >= batchSize }) {
+            // A cancelled sleep throws at once; then the writer writes without waiting.
+            do { try await Task.sleep(for: .milliseconds(1)) } catch { return }
+        }
     }
 
     private func drain() async {
@@ -76,8 +99,10 @@ public final class SettlementWriter: Service {
             }
             if batch.isEmpty {
                 let waiters = state.withLock { state in
+                    guard state.inFlight == 0 && state.queue.isEmpty else { return [CheckedContinuation<Void, Never>]() }
                     defer { state.idleWaiters.removeAll() }
-                    return state.inFlight == 0 && state.queue.isEmpty ? state.idleWaiters : []
+                    state.hurry = false
+                    return state.idleWaiters
                 }
                 waiters.forEach { $0.resume() }
                 return

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Turns bench/run's measurements (JSON lines) into the results table, in Markdown."""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+path, duration, sequential, streams = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+values = {}
+for line in open(path):
+    item = json.loads(line)
+    values[(item["name"], item["side"])] = item["value"]
+
+
+def get(name, side, *keys):
+    value = values.get((name, side))
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+rows = []
+
+
+def row(label, name, keys, unit, scale=1.0, direct=True):
+    d = get(name, "direct", *keys) if direct else None
+    s = get(name, "sluice", *keys)
+    fmt = lambda v: "—" if v is None else (f"{v * scale:,.0f}" if v * scale >= 100 else f"{v * scale:,.2f}")
+    ratio = f"{s / d:.2f}" if d and s is not None else "—"
+    rows.append(f"| {label} | {unit} | {fmt(d)} | {fmt(s)} | {ratio} |")
+
+
+for c in (1, 32, 256):
+    row(f"chat, {c} conn: throughput", f"chat_c{c}", ["rps"], "req/s")
+    for p in ("p50", "p90", "p99"):
+        row(f"chat, {c} conn: latency {p}", f"chat_c{c}", [f"{p}_us"], "µs")
+for p in ("p50", "p90", "p99"):
+    row(f"sequential chat: latency {p}", "sequential", ["latency_us", p], "µs")
+for p in ("p50", "p99"):
+    row(f"streaming: first event {p}", "streaming", ["first_event_us", p], "µs")
+for p in ("p50", "p99"):
+    row(f"streaming: total {p}", "streaming", ["total_us", p], "µs")
+row("/v1/models, 32 conn: throughput", "models", ["rps"], "req/s")
+row("memory: idle after start", "idle_rss_kib", [], "MiB", 1 / 1024, direct=False)
+row("memory: idle after warm-up", "idle_after_load_rss_kib", [], "MiB", 1 / 1024, direct=False)
+row("memory: peak under 256-conn load", "load_rss_kib", [], "MiB", 1 / 1024, direct=False)
+row(f"memory: {streams} open streams", "open_streams", ["rss_kib"], "MiB", 1 / 1024, direct=False)
+
+added = []
+for p in ("p50", "p90", "p99"):
+    d, s = get("sequential", "direct", "latency_us", p), get("sequential", "sluice", "latency_us", p)
+    if d is not None and s is not None:
+        added.append(f"{p} {s - d:,.0f} µs")
+ttfb = []
+for p in ("p50", "p99"):
+    d, s = get("streaming", "direct", "first_event_us", p), get("streaming", "sluice", "first_event_us", p)
+    if d is not None and s is not None:
+        ttfb.append(f"{p} {s - d:,.0f} µs")
+
+errors = []
+for name in ("chat_c1", "chat_c32", "chat_c256", "models"):
+    for side in ("direct", "sluice"):
+        e, n = get(name, side, "errors"), get(name, side, "non2xx")
+        if e or n:
+            errors.append(f"{name} {side}: {e} socket errors, {n} non-2xx")
+for name in ("sequential", "streaming"):
+    for side in ("direct", "sluice"):
+        if get(name, side, "failures"):
+            errors.append(f"{name} {side}: {get(name, side, 'failures')} failures")
+held = values.get(("open_streams", "sluice"), {})
+if held.get("failures"):
+    errors.append(f"open streams: {held['failures']} failed ({held.get('first_failure')})")
+ledger = values.get(("ledger", "sluice"), {})
+
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except (OSError, StopIteration):
+    cpu = platform.processor()
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+print(f"# Benchmark results\n")
+print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC · commit {commit} · {os.cpu_count()} × {cpu}")
+print(f"Sluice pinned to core 0; mock upstream, wrk and the probes on core 1. wrk loads {duration} s each;")
+print(f"{sequential} sequential requests; SQLite default. \"Direct\" is the same load straight to the mock upstream.\n")
+print("| measure | unit | direct | Sluice | Sluice/direct |")
+print("|---|---|---:|---:|---:|")
+print("\n".join(rows))
+print()
+print(f"- Added latency at one connection (Sluice − direct, {sequential} sequential requests): {', '.join(added) or '—'}")
+print(f"- Added time to first streamed event: {', '.join(ttfb) or '—'}")
+print(f"- Open streams held: {held.get('open', '—')} of {streams}")
+print(f"- Errors: {'; '.join(errors) if errors else 'none'}")
+verdict = "balances" if ledger.get("balanced") else f"DOES NOT BALANCE: {ledger.get('problems')}"
+print(f"- Ledger after the run: {verdict} ({ledger.get('usage_rows', '?')} usage rows, {ledger.get('ledger_entries', '?')} ledger entries)")

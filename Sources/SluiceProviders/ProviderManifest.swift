@@ -29,13 +29,18 @@ public struct ProviderManifest: Sendable, Equatable {
     public var baseURL: String
     public var auth: AuthStyle
     public var models: [Model]
+    /// How this provider says when a limit resets (`reset_hints`); `Retry-After` when not listed.
+    public var resetHints: Set<ResetHintSource>
 
-    public init(id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model]) {
+    public init(
+        id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model], resetHints: Set<ResetHintSource> = [.retryAfter]
+    ) {
         self.id = id
         self.name = name
         self.baseURL = baseURL
         self.auth = auth
         self.models = models
+        self.resetHints = resetHints
     }
 
     public func model(_ id: String) -> Model? { models.first { $0.id == id } }
@@ -92,8 +97,19 @@ extension ProviderManifest {
         }
         guard !models.isEmpty else { throw fail("models is empty") }
         guard Set(models.map(\.id)).count == models.count else { throw fail("models lists an id twice") }
+        var resetHints: Set<ResetHintSource> = [.retryAfter]
+        if reader.has("reset_hints") {
+            resetHints = []
+            for raw in try reader.array("reset_hints") {
+                guard let name = raw as? String, let source = ResetHintSource(rawValue: name) else {
+                    let known = ResetHintSource.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw fail("reset_hints has \(raw); known: \(known)")
+                }
+                resetHints.insert(source)
+            }
+        }
         try reader.rejectUnknown()
-        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models)
+        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models, resetHints: resetHints)
     }
 }
 
@@ -144,6 +160,8 @@ private struct FieldReader {
         guard let a = try value(key) as? [Any] else { throw fail("\(path)\(key) must be an array") }
         return a
     }
+
+    func has(_ key: String) -> Bool { object[key] != nil }
 
     func rejectUnknown() throws(ManifestError) {
         if let extra = object.keys.filter({ !seen.contains($0) }).sorted().first {

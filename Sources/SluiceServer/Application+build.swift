@@ -79,9 +79,12 @@ public func buildApplication(
     clientConfig.decompression = .disabled
     let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
 
+    let upstreamClient = OpenAICompatibleClient(http: httpClient)
+    gateway.pool.useProber(verificationProbe(client: upstreamClient, logger: logger))
+
     let chat = ChatCompletionsHandler(
         authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, settlements: gateway.settlements,
-        client: OpenAICompatibleClient(http: httpClient), pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
+        client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
         limits: config.upstream, maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, startedAt: Int(Date().timeIntervalSince1970))
@@ -98,6 +101,27 @@ public func buildApplication(
         services: [gateway.settlements, gateway.pool, HTTPClientService(client: httpClient)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+}
+
+/// The smallest chat request a model accepts: one token out. It uses a little of the account's
+/// own quota and is billed to no one.
+func verificationProbe(client: OpenAICompatibleClient, logger: Logger) -> AccountPool.Prober {
+    { account, model in
+        let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
+        guard let body = try? JSONSerialization.data(withJSONObject: payload) else { return .stillFailing }
+        do {
+            let response = try await client.chatCompletions(
+                ByteBuffer(data: body), stream: false, to: account.target, headTimeout: .seconds(30), logger: logger)
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            switch response.status {
+            case 200..<300: return .ok
+            case 401: return .rejectedCredential
+            default: return .stillFailing
+            }
+        } catch {
+            return .stillFailing
+        }
+    }
 }
 
 /// Where `relative` (such as `Providers`) is, for the CLI; see `ResourceLocator`.

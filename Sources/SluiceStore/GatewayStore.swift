@@ -22,8 +22,28 @@ public protocol AccountStore: Sendable {
         ownerUserID: Int64?, secret: SealedSecret
     ) async throws -> Int64
     func enabledAccounts() async throws -> [AccountRecord]
-    /// Replaces an account's secret, e.g. with a rotated cookie.
+    /// Replaces an account's secret, e.g. with a rotated cookie. A new secret also clears
+    /// *needs re-auth*: the owner has given the account a credential to try.
     func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws
+    /// Takes an account out of rotation until its secret is updated.
+    func markNeedsReauth(accountID: Int64) async throws
+    func saveCooldown(accountID: Int64, scope: CooldownScope, _ state: CooldownState) async throws
+    func deleteCooldown(accountID: Int64, scope: CooldownScope) async throws
+    /// Cooldowns still in force at `now`; expired ones are deleted, not returned.
+    func liveCooldowns(now: Date) async throws -> [StoredCooldown]
+}
+
+/// One persisted cooldown.
+public struct StoredCooldown: Sendable, Equatable {
+    public var accountID: Int64
+    public var scope: CooldownScope
+    public var state: CooldownState
+
+    public init(accountID: Int64, scope: CooldownScope, state: CooldownState) {
+        self.accountID = accountID
+        self.scope = scope
+        self.state = state
+    }
 }
 
 public protocol LedgerStore: Sendable {

@@ -47,6 +47,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var ownerUserID: Int64?
     public var secret: SealedSecret
     public var enabled: Bool
+    /// The provider rejected the credential for good; out of rotation until the secret changes.
+    public var needsReauth: Bool = false
 }
 
 /// What one settled request leaves behind: a consume entry (when it cost anything) and a usage row.

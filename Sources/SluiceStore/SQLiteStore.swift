@@ -132,7 +132,7 @@ public final class SQLiteStore: GatewayStore {
                     models: (try? JSONDecoder().decode([String].self, from: Data(models.utf8))) ?? [],
                     priority: row["priority"], weight: row["weight"], ownerUserID: row["owner_user_id"],
                     secret: SealedSecret(ciphertext: row["secret_ciphertext"], keyVersion: row["secret_key_version"]),
-                    enabled: row["enabled"])
+                    enabled: row["enabled"], needsReauth: row["needs_reauth"])
             }
         }
     }
@@ -140,7 +140,10 @@ public final class SQLiteStore: GatewayStore {
     public func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, updated_at = ? WHERE id = ?",
+                sql: """
+                    UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, needs_reauth = 0, updated_at = ?
+                    WHERE id = ?
+                    """,
                 arguments: [secret.ciphertext, secret.keyVersion, Date().unixMillis, id])
         }
     }

@@ -8,6 +8,24 @@ public enum FailureClass: String, Sendable, Equatable {
     case quotaExhausted = "quota_exhausted"
     /// A 5xx, a timeout or a connect error.
     case transient = "transient"
+    /// The provider refused the credential (401). Verified before it is taken out for good.
+    case unauthorized = "unauthorized"
+    /// The provider does not serve this model to this account (404).
+    case modelUnavailable = "model_unavailable"
+}
+
+/// What a cooldown covers: one model on an account, or the whole account.
+public enum CooldownScope: Hashable, Sendable {
+    case account
+    case model(String)
+
+    /// The model, or nil for the whole account: the form the store keeps.
+    public var model: String? {
+        if case .model(let model) = self { return model }
+        return nil
+    }
+
+    public init(model: String?) { self = model.map { .model($0) } ?? .account }
 }
 
 /// How long cooldowns last when the provider gives no reset time.
@@ -18,8 +36,20 @@ public struct CooldownPolicy: Sendable, Equatable {
     public var quotaCap: TimeInterval = 30 * 60
     /// Random extra time on an authoritative reset, so accounts do not all return in one instant.
     public var resetJitter: TimeInterval = 0.25
+    /// Cooldowns longer than this are verified early by a probe request.
+    public var verifyBeyond: TimeInterval = 15 * 60
+    /// A backoff level with no failure for this long starts again from the bottom.
+    public var levelDecay: TimeInterval = 10 * 60
 
     public init() {}
+
+    /// When to probe a scope cooling until `until`: the earlier of `verifyBeyond` and a quarter of
+    /// the remaining time; nil when the cooldown is short enough to wait out.
+    public func verifyAt(coolingUntil until: Date, now: Date) -> Date? {
+        let remaining = until.timeIntervalSince(now)
+        guard remaining > verifyBeyond else { return nil }
+        return now.addingTimeInterval(min(verifyBeyond, remaining / 4))
+    }
 
     /// Exponential backoff: `base × 2^level`, capped per failure class.
     public func backoff(level: Int, for failure: FailureClass) -> TimeInterval {
@@ -27,23 +57,28 @@ public struct CooldownPolicy: Sendable, Equatable {
             switch failure {
             case .rateLimited: rateLimitedCap
             case .transient: transientCap
-            case .quotaExhausted: quotaCap
+            case .quotaExhausted, .unauthorized, .modelUnavailable: quotaCap
             }
         let exponent = Double(min(max(level, 0), 40))
         return min(base * pow(2, exponent), cap)
     }
 }
 
-/// The cooldown of one account (or, later, one model on an account).
+/// The cooldown of one scope: a model on an account, or the whole account.
 public struct CooldownState: Sendable, Equatable {
     public var coolingUntil: Date?
     public var level: Int = 0
     public var reason: FailureClass?
+    /// When a probe checks whether the provider reset early; nil for short cooldowns.
+    public var verifyAt: Date?
+    public var lastFailureAt: Date?
 
-    public init(coolingUntil: Date? = nil, level: Int = 0, reason: FailureClass? = nil) {
+    public init(coolingUntil: Date? = nil, level: Int = 0, reason: FailureClass? = nil, verifyAt: Date? = nil, lastFailureAt: Date? = nil) {
         self.coolingUntil = coolingUntil
         self.level = level
         self.reason = reason
+        self.verifyAt = verifyAt
+        self.lastFailureAt = lastFailureAt
     }
 
     public func isCooling(at now: Date) -> Bool { (coolingUntil ?? .distantPast) > now }
@@ -51,18 +86,33 @@ public struct CooldownState: Sendable, Equatable {
     /// Records a failure. A provider reset time is authoritative. Without one the cooldown backs off
     /// exponentially, but only once per cooldown: failures that arrive while the account is already
     /// cooling (the burst of concurrent 429s) do not escalate the level again.
+    /// Returns whether anything changed, so the caller persists only real changes.
+    @discardableResult
     public mutating func recordFailure(
         _ failure: FailureClass, resetAt: Date?, now: Date, policy: CooldownPolicy, jitter: TimeInterval = 0
-    ) {
-        reason = failure
+    ) -> Bool {
+        let before = self
+        defer { lastFailureAt = now }
         if let resetAt {
-            let until = resetAt.addingTimeInterval(max(0, jitter))
-            coolingUntil = max(coolingUntil ?? .distantPast, until)
-            return
+            let until = max(coolingUntil ?? .distantPast, resetAt.addingTimeInterval(max(0, jitter)))
+            if until != coolingUntil { verifyAt = policy.verifyAt(coolingUntil: until, now: now) }
+            coolingUntil = until
+            reason = failure
+            return self != before
         }
-        guard !isCooling(at: now) else { return }
-        coolingUntil = now.addingTimeInterval(policy.backoff(level: level, for: failure))
+        guard !isCooling(at: now) else { return false }
+        if let last = lastFailureAt, now.timeIntervalSince(last) > policy.levelDecay { level = 0 }
+        let until = now.addingTimeInterval(policy.backoff(level: level, for: failure))
+        coolingUntil = until
+        verifyAt = policy.verifyAt(coolingUntil: until, now: now)
+        reason = failure
         level += 1
+        return true
+    }
+
+    /// A probe found the provider still refusing: probe again later, while the wait is long.
+    public mutating func verificationFailed(now: Date, policy: CooldownPolicy) {
+        verifyAt = coolingUntil.flatMap { policy.verifyAt(coolingUntil: $0, now: now) }
     }
 
     public mutating func recordSuccess() {

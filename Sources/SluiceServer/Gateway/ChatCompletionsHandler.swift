@@ -80,10 +80,10 @@ struct ChatCompletionsHandler: Sendable {
                 completionEstimate: body.readableBytes / 4, producedOutput: true))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         case .stream(let account, let upstream):
-            pool.recordSuccess(account.record.id)
+            await pool.recordSuccess(account.record.id, model: summary.model)
             let relay = StreamRelay(
                 charge: charge, account: account, price: account.manifest.model(summary.model)?.price,
-                clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool)
+                clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool, model: summary.model)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
         }
@@ -122,7 +122,7 @@ struct ChatCompletionsHandler: Sendable {
                 response = try await client.chatCompletions(
                     body, stream: summary.stream, to: account.target, headTimeout: .seconds(Int64(limits.headTimeoutSeconds)), logger: logger)
             } catch is UpstreamTransportError {
-                pool.recordFailure(id, .transient, resetAt: nil)
+                await pool.recordFailure(id, .unreachable, resetAt: nil)
                 lastFailure = .transient
                 continue
             }
@@ -130,12 +130,8 @@ struct ChatCompletionsHandler: Sendable {
                 let setCookies = response.headers["set-cookie"]
                 if !setCookies.isEmpty { await pool.rotateCookie(id, setCookies: setCookies) }
             }
-            let resetAt = response.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, now: Date()) }
-            if let remaining = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap(Double.init),
-               let limit = response.headers.first(name: "x-ratelimit-limit-requests").flatMap(Double.init)
-            {
-                pool.recordHeadroom(id, remaining: remaining, limit: limit)
-            }
+            pool.recordHeadroom(id, headers: response.headers)
+            let failure: FailureAssessment
             switch response.status {
             case 200..<300:
                 guard summary.stream else {
@@ -143,34 +139,30 @@ struct ChatCompletionsHandler: Sendable {
                     if let body = try? await response.body.collect(upTo: limits.maxResponseBytes),
                        case .valid(let usage) = ResponseInspection.completion(Data(buffer: body))
                     {
-                        pool.recordSuccess(id)
+                        await pool.recordSuccess(id, model: summary.model)
                         return .completion(account, body, usage)
                     }
-                    pool.recordFailure(id, .transient, resetAt: resetAt)
-                    lastFailure = .transient
-                    continue
+                    failure = .garbage
+                    break
                 }
                 switch await PeekedStream.peek(response) {
                 case .ready(let peeked): return .stream(account, peeked)
-                case .failed:
-                    pool.recordFailure(id, .transient, resetAt: resetAt)
-                    lastFailure = .transient
+                case .failed: failure = FailureAssessment(.transient, .model(summary.model))
                 }
-            case 429:
-                _ = try? await response.body.collect(upTo: 64 << 10)
-                pool.recordFailure(id, .rateLimited, resetAt: resetAt)
-                lastFailure = .rateLimited
-            case 401, 402, 403:
-                _ = try? await response.body.collect(upTo: 64 << 10)
-                pool.recordFailure(id, .quotaExhausted, resetAt: resetAt)
-                lastFailure = .quotaExhausted
-            case 400..<500 where response.status != 404 && response.status != 408:
+            case 400..<500 where ![401, 402, 403, 404, 408, 429].contains(response.status):
                 return .rejected(account, response)
             default:
-                _ = try? await response.body.collect(upTo: 64 << 10)
-                pool.recordFailure(id, .transient, resetAt: resetAt)
-                lastFailure = .transient
+                let errorBody = try? await response.body.collect(upTo: 64 << 10)
+                failure = .response(status: response.status, body: errorBody.map { Data(buffer: $0) }, model: summary.model)
+                let resetAt = ResetHints.resetTime(
+                    header: { response.headers.first(name: $0) }, body: errorBody.map { Data(buffer: $0) },
+                    sources: account.manifest.resetHints, now: Date())
+                await pool.recordFailure(id, failure, resetAt: resetAt)
+                lastFailure = failure.failure
+                continue
             }
+            await pool.recordFailure(id, failure, resetAt: nil)
+            lastFailure = failure.failure
         }
         throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
     }

@@ -70,6 +70,7 @@ struct StreamRelay: Sendable {
     let clientWantsUsage: Bool
     let upstream: PeekedStream
     let pool: AccountPool
+    let model: String
 
     static let midStreamError = SSEEncoder.encode(GatewayError.upstreamFailed("The upstream stream failed after it had started. The answer is incomplete.").jsonBody)
 
@@ -111,7 +112,7 @@ struct StreamRelay: Sendable {
             tail.writeBytes(SSEEncoder.done)
         } else {
             // The stream broke after the first byte: no replay, an error event, and no [DONE].
-            pool.recordFailure(account.record.id, .transient, resetAt: nil)
+            await pool.recordFailure(account.record.id, FailureAssessment(.transient, .model(model)), resetAt: nil)
             progress.outcome.endReason = .upstreamError
             tail.writeBytes(Self.midStreamError)
         }

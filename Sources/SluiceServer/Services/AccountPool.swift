@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOHTTP1
 import ServiceLifecycle
 import SluiceCore
 import SluiceProviders
@@ -9,8 +10,11 @@ import Synchronization
 /// The upstream accounts this process can use, with their runtime state.
 ///
 /// Accounts are read from the store at start and then every `refreshInterval` by `run()`, off the
-/// request path; secrets are decrypted once per read. Cooldowns live here, in memory, and survive
-/// refreshes.
+/// request path; secrets are decrypted once per read. Cooldowns are kept per scope (one model on
+/// an account, or the whole account) in memory for selection, and written to the store when they
+/// change, so a restart keeps the live ones. The same loop probes long cooldowns early (see
+/// `verifyDue`). An account whose credential the provider rejected for good (*needs re-auth*)
+/// stays out of rotation until its secret is updated.
 public final class AccountPool: Service {
     /// One usable account: its record, its opened credential and its provider.
     public struct Account: Sendable {
@@ -25,21 +29,29 @@ public final class AccountPool: Service {
         }
     }
 
+    struct ScopeKey: Hashable {
+        var accountID: Int64
+        var scope: CooldownScope
+    }
+
     struct State {
         var accounts: [Int64: Account] = [:]
-        var cooldowns: [Int64: CooldownState] = [:]
+        var cooldowns: [ScopeKey: CooldownState] = [:]
+        var needsReauth: Set<Int64> = []
+        var cooldownsLoaded = false
         /// Fraction of its request quota each account has left, from its last response headers.
         var headroom: [Int64: Double] = [:]
         var rotation: UInt64 = 0
     }
 
-    private let state = Mutex(State())
-    private let store: any AccountStore
+    let state = Mutex(State())
+    let store: any AccountStore
     private let secrets: SecretBox
     private let catalog: ProviderCatalog
-    private let policy: CooldownPolicy
+    let policy: CooldownPolicy
     private let refreshInterval: Duration
-    private let logger: Logger
+    let logger: Logger
+    let prober = Mutex<Prober?>(nil)
 
     public init(
         store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, policy: CooldownPolicy = CooldownPolicy(),
@@ -57,7 +69,9 @@ public final class AccountPool: Service {
     /// with a warning that names the account, never the secret.
     public func reload() async throws {
         var accounts: [Int64: Account] = [:]
-        for record in try await store.enabledAccounts() {
+        let records = try await store.enabledAccounts()
+        let stored = state.withLock { $0.cooldownsLoaded } ? nil : try await store.liveCooldowns(now: Date())
+        for record in records {
             guard let manifest = catalog[record.provider] else {
                 logger.warning("account skipped: unknown provider", metadata: ["account": "\(record.id)", "provider": "\(record.provider)"])
                 continue
@@ -72,7 +86,14 @@ public final class AccountPool: Service {
             let credential: UpstreamCredential = record.kind == .cookie ? .cookie(secret) : .apiKey(secret)
             accounts[record.id] = Account(record: record, credential: credential, manifest: manifest, models: models)
         }
-        state.withLock { $0.accounts = accounts }
+        state.withLock { state in
+            state.accounts = accounts
+            state.needsReauth = Set(records.filter(\.needsReauth).map(\.id))
+            if let stored {
+                for entry in stored { state.cooldowns[ScopeKey(accountID: entry.accountID, scope: entry.scope)] = entry.state }
+                state.cooldownsLoaded = true
+            }
+        }
     }
 
     public func run() async throws {
@@ -84,6 +105,7 @@ public final class AccountPool: Service {
                 do { try await self.reload() } catch is CancellationError { return } catch {
                     self.logger.warning("account refresh failed", metadata: ["error": "\(error)"])
                 }
+                await self.verifyDue(now: Date())
             }
         }
     }
@@ -121,9 +143,10 @@ public final class AccountPool: Service {
             var earliest: Date?
             for account in state.accounts.values where account.models.contains(model) {
                 if let owner = account.record.ownerUserID, owner != userID { continue }
+                if state.needsReauth.contains(account.record.id) { continue }
                 // Tried accounts still count for the earliest recovery: they are cooling because of this request.
-                if let cooldown = state.cooldowns[account.record.id], cooldown.isCooling(at: now) {
-                    earliest = min(earliest ?? .distantFuture, cooldown.coolingUntil ?? now)
+                if let until = state.coolingUntil(account.record.id, model: model, now: now) {
+                    earliest = min(earliest ?? .distantFuture, until)
                     continue
                 }
                 if tried.contains(account.record.id) { continue }
@@ -142,28 +165,80 @@ public final class AccountPool: Service {
         }
     }
 
-    public func recordFailure(_ accountID: Int64, _ failure: FailureClass, resetAt: Date?, now: Date = Date()) {
+    /// Cools the failed scope. Only a change is written to the store: the burst of concurrent
+    /// failures that does not escalate the backoff writes nothing.
+    public func recordFailure(_ accountID: Int64, _ assessment: FailureAssessment, resetAt: Date?, now: Date = Date()) async {
         let jitter = resetAt == nil ? 0 : Double.random(in: 0...policy.resetJitter)
-        state.withLock { state in
-            var cooldown = state.cooldowns[accountID] ?? CooldownState()
-            cooldown.recordFailure(failure, resetAt: resetAt, now: now, policy: policy, jitter: jitter)
-            state.cooldowns[accountID] = cooldown
+        let key = ScopeKey(accountID: accountID, scope: assessment.scope)
+        let changed: CooldownState? = state.withLock { state in
+            var cooldown = state.cooldowns[key] ?? CooldownState()
+            let changed = cooldown.recordFailure(assessment.failure, resetAt: resetAt, now: now, policy: policy, jitter: jitter)
+            if assessment.failure == .unauthorized, let until = cooldown.coolingUntil {
+                // A rejected credential is re-checked as soon as its first cooldown ends: if the
+                // provider still refuses it then, the account needs re-auth.
+                cooldown.verifyAt = min(cooldown.verifyAt ?? until, until)
+            }
+            state.cooldowns[key] = cooldown
+            return changed ? cooldown : nil
         }
-        logger.notice("upstream account cooling down", metadata: ["account": "\(accountID)", "reason": "\(failure.rawValue)"])
+        guard let changed else { return }
+        logger.notice("upstream account cooling down", metadata: [
+            "account": "\(accountID)", "scope": "\(assessment.scope.model ?? "account")", "reason": "\(assessment.failure.rawValue)",
+            "seconds": "\(Int((changed.coolingUntil ?? now).timeIntervalSince(now).rounded(.up)))",
+        ])
+        await persist(key, changed)
     }
 
-    public func recordSuccess(_ accountID: Int64) {
-        state.withLock { state in
-            if state.cooldowns[accountID] != nil { state.cooldowns[accountID] = nil }
+    /// A success on `model` ends that model's cooldown and backoff. The account-wide state is
+    /// cleared only once it has stopped cooling: a request that was already running on another
+    /// model when the account was cooled must not bring the account back.
+    public func recordSuccess(_ accountID: Int64, model: String, now: Date = Date()) async {
+        let cleared: [ScopeKey] = state.withLock { state in
+            var cleared: [ScopeKey] = []
+            let modelKey = ScopeKey(accountID: accountID, scope: .model(model))
+            if state.cooldowns.removeValue(forKey: modelKey) != nil { cleared.append(modelKey) }
+            let accountKey = ScopeKey(accountID: accountID, scope: .account)
+            if let cooldown = state.cooldowns[accountKey], !cooldown.isCooling(at: now) {
+                state.cooldowns[accountKey] = nil
+                cleared.append(accountKey)
+            }
+            return cleared
+        }
+        for key in cleared { await persist(key, nil) }
+    }
+
+    public func cooldown(_ accountID: Int64, scope: CooldownScope = .account) -> CooldownState? {
+        state.withLock { $0.cooldowns[ScopeKey(accountID: accountID, scope: scope)] }
+    }
+
+    /// Writes one scope's state (nil: deletes it). A failed write is logged: the in-memory state
+    /// still rules this process, and the next change writes again.
+    func persist(_ key: ScopeKey, _ cooldown: CooldownState?) async {
+        do {
+            if let cooldown {
+                try await store.saveCooldown(accountID: key.accountID, scope: key.scope, cooldown)
+            } else {
+                try await store.deleteCooldown(accountID: key.accountID, scope: key.scope)
+            }
+        } catch {
+            logger.warning("account cooldown could not be saved", metadata: ["account": "\(key.accountID)", "error": "\(error)"])
         }
     }
 
-    public func cooldown(_ accountID: Int64) -> CooldownState? { state.withLock { $0.cooldowns[accountID] } }
-
-    /// Records what an upstream said about its remaining request quota; selection weighs by it.
-    public func recordHeadroom(_ accountID: Int64, remaining: Double, limit: Double) {
-        guard limit > 0, remaining >= 0 else { return }
-        state.withLock { $0.headroom[accountID] = min(remaining / limit, 1) }
+    /// Records what an upstream said about its remaining quota; selection weighs by it. The
+    /// tighter of the request and token limits counts (`x-ratelimit-remaining-*` against
+    /// `x-ratelimit-limit-*`).
+    public func recordHeadroom(_ accountID: Int64, headers: HTTPHeaders) {
+        var fractions: [Double] = []
+        for kind in ["requests", "tokens"] {
+            if let remaining = headers.first(name: "x-ratelimit-remaining-\(kind)").flatMap(Double.init),
+               let limit = headers.first(name: "x-ratelimit-limit-\(kind)").flatMap(Double.init), limit > 0, remaining >= 0
+            {
+                fractions.append(min(remaining / limit, 1))
+            }
+        }
+        guard let tightest = fractions.min() else { return }
+        state.withLock { $0.headroom[accountID] = tightest }
     }
 
     /// Stores a rotated session cookie, in memory at once and encrypted in the store.
@@ -182,5 +257,16 @@ public final class AccountPool: Service {
         } catch {
             logger.error("rotated cookie could not be saved", metadata: ["account": "\(accountID)", "error": "\(type(of: error))"])
         }
+    }
+}
+
+extension AccountPool.State {
+    /// When `account` can serve `model` again: the later of its account-wide and its model
+    /// cooldown, or nil when neither is cooling.
+    func coolingUntil(_ accountID: Int64, model: String, now: Date) -> Date? {
+        let scopes = [CooldownScope.account, .model(model)].compactMap { scope in
+            cooldowns[AccountPool.ScopeKey(accountID: accountID, scope: scope)].flatMap { $0.isCooling(at: now) ? $0.coolingUntil : nil }
+        }
+        return scopes.max()
     }
 }

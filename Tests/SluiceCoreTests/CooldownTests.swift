@@ -33,13 +33,6 @@ import Testing
         #expect(!state.isCooling(at: now.addingTimeInterval(121)))
     }
 
-    @Test func successClearsTheState() {
-        var state = CooldownState()
-        state.recordFailure(.transient, resetAt: nil, now: now, policy: policy)
-        state.recordSuccess()
-        #expect(state == CooldownState())
-    }
-
     @Test func retryAfterSecondsAndHTTPDate() {
         #expect(RetryAfter.parse("30", now: now) == now.addingTimeInterval(30))
         #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", now: now) == Date(timeIntervalSince1970: 1_445_412_480))

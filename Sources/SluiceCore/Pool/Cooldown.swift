@@ -114,10 +114,6 @@ public struct CooldownState: Sendable, Equatable {
     public mutating func verificationFailed(now: Date, policy: CooldownPolicy) {
         verifyAt = coolingUntil.flatMap { policy.verifyAt(coolingUntil: $0, now: now) }
     }
-
-    public mutating func recordSuccess() {
-        self = CooldownState()
-    }
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).

@@ -98,37 +98,40 @@ final class CountingStore: APIKeyStore, LedgerStore {
         }
     }
 
-    @Test func aTrickleOfSettlesSharesOneTransaction() async throws {
+    /// A fresh store with one user, and a writer running over it while `body` runs.
+    func withRunningWriter(
+        batchSize: Int, gather: Duration, _ body: (SettlementWriter, CountingStore, Int64, _ records: (Int) -> [UsageRecord]) async throws -> Void
+    ) async throws {
         let store = try await CountingStore()
         let user = try await store.inner.createUser(email: "a@example.com", initialCredits: Credits(whole: 1))
         let key = try await APIKeyIssuer.issue(store: store, userID: user, name: "k")
-        let writer = writer(store, batchSize: 100, gather: .seconds(1))
+        let writer = writer(store, batchSize: batchSize, gather: gather)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await writer.run() }
+            try await body(writer, store, user) { records($0, user: user, key: key.id) }
+            group.cancelAll()
+        }
+    }
+
+    @Test func aTrickleOfSettlesSharesOneTransaction() async throws {
+        try await withRunningWriter(batchSize: 100, gather: .seconds(1)) { writer, store, user, records in
             // The writer may wake at the first; the window holds the transaction for the rest.
-            records(5, user: user, key: key.id).forEach(writer.enqueue)
+            records(5).forEach(writer.enqueue)
             try await eventually("the five settles are written") {
                 try await store.balance(userID: user) == Credits(whole: 1) - Credits(micros: 50)
             }
-            group.cancelAll()
+            #expect(store.settlementBatches == [5])
         }
-        #expect(store.settlementBatches == [5])
     }
 
     @Test func aFullBatchAndAFlushDoNotWaitForTheWindow() async throws {
-        let store = try await CountingStore()
-        let user = try await store.inner.createUser(email: "a@example.com", initialCredits: Credits(whole: 1))
-        let key = try await APIKeyIssuer.issue(store: store, userID: user, name: "k")
         // A window far longer than the checks below wait: only a full batch or a flush can write.
-        let writer = writer(store, batchSize: 4, gather: .seconds(120))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await writer.run() }
-            records(4, user: user, key: key.id).forEach(writer.enqueue)
+        try await withRunningWriter(batchSize: 4, gather: .seconds(120)) { writer, store, _, records in
+            records(4).forEach(writer.enqueue)
             try await eventually("a full batch is written at once", within: 5) { store.settlementBatches == [4] }
-            records(1, user: user, key: key.id).forEach(writer.enqueue)
+            records(1).forEach(writer.enqueue)
             await writer.flush()
             #expect(store.settlementBatches == [4, 1])
-            group.cancelAll()
         }
     }
 }

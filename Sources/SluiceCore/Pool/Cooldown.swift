@@ -85,15 +85,23 @@ public struct CooldownState: Sendable, Equatable {
 
     /// Records a failure. A provider reset time is authoritative. Without one the cooldown backs off
     /// exponentially, but only once per cooldown: failures that arrive while the account is already
-    /// cooling (the burst of concurrent 429s) do not escalate the level again.
+    /// cooling (the burst of concurrent 429s) do not escalate the level again. A rejected
+    /// credential is re-checked as soon as its first cooldown ends: if the provider still refuses
+    /// it then, the account needs re-auth.
     /// Returns whether anything changed, so the caller persists only real changes.
     @discardableResult
     public mutating func recordFailure(
         _ failure: FailureClass, resetAt: Date?, now: Date, policy: CooldownPolicy, jitter: TimeInterval = 0
     ) -> Bool {
-        let before = self
-        defer { lastFailureAt = now }
+        let changed = cool(failure, resetAt: resetAt, now: now, policy: policy, jitter: jitter)
+        lastFailureAt = now
+        if failure == .unauthorized, let until = coolingUntil { verifyAt = min(verifyAt ?? until, until) }
+        return changed
+    }
+
+    private mutating func cool(_ failure: FailureClass, resetAt: Date?, now: Date, policy: CooldownPolicy, jitter: TimeInterval) -> Bool {
         if let resetAt {
+            let before = self
             let until = max(coolingUntil ?? .distantPast, resetAt.addingTimeInterval(max(0, jitter)))
             if until != coolingUntil { verifyAt = policy.verifyAt(coolingUntil: until, now: now) }
             coolingUntil = until
@@ -108,6 +116,13 @@ public struct CooldownState: Sendable, Equatable {
         reason = failure
         level += 1
         return true
+    }
+
+    /// Whether a probe should run now. A rejected credential is re-checked even once its cooldown
+    /// is over: nothing else would tell a credential that works again from one that never will.
+    public func isDueForVerification(at now: Date) -> Bool {
+        guard let verifyAt, verifyAt <= now else { return false }
+        return isCooling(at: now) || reason == .unauthorized
     }
 
     /// A probe found the provider still refusing: probe again later, while the wait is long.

@@ -83,7 +83,7 @@ struct ChatCompletionsHandler: Sendable {
             await pool.recordSuccess(account.record.id, model: summary.model)
             let relay = StreamRelay(
                 charge: charge, account: account, price: account.manifest.model(summary.model)?.price,
-                clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool, model: summary.model)
+                clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
         }
@@ -132,6 +132,7 @@ struct ChatCompletionsHandler: Sendable {
             }
             pool.recordHeadroom(id, headers: response.headers)
             let failure: FailureAssessment
+            var resetAt: Date?
             switch response.status {
             case 200..<300:
                 guard summary.stream else {
@@ -152,16 +153,12 @@ struct ChatCompletionsHandler: Sendable {
             case 400..<500 where ![401, 402, 403, 404, 408, 429].contains(response.status):
                 return .rejected(account, response)
             default:
-                let errorBody = try? await response.body.collect(upTo: 64 << 10)
-                failure = .response(status: response.status, body: errorBody.map { Data(buffer: $0) }, model: summary.model)
-                let resetAt = ResetHints.resetTime(
-                    header: { response.headers.first(name: $0) }, body: errorBody.map { Data(buffer: $0) },
-                    sources: account.manifest.resetHints, now: Date())
-                await pool.recordFailure(id, failure, resetAt: resetAt)
-                lastFailure = failure.failure
-                continue
+                let errorBody = (try? await response.body.collect(upTo: 64 << 10)).map { Data(buffer: $0) }
+                failure = .response(status: response.status, body: errorBody, model: summary.model)
+                resetAt = ResetHints.resetTime(
+                    header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: Date())
             }
-            await pool.recordFailure(id, failure, resetAt: nil)
+            await pool.recordFailure(id, failure, resetAt: resetAt)
             lastFailure = failure.failure
         }
         throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")

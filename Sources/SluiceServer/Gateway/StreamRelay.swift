@@ -70,7 +70,6 @@ struct StreamRelay: Sendable {
     let clientWantsUsage: Bool
     let upstream: PeekedStream
     let pool: AccountPool
-    let model: String
 
     static let midStreamError = SSEEncoder.encode(GatewayError.upstreamFailed("The upstream stream failed after it had started. The answer is incomplete.").jsonBody)
 
@@ -112,7 +111,7 @@ struct StreamRelay: Sendable {
             tail.writeBytes(SSEEncoder.done)
         } else {
             // The stream broke after the first byte: no replay, an error event, and no [DONE].
-            await pool.recordFailure(account.record.id, FailureAssessment(.transient, .model(model)), resetAt: nil)
+            await pool.recordFailure(account.record.id, FailureAssessment(.transient, .model(charge.model)), resetAt: nil)
             progress.outcome.endReason = .upstreamError
             tail.writeBytes(Self.midStreamError)
         }

@@ -23,10 +23,7 @@ extension AccountPool {
         guard let probe = prober.withLock({ $0 }) else { return }
         let due: [(ScopeKey, Account, String)] = state.withLock { state in
             state.cooldowns.compactMap { key, cooldown in
-                // A rejected credential is re-checked even once its cooldown is over: nothing else
-                // would tell a credential that works again from one that never will.
-                guard let verifyAt = cooldown.verifyAt, verifyAt <= now, cooldown.isCooling(at: now) || cooldown.reason == .unauthorized,
-                      !state.needsReauth.contains(key.accountID), let account = state.accounts[key.accountID],
+                guard cooldown.isDueForVerification(at: now), !state.needsReauth.contains(key.accountID), let account = state.accounts[key.accountID],
                       let model = key.scope.model ?? account.models.sorted().first
                 else { return nil }
                 return (key, account, model)

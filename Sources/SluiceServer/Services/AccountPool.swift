@@ -173,11 +173,6 @@ public final class AccountPool: Service {
         let changed: CooldownState? = state.withLock { state in
             var cooldown = state.cooldowns[key] ?? CooldownState()
             let changed = cooldown.recordFailure(assessment.failure, resetAt: resetAt, now: now, policy: policy, jitter: jitter)
-            if assessment.failure == .unauthorized, let until = cooldown.coolingUntil {
-                // A rejected credential is re-checked as soon as its first cooldown ends: if the
-                // provider still refuses it then, the account needs re-auth.
-                cooldown.verifyAt = min(cooldown.verifyAt ?? until, until)
-            }
             state.cooldowns[key] = cooldown
             return changed ? cooldown : nil
         }
@@ -226,20 +221,25 @@ public final class AccountPool: Service {
     }
 
     /// Records what an upstream said about its remaining quota; selection weighs by it. The
-    /// tighter of the request and token limits counts (`x-ratelimit-remaining-*` against
-    /// `x-ratelimit-limit-*`).
+    /// tighter of the request and token limits counts. Runs on every response, so the header
+    /// names are constants.
     public func recordHeadroom(_ accountID: Int64, headers: HTTPHeaders) {
-        var fractions: [Double] = []
-        for kind in ["requests", "tokens"] {
-            if let remaining = headers.first(name: "x-ratelimit-remaining-\(kind)").flatMap(Double.init),
-               let limit = headers.first(name: "x-ratelimit-limit-\(kind)").flatMap(Double.init), limit > 0, remaining >= 0
+        var tightest: Double?
+        for (remainingName, limitName) in Self.quotaHeaders {
+            if let remaining = headers.first(name: remainingName).flatMap(Double.init),
+               let limit = headers.first(name: limitName).flatMap(Double.init), limit > 0, remaining >= 0
             {
-                fractions.append(min(remaining / limit, 1))
+                tightest = min(tightest ?? 1, remaining / limit)
             }
         }
-        guard let tightest = fractions.min() else { return }
+        guard let tightest else { return }
         state.withLock { $0.headroom[accountID] = tightest }
     }
+
+    static let quotaHeaders = [
+        ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests"),
+        ("x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens"),
+    ]
 
     /// Stores a rotated session cookie, in memory at once and encrypted in the store.
     public func rotateCookie(_ accountID: Int64, setCookies: [String]) async {

@@ -16,8 +16,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Embedded store: SQLite with WAL, a connection pool and serialized write transactions.
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
-        // SHA-256 for API-key hashes and AES-GCM for account secrets at rest.
-        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // SHA-256 for API-key hashes and AES-GCM for account secrets at rest. 4.x is what JWTKit needs.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // Signing and verifying the /api access tokens (HS256 JWT, claims checked by the library).
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        // Password hashing: bcrypt with a configurable cost (HummingbirdBcrypt).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         // The `sluice` command line: serve, migrate, users, keys, accounts, credits.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         // Structured logging everywhere.
@@ -79,6 +83,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ]
         ),
         .executableTarget(

@@ -13,6 +13,11 @@ import SluiceStore
 public struct Gateway: Sendable {
     public let store: SQLiteStore
     public let credits: CreditBook
+    /// The same bookkeeping as `credits`, keyed by API key id: what each key with a spending
+    /// limit may still spend.
+    public let keyBudgets: CreditBook
+    public let rateLimiter: LocalKeyRateLimiter
+    public let grants: PlanGrants
     public let settlements: SettlementWriter
     public let pool: AccountPool
     public let authenticator: KeyAuthenticator
@@ -39,8 +44,10 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     let secrets = try makeSecretBox(config.security)
     let store = try await SQLiteStore(path: config.database.path, migrations: try MigrationRunner.load(directory: migrationsDir), logger: logger)
     let credits = CreditBook { userID in try await store.balance(userID: userID) }
+    let keyBudgets = CreditBook { keyID in try await store.keySpendRemaining(keyID: keyID) }
     let settlements = SettlementWriter(
-        store: store, credits: credits, capacity: config.settlement.queueCapacity, batchSize: config.settlement.batchSize,
+        store: store, credits: credits, keyBudgets: keyBudgets, capacity: config.settlement.queueCapacity,
+        batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         logger: logger.with(label: "settlement"))
     let pool = AccountPool(
@@ -48,9 +55,10 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
         logger: logger)
     let authenticator = KeyAuthenticator(
         store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize)
+    let grants = PlanGrants(plans: config.plans, store: store, credits: credits, logger: logger.with(label: "plans"))
     return Gateway(
-        store: store, credits: credits, settlements: settlements, pool: pool, authenticator: authenticator, secrets: secrets,
-        catalog: catalog)
+        store: store, credits: credits, keyBudgets: keyBudgets, rateLimiter: LocalKeyRateLimiter(), grants: grants,
+        settlements: settlements, pool: pool, authenticator: authenticator, secrets: secrets, catalog: catalog)
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
@@ -83,7 +91,8 @@ public func buildApplication(
     gateway.pool.useProber(verificationProbe(client: upstreamClient, logger: logger))
 
     let chat = ChatCompletionsHandler(
-        authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, settlements: gateway.settlements,
+        authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, keyBudgets: gateway.keyBudgets,
+        rateLimiter: gateway.rateLimiter, settlements: gateway.settlements,
         client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
         limits: config.upstream, maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
@@ -92,15 +101,34 @@ public func buildApplication(
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(on: router, chat: chat)
+    let api = APIServices(
+        store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
+        throttle: LoginThrottle(
+            attemptsPerAddressPerMinute: config.auth.loginAttemptsPerIPPerMinute,
+            failuresPerAccountPer15Minutes: config.auth.loginFailuresPerAccountPer15Minutes),
+        keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
+        creditsPerUSD: config.billing.creditsPerUSD)
+    let pool = gateway.pool
+    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }).register(on: router)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
         // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
         // and last the settlement writer, which drains every queued charge.
-        services: [gateway.settlements, gateway.pool, HTTPClientService(client: httpClient)],
+        services: [gateway.settlements, gateway.pool, gateway.grants, HTTPClientService(client: httpClient)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+}
+
+func accessTokens(_ auth: SluiceConfig.Auth, logger: Logger) async -> AccessTokens {
+    var secret = auth.jwtSecret
+    if secret.isEmpty {
+        logger.warning("auth.jwt_secret is not set: sign-ins end when this process stops, and other instances cannot read its tokens")
+        secret = AccessTokens.ephemeralSecret()
+    }
+    return await AccessTokens(
+        secret: secret, issuer: auth.jwtIssuer, audience: auth.jwtAudience, lifetime: .seconds(auth.accessTokenTTLSeconds))
 }
 
 /// The smallest chat request a model accepts: one token out. It uses a little of the account's

@@ -4,16 +4,78 @@ import SluiceCore
 /// Durable state, split by what each part of the gateway needs. `SQLiteStore` implements all of
 /// them; a PostgreSQL store will implement the same protocols and pass the same tests.
 public protocol UserStore: Sendable {
-    func createUser(email: String, initialCredits: Credits) async throws -> Int64
+    /// Creates the user, with a grant entry for initial credits. Throws `StoreConflict` for an
+    /// email already taken (compared without case).
+    func createUser(_ user: NewUser) async throws -> Int64
     func user(id: Int64) async throws -> UserRecord?
+    func user(email: String) async throws -> UserRecord?
+    /// The bcrypt hash to check a sign-in against; nil when the user has none.
+    func passwordHash(userID: Int64) async throws -> String?
     func setUserStatus(id: Int64, _ status: UserStatus) async throws
+    /// Applies the non-nil fields; returns the user as it is after, or nil if there is none.
+    func updateUser(id: Int64, _ update: UserUpdate) async throws -> UserRecord?
+    /// Users whose email contains `search` (any when nil), newest first.
+    func users(search: String?, page: PageRequest) async throws -> [UserRecord]
+}
+
+extension UserStore {
+    public func createUser(email: String, initialCredits: Credits) async throws -> Int64 {
+        try await createUser(NewUser(email: email, initialCredits: initialCredits))
+    }
+}
+
+/// A unique value (an email) is already taken.
+public struct StoreConflict: Error, Equatable {
+    public var field: String
+    public init(field: String) { self.field = field }
 }
 
 public protocol APIKeyStore: Sendable {
-    func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, allowedModels: [String]?, expiresAt: Date?) async throws -> Int64
+    func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64
     /// The key with this SHA-256 hex hash, revoked or not, with its owner's status.
     func apiKey(hash: String) async throws -> APIKeyRecord?
-    func revokeAPIKey(id: Int64) async throws
+    /// The user's keys that are not revoked, newest first.
+    func apiKeys(userID: Int64) async throws -> [APIKeyRecord]
+    /// Revokes the key if `userID` owns it (any owner when nil). Returns the revoked key's hash,
+    /// so caches can forget it, or nil when there was no such live key.
+    func revokeAPIKey(id: Int64, userID: Int64?) async throws -> String?
+    /// Spending limit minus what the key has spent, as written; nil when the key has no limit.
+    func keySpendRemaining(keyID: Int64) async throws -> Credits?
+}
+
+/// Refresh tokens for `/api` sign-in: hashed, single use, rotated, revoked by family.
+public protocol SessionStore: Sendable {
+    func storeRefreshToken(userID: Int64, familyID: String, tokenHash: String, expiresAt: Date) async throws
+    /// Uses the token and stores `successorHash` in its family, in one transaction.
+    func rotateRefreshToken(tokenHash: String, successorHash: String, expiresAt: Date, now: Date) async throws -> RefreshRotation
+    /// Revokes every token of one sign-in.
+    func revokeSession(familyID: String) async throws
+    /// Revokes every sign-in of the user (when an admin disables them).
+    func revokeAllSessions(userID: Int64) async throws
+    /// Whether the sign-in still stands: some token of the family is not revoked.
+    func sessionIsLive(familyID: String) async throws -> Bool
+}
+
+/// Credit movements the API makes, beyond the request path's settlements.
+public protocol CreditAdminStore: Sendable {
+    func storedReply(scope: String, key: String) async throws -> StoredReply?
+    /// Saves the reply unless one is stored for the key already; returns the one that is stored.
+    func saveReply(scope: String, key: String, _ reply: StoredReply) async throws -> StoredReply
+    func createRedemptionCode(_ code: NewRedemptionCode) async throws -> Int64
+    /// Redeems in one transaction: the use count never passes the code's limit, and a user
+    /// redeems one code once.
+    func redeem(codeHash: String, userID: Int64, now: Date) async throws -> RedeemOutcome
+    func transactions(_ query: LedgerQuery) async throws -> [LedgerEntry]
+}
+
+public protocol ActivityStore: Sendable {
+    func logActivity(_ entry: ActivityEntry) async throws
+    func activity(userID: Int64, page: PageRequest) async throws -> [ActivityEntry]
+}
+
+public protocol UsageQueryStore: Sendable {
+    func usage(_ query: UsageQuery) async throws -> [StoredUsage]
+    func usageStats(_ query: UsageQuery) async throws -> UsageStats
 }
 
 public protocol AccountStore: Sendable {
@@ -58,7 +120,9 @@ public protocol LedgerStore: Sendable {
     func usageLogs(userID: Int64) async throws -> [UsageRecord]
 }
 
-public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore {
+public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, CreditAdminStore, ActivityStore,
+    UsageQueryStore
+{
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws
 }

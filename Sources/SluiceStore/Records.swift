@@ -5,11 +5,52 @@ public enum UserStatus: String, Sendable, Codable {
     case active, disabled, muted
 }
 
+public enum UserRole: String, Sendable, Codable, CaseIterable {
+    case user, admin
+}
+
 public struct UserRecord: Sendable, Equatable {
     public var id: Int64
     public var email: String
     public var status: UserStatus
+    public var role: UserRole
+    /// 0 to 4; plans and the pool allowance may depend on it.
+    public var trustLevel: Int
+    public var plan: String
     public var balance: Credits
+    public var createdAt: Date
+}
+
+/// A user to create. The password arrives already hashed.
+public struct NewUser: Sendable {
+    public var email: String
+    public var passwordHash: String?
+    public var role: UserRole
+    public var plan: String
+    public var initialCredits: Credits
+
+    public init(email: String, passwordHash: String? = nil, role: UserRole = .user, plan: String = "free", initialCredits: Credits = .zero) {
+        self.email = email
+        self.passwordHash = passwordHash
+        self.role = role
+        self.plan = plan
+        self.initialCredits = initialCredits
+    }
+}
+
+/// The fields an admin may change on a user; nil leaves a field as it is.
+public struct UserUpdate: Sendable, Equatable {
+    public var status: UserStatus?
+    public var role: UserRole?
+    public var trustLevel: Int?
+    public var plan: String?
+
+    public init(status: UserStatus? = nil, role: UserRole? = nil, trustLevel: Int? = nil, plan: String? = nil) {
+        self.status = status
+        self.role = role
+        self.trustLevel = trustLevel
+        self.plan = plan
+    }
 }
 
 /// An API key as the gateway sees it, with the owner's status joined in so that one lookup
@@ -19,14 +60,41 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var userID: Int64
     public var name: String
     public var prefix: String
+    public var revokedAt: Date?
+    public var userStatus: UserStatus
+    public var limits = APIKeyLimits()
+    /// Credits charged to requests made with this key, as last written.
+    public var spent: Credits = .zero
+    public var createdAt = Date(timeIntervalSince1970: 0)
+    public var lastUsedAt: Date?
+
+    public func isUsable(at now: Date) -> Bool {
+        revokedAt == nil && (limits.expiresAt.map { $0 > now } ?? true)
+    }
+}
+
+/// What one API key may do, beyond its owner's balance.
+public struct APIKeyLimits: Sendable, Equatable {
     /// nil allows every model.
     public var allowedModels: [String]?
     public var expiresAt: Date?
-    public var revokedAt: Date?
-    public var userStatus: UserStatus
+    public var requestsPerMinute: Int?
+    public var tokensPerMinute: Int?
+    /// Credits the key may spend over its life.
+    public var spendLimit: Credits?
+    /// nil allows any client address.
+    public var ipAllowlist: [IPNetwork]?
 
-    public func isUsable(at now: Date) -> Bool {
-        revokedAt == nil && (expiresAt.map { $0 > now } ?? true)
+    public init(
+        allowedModels: [String]? = nil, expiresAt: Date? = nil, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil,
+        spendLimit: Credits? = nil, ipAllowlist: [IPNetwork]? = nil
+    ) {
+        self.allowedModels = allowedModels
+        self.expiresAt = expiresAt
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.spendLimit = spendLimit
+        self.ipAllowlist = ipAllowlist
     }
 }
 
@@ -112,8 +180,11 @@ public struct LedgerEntry: Sendable, Equatable {
 /// The durable balance a write left behind, fed back to the in-memory credit book.
 public struct PersistedCharge: Sendable, Equatable {
     public var userID: Int64
+    public var apiKeyID: Int64
     public var charged: Credits
     public var balanceAfter: Credits
+    /// What the key may still spend after this charge; nil when it has no spending limit.
+    public var keySpendRemaining: Credits?
 }
 
 extension Date {

@@ -37,12 +37,29 @@ extension SQLiteStore {
                         record.endReason, record.stream, record.createdAt.unixMillis,
                     ])
                 // A request id seen before was settled before: charge nothing again.
-                guard db.changesCount == 1, record.charged.micros > 0 else { continue }
+                guard db.changesCount == 1 else { continue }
+                let keyRemaining = try Int64?.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            UPDATE api_keys SET spent_micros = spent_micros + ?, last_used_at = ? WHERE id = ?
+                            RETURNING spend_limit_micros - spent_micros
+                            """),
+                    arguments: [record.charged.micros, record.createdAt.unixMillis, record.apiKeyID]) ?? nil
+                guard record.charged.micros > 0 else { continue }
                 let entry = try Self.appendCredit(
                     db, userID: record.userID, amount: -record.charged, kind: .consume, referenceID: record.requestID, note: record.model)
-                charges.append(PersistedCharge(userID: record.userID, charged: record.charged, balanceAfter: entry.balanceAfter))
+                charges.append(PersistedCharge(
+                    userID: record.userID, apiKeyID: record.apiKeyID, charged: record.charged, balanceAfter: entry.balanceAfter,
+                    keySpendRemaining: keyRemaining.map(Credits.init(micros:))))
             }
             return charges
+        }
+    }
+
+    public func keySpendRemaining(keyID: Int64) async throws -> Credits? {
+        try await pool.read { db in
+            try Int64?.fetchOne(db, sql: "SELECT spend_limit_micros - spent_micros FROM api_keys WHERE id = ?", arguments: [keyID])
+                .flatMap { $0 }.map(Credits.init(micros:))
         }
     }
 
@@ -54,17 +71,18 @@ extension SQLiteStore {
 
     public func usageLogs(userID: Int64) async throws -> [UsageRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM usage_logs WHERE user_id = ? ORDER BY id", arguments: [userID]).map { row in
-                UsageRecord(
-                    requestID: row["request_id"], userID: row["user_id"], apiKeyID: row["api_key_id"], model: row["model"],
-                    provider: row["provider"], accountID: row["account_id"],
-                    usage: TokenUsage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
-                                      cachedPromptTokens: row["cached_tokens"]),
-                    charged: Credits(micros: row["cost_micros"]), costEstimated: row["cost_estimated"],
-                    latencyMs: row["latency_ms"], ttftMs: row["ttft_ms"], status: row["status"], endReason: row["end_reason"],
-                    stream: row["stream"], createdAt: Date(unixMillis: row["created_at"]))
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM usage_logs WHERE user_id = ? ORDER BY id", arguments: [userID]).map(Self.usageRecord(row:))
         }
+    }
+
+    static func usageRecord(row: Row) -> UsageRecord {
+        UsageRecord(
+            requestID: row["request_id"], userID: row["user_id"], apiKeyID: row["api_key_id"], model: row["model"],
+            provider: row["provider"], accountID: row["account_id"],
+            usage: TokenUsage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"], cachedPromptTokens: row["cached_tokens"]),
+            charged: Credits(micros: row["cost_micros"]), costEstimated: row["cost_estimated"],
+            latencyMs: row["latency_ms"], ttftMs: row["ttft_ms"], status: row["status"], endReason: row["end_reason"],
+            stream: row["stream"], createdAt: Date(unixMillis: row["created_at"]))
     }
 
     /// Moves a balance and appends its ledger entry in the caller's transaction. The balance before

@@ -12,13 +12,26 @@ struct Users: AsyncParsableCommand {
         @OptionGroup var options: CommonOptions
         @Option(help: "The user's email address.") var email: String
         @Option(help: "Initial credits, a decimal such as 10 or 2.5.") var credits: String = "0"
+        @Flag(help: "Make the user an admin. This is how the first admin is made: Sluice has no default credentials.")
+        var admin = false
+        @Flag(help: "Read a password from the first line of standard input, so the user can sign in to /api.")
+        var passwordStdin = false
 
         func run() async throws {
             guard let amount = SluiceCore.Credits(decimal: credits), amount >= .zero else {
                 throw ValidationError("--credits must be a non-negative decimal with at most 6 decimals")
             }
-            let (_, gateway) = try await options.openGateway()
-            print(try await gateway.store.createUser(email: email, initialCredits: amount))
+            var passwordHash: String?
+            let (config, gateway) = try await options.openGateway()
+            if passwordStdin {
+                guard let password = readLine(strippingNewline: true) else { throw ValidationError("--password-stdin: no line on standard input") }
+                do { try PasswordHasher.validate(password) } catch { throw ValidationError(error.message) }
+                passwordHash = try await PasswordHasher(cost: config.auth.bcryptCost).hash(password)
+            }
+            let user = NewUser(email: email, passwordHash: passwordHash, role: admin ? .admin : .user, initialCredits: amount)
+            do { print(try await gateway.store.createUser(user)) } catch is StoreConflict {
+                throw ValidationError("a user with email \(email) exists")
+            }
         }
     }
 }

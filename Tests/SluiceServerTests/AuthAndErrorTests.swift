@@ -12,7 +12,7 @@ import Testing
             try await h.account(secret: "a")
             let user = try await h.user()
             let revoked = try await APIKeyIssuer.issue(store: h.gateway.store, userID: user.id, name: "r")
-            try await h.gateway.store.revokeAPIKey(id: revoked.id)
+            _ = try await h.gateway.store.revokeAPIKey(id: revoked.id, userID: nil)
             let expired = try await APIKeyIssuerForTests.issue(h, userID: user.id, expiresAt: Date().addingTimeInterval(-1))
             let replies = [
                 try await h.chat("sk-sluice-unknown"), try await h.chat(revoked.key), try await h.chat(expired),

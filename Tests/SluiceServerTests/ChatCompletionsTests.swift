@@ -156,6 +156,6 @@ import SluiceServer
 
 enum APIKeyIssuerForTests {
     static func issue(_ h: Harness, userID: Int64, allowed: [String]? = nil, expiresAt: Date? = nil) async throws -> String {
-        try await APIKeyIssuer.issue(store: h.gateway.store, userID: userID, name: "t", allowedModels: allowed, expiresAt: expiresAt).key
+        try await APIKeyIssuer.issue(store: h.gateway.store, userID: userID, name: "t", limits: APIKeyLimits(allowedModels: allowed, expiresAt: expiresAt)).key
     }
 }

@@ -15,13 +15,30 @@ import Testing
         #expect(fromExample.billing.creditsPerUSD == defaults.billing.creditsPerUSD)
         #expect(fromExample.settlement.queueCapacity == defaults.settlement.queueCapacity)
         #expect(fromExample.auth.keyCacheTTLMillis == defaults.auth.keyCacheTTLMillis)
+        #expect(fromExample.auth.bcryptCost == defaults.auth.bcryptCost)
+        #expect(fromExample.plans == defaults.plans)
+    }
+
+    @Test func plansAreReadFromNestedKeysAndTheEnvironment() throws {
+        var config = SluiceConfig()
+        try ConfigLoader.apply(yaml: "plans:\n  pro:\n    monthly_credits: \"12.5\"\n    features: [a, b]\n", source: "x.yaml", to: &config)
+        try ConfigLoader.apply(environment: ["SLUICE_PLANS_FREE_POOL_UNIT": "requests"], to: &config)
+        #expect(config.plans["pro"]?.monthlyCredits == Credits(micros: 12_500_000))
+        #expect(config.plans["pro"]?.features == ["a", "b"])
+        #expect(config.plans["free"]?.poolUnit == "requests")
+        #expect(throws: ConfigLoader.Error.self) { try ConfigLoader.apply(yaml: "plans:\n  gold:\n    pool_unit: tokens\n", source: "x.yaml", to: &config) }
+        #expect(throws: ConfigLoader.Error.self) { try ConfigLoader.apply(yaml: "auth:\n  bcrypt_cost: 10\n", source: "x.yaml", to: &config) }
     }
 
     @Test func everyKeyIsInTheExampleFile() throws {
         let text = try String(contentsOfFile: Self.example, encoding: .utf8)
         for key in ConfigLoader.documentedKeys {
-            let (section, name) = (key.split(separator: ".")[0], key.split(separator: ".")[1])
-            #expect(text.contains("\n\(section):") && text.contains("  \(name):"), "\(key) is not documented")
+            // Each part at its depth: `plans.free.pool_unit` is `plans:`, then `  free:`, then `    pool_unit:`.
+            let parts = key.split(separator: ".")
+            for (depth, part) in parts.enumerated() {
+                let indent = String(repeating: "  ", count: depth)
+                #expect(text.contains("\n\(indent)\(part):"), "\(key) is not documented")
+            }
         }
     }
 

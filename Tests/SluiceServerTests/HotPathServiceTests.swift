@@ -23,15 +23,17 @@ final class CountingStore: APIKeyStore, LedgerStore {
     var keyReads: Int { counts.withLock { $0.keyReads } }
     var settlementBatches: [Int] { counts.withLock { $0.settlementBatches } }
 
-    func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, allowedModels: [String]?, expiresAt: Date?) async throws -> Int64 {
-        try await inner.createAPIKey(userID: userID, name: name, keyHash: keyHash, prefix: prefix, allowedModels: allowedModels, expiresAt: expiresAt)
+    func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
+        try await inner.createAPIKey(userID: userID, name: name, keyHash: keyHash, prefix: prefix, limits: limits)
     }
     func apiKey(hash: String) async throws -> APIKeyRecord? {
         counts.withLock { $0.keyReads += 1 }
         try await Task.sleep(for: keyReadDelay)
         return try await inner.apiKey(hash: hash)
     }
-    func revokeAPIKey(id: Int64) async throws { try await inner.revokeAPIKey(id: id) }
+    func apiKeys(userID: Int64) async throws -> [APIKeyRecord] { try await inner.apiKeys(userID: userID) }
+    func revokeAPIKey(id: Int64, userID: Int64?) async throws -> String? { try await inner.revokeAPIKey(id: id, userID: userID) }
+    func keySpendRemaining(keyID: Int64) async throws -> Credits? { try await inner.keySpendRemaining(keyID: keyID) }
     func balance(userID: Int64) async throws -> Credits? { try await inner.balance(userID: userID) }
     func credit(userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?) async throws -> LedgerEntry {
         try await inner.credit(userID: userID, amount: amount, kind: kind, referenceID: referenceID, note: note)

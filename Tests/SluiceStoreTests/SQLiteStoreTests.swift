@@ -69,10 +69,11 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
     @Test func settlementsAreWrittenOnceEvenWhenReplayed() async throws {
         let store = try await openStore()
         let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 1_000))
-        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", allowedModels: nil, expiresAt: nil)
+        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
         let batch = [usage("r1", user: user, key: key, charged: 100), usage("r2", user: user, key: key, charged: 0)]
         let charges = try await store.recordSettlements(batch)
-        #expect(charges == [PersistedCharge(userID: user, charged: Credits(micros: 100), balanceAfter: Credits(micros: 900))])
+        #expect(charges == [PersistedCharge(
+            userID: user, apiKeyID: key, charged: Credits(micros: 100), balanceAfter: Credits(micros: 900), keySpendRemaining: nil)])
         #expect(try await store.recordSettlements(batch).isEmpty)
         #expect(try await store.balance(userID: user) == Credits(micros: 900))
         #expect(try await store.usageLogs(userID: user).count == 2)
@@ -81,7 +82,7 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
     @Test func ledgerBalancesAndUsageMatchesConsumeEntries() async throws {
         let store = try await openStore()
         let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 10_000))
-        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", allowedModels: nil, expiresAt: nil)
+        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
         _ = try await store.recordSettlements((0..<20).map { usage("r\($0)", user: user, key: key, charged: Int64($0 * 7)) })
         _ = try await store.credit(userID: user, amount: Credits(micros: 333), kind: .grant, referenceID: "g", note: nil)
         let ledger = try await store.ledger(userID: user)
@@ -100,10 +101,11 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
     @Test func apiKeyLookupJoinsUserStatusAndRevocation() async throws {
         let store = try await openStore()
         let user = try await store.createUser(email: "a@x", initialCredits: .zero)
-        let id = try await store.createAPIKey(userID: user, name: "k", keyHash: "abc", prefix: "sk-", allowedModels: ["m"], expiresAt: nil)
-        #expect(try await store.apiKey(hash: "abc")?.allowedModels == ["m"])
+        let id = try await store.createAPIKey(userID: user, name: "k", keyHash: "abc", prefix: "sk-", limits: APIKeyLimits(allowedModels: ["m"]))
+        #expect(try await store.apiKey(hash: "abc")?.limits.allowedModels == ["m"])
         try await store.setUserStatus(id: user, .disabled)
-        try await store.revokeAPIKey(id: id)
+        #expect(try await store.revokeAPIKey(id: id, userID: user + 1) == nil)
+        #expect(try await store.revokeAPIKey(id: id, userID: user) == "abc")
         let record = try #require(try await store.apiKey(hash: "abc"))
         #expect(record.userStatus == .disabled)
         #expect(!record.isUsable(at: Date()))

@@ -11,7 +11,7 @@ public enum APIKeyIssuer {
     }
 
     public static func issue(
-        store: any APIKeyStore, userID: Int64, name: String, allowedModels: [String]? = nil, expiresAt: Date? = nil
+        store: any APIKeyStore, userID: Int64, name: String, limits: APIKeyLimits = APIKeyLimits()
     ) async throws -> Issued {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -19,9 +19,7 @@ public enum APIKeyIssuer {
         let body = String((0..<43).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
         let key = "sk-sluice-" + body
         let prefix = String(key.prefix(14))
-        let id = try await store.createAPIKey(
-            userID: userID, name: name, keyHash: KeyAuthenticator.hash(key), prefix: prefix, allowedModels: allowedModels,
-            expiresAt: expiresAt)
+        let id = try await store.createAPIKey(userID: userID, name: name, keyHash: KeyAuthenticator.hash(key), prefix: prefix, limits: limits)
         return Issued(id: id, key: key, prefix: prefix)
     }
 }

@@ -35,11 +35,21 @@ public enum ConfigLoader {
         guard let sections = root as? [String: Any] else { throw Error(description: "\(source): the top level must be a mapping") }
         for (section, value) in sections {
             guard let fields = value as? [String: Any] else { throw Error(description: "\(source): \(section) must be a mapping") }
-            for (name, raw) in fields {
-                let path = "\(section).\(name)"
-                guard let key = keys.first(where: { $0.path == path }) else { throw Error(description: "\(source): unknown key \(path)") }
-                try key.apply(&config, "\(raw)", source)
+            try apply(fields, prefix: section, source: source, to: &config)
+        }
+    }
+
+    /// Applies a mapping's leaves as dotted keys; `plans` nests one level deeper than the rest.
+    static func apply(_ fields: [String: Any], prefix: String, source: String, to config: inout SluiceConfig) throws {
+        for (name, raw) in fields {
+            let path = "\(prefix).\(name)"
+            if let nested = raw as? [String: Any] {
+                try apply(nested, prefix: path, source: source, to: &config)
+                continue
             }
+            guard let key = keys.first(where: { $0.path == path }) else { throw Error(description: "\(source): unknown key \(path)") }
+            let value = (raw as? [Any]).map { $0.map { "\($0)" }.joined(separator: ",") } ?? "\(raw)"
+            try key.apply(&config, value, source)
         }
     }
 
@@ -71,6 +81,42 @@ public enum ConfigLoader {
         }
     }
 
+    static func bool(_ path: String, _ set: @escaping @Sendable (inout SluiceConfig, Bool) -> Void) -> Key {
+        Key(path: path) { config, value, source in
+            switch value.lowercased() {
+            case "true", "1", "yes": set(&config, true)
+            case "false", "0", "no": set(&config, false)
+            default: throw Error(description: "\(source): \(path) must be true or false, got \(value)")
+            }
+        }
+    }
+
+    static func credits(_ path: String, _ set: @escaping @Sendable (inout SluiceConfig, Credits) -> Void) -> Key {
+        Key(path: path) { config, value, source in
+            guard let credits = Credits(decimal: value.trimmingCharacters(in: .whitespaces)), credits >= .zero else {
+                throw Error(description: "\(source): \(path) must be a non-negative decimal with at most 6 decimals, got \(value)")
+            }
+            set(&config, credits)
+        }
+    }
+
+    static func planKeys(_ name: String) -> [Key] {
+        let p = "plans.\(name)"
+        return [
+            string("\(p).display_name") { $0.plans[name]?.displayName = $1 },
+            credits("\(p).monthly_credits") { $0.plans[name]?.monthlyCredits = $1 },
+            string("\(p).features") { config, value in
+                config.plans[name]?.features = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            },
+            int("\(p).pool_capacity") { $0.plans[name]?.poolCapacity = $1 },
+            int("\(p).pool_recovery_per_hour") { $0.plans[name]?.poolRecoveryPerHour = $1 },
+            Key(path: "\(p).pool_unit") { config, value, source in
+                guard ["tokens", "requests"].contains(value) else { throw Error(description: "\(source): \(p).pool_unit must be tokens or requests") }
+                config.plans[name]?.poolUnit = value
+            },
+        ]
+    }
+
     /// Every key's dotted name, for documentation checks.
     public static var documentedKeys: [String] { keys.map(\.path) }
 
@@ -98,6 +144,20 @@ public enum ConfigLoader {
         int("upstream.max_response_bytes", min: 1024) { $0.upstream.maxResponseBytes = $1 },
         int("auth.key_cache_ttl_millis", max: 60_000) { $0.auth.keyCacheTTLMillis = $1 },
         int("auth.key_cache_size", min: 1) { $0.auth.keyCacheSize = $1 },
+        Key(path: "auth.jwt_secret") { config, value, source in
+            guard value.isEmpty || value.utf8.count >= 32 else {
+                throw Error(description: "\(source): auth.jwt_secret must be empty (a random key per start) or at least 32 bytes")
+            }
+            config.auth.jwtSecret = value
+        },
+        string("auth.jwt_issuer") { $0.auth.jwtIssuer = $1 },
+        string("auth.jwt_audience") { $0.auth.jwtAudience = $1 },
+        int("auth.access_token_ttl_seconds", min: 60, max: 86_400) { $0.auth.accessTokenTTLSeconds = $1 },
+        int("auth.refresh_token_ttl_days", min: 1, max: 365) { $0.auth.refreshTokenTTLDays = $1 },
+        int("auth.bcrypt_cost", min: 12, max: 31) { $0.auth.bcryptCost = $1 },
+        bool("auth.allow_registration") { $0.auth.allowRegistration = $1 },
+        int("auth.login_attempts_per_ip_per_minute", min: 1) { $0.auth.loginAttemptsPerIPPerMinute = $1 },
+        int("auth.login_failures_per_account_per_15_minutes", min: 1) { $0.auth.loginFailuresPerAccountPer15Minutes = $1 },
         int("accounts.refresh_seconds", min: 1) { $0.accounts.refreshSeconds = $1 },
         int("settlement.queue_capacity", min: 1) { $0.settlement.queueCapacity = $1 },
         int("settlement.batch_size", min: 1) { $0.settlement.batchSize = $1 },
@@ -108,5 +168,5 @@ public enum ConfigLoader {
             }
             config.logging.level = value
         },
-    ]
+    ] + SluiceConfig.Plan.names.flatMap(planKeys)
 }

@@ -14,6 +14,7 @@ public struct SluiceConfig: Sendable {
     public var accounts = Accounts()
     public var settlement = Settlement()
     public var logging = Logging()
+    public var plans = Plan.defaults
 
     public init() {}
 
@@ -58,6 +59,17 @@ public struct SluiceConfig: Sendable {
     public struct Auth: Sendable {
         public var keyCacheTTLMillis = 1000
         public var keyCacheSize = 10_000
+        /// HMAC key for access tokens. Empty: a random one per start (tokens die with the process).
+        public var jwtSecret = ""
+        public var jwtIssuer = "sluice"
+        public var jwtAudience = "sluice-api"
+        public var accessTokenTTLSeconds = 3600
+        public var refreshTokenTTLDays = 30
+        /// The loader refuses less than 12; tests build configs directly to hash faster.
+        public var bcryptCost = 12
+        public var allowRegistration = true
+        public var loginAttemptsPerIPPerMinute = 20
+        public var loginFailuresPerAccountPer15Minutes = 5
     }
 
     public struct Accounts: Sendable {
@@ -73,5 +85,34 @@ public struct SluiceConfig: Sendable {
 
     public struct Logging: Sendable {
         public var level = "info"
+    }
+
+    /// A subscription plan. The three plans are fixed by name; config sets what each gives.
+    public struct Plan: Sendable, Equatable {
+        public static let names = ["free", "pro", "enterprise"]
+
+        public var name: String
+        public var displayName: String
+        /// Granted once per calendar month (UTC) to each user on the plan.
+        public var monthlyCredits: Credits
+        public var features: [String]
+        /// The shared-pool allowance: a budget of `poolCapacity` that refills `poolRecoveryPerHour`.
+        public var poolCapacity: Int
+        public var poolRecoveryPerHour: Int
+        /// `tokens` or `requests`.
+        public var poolUnit: String
+
+        public static let defaults: [String: Plan] = [
+            "free": Plan(
+                name: "free", displayName: "Free", monthlyCredits: Credits(whole: 1), features: ["shared-pool"],
+                poolCapacity: 200_000, poolRecoveryPerHour: 20_000, poolUnit: "tokens"),
+            "pro": Plan(
+                name: "pro", displayName: "Pro", monthlyCredits: Credits(whole: 20), features: ["shared-pool", "dedicated-accounts"],
+                poolCapacity: 2_000_000, poolRecoveryPerHour: 200_000, poolUnit: "tokens"),
+            "enterprise": Plan(
+                name: "enterprise", displayName: "Enterprise", monthlyCredits: Credits(whole: 200),
+                features: ["shared-pool", "dedicated-accounts", "priority-support"],
+                poolCapacity: 20_000_000, poolRecoveryPerHour: 2_000_000, poolUnit: "tokens"),
+        ]
     }
 }

@@ -13,6 +13,9 @@ struct ChatCompletionsHandler: Sendable {
     let authenticator: KeyAuthenticator
     let pool: AccountPool
     let credits: any CreditHolds
+    /// Spending allowances of keys that have a spending limit, held like balances.
+    let keyBudgets: any CreditHolds
+    let rateLimiter: any KeyRateLimiting
     let settlements: SettlementWriter
     let client: OpenAICompatibleClient
     let pricing: Pricing
@@ -32,9 +35,18 @@ struct ChatCompletionsHandler: Sendable {
         let summary = try ChatRequestSummary.parse(body)
 
         // 2. Admit.
-        if let allowed = key.allowedModels, !allowed.contains(summary.model) { throw GatewayError.modelNotFound(summary.model) }
+        if let allowlist = key.limits.ipAllowlist {
+            guard let address = context.remoteAddress, allowlist.contains(where: { $0.contains(address) }) else { throw GatewayError.addressNotAllowed }
+        }
+        if let allowed = key.limits.allowedModels, !allowed.contains(summary.model) { throw GatewayError.modelNotFound(summary.model) }
         guard let model = pool.modelLimits(summary.model) else { throw GatewayError.modelNotFound(summary.model) }
         guard !settlements.isBackedUp else { throw GatewayError.overloaded("The gateway is catching up on billing. Retry shortly.") }
+        let now = Date().timeIntervalSince1970
+        if case .limited(let limit, let retryAfter) = rateLimiter.admit(
+            keyID: key.id, rpm: key.limits.requestsPerMinute, tpm: key.limits.tokensPerMinute, now: now)
+        {
+            throw GatewayError.rateLimited("This API key's \(limit)-per-minute limit is reached.", retryAfterSeconds: retryAfter)
+        }
 
         // 3. Hold the worst case.
         let promptEstimate = TokenEstimate.promptTokens(bodyBytes: body.count)
@@ -53,7 +65,16 @@ struct ChatCompletionsHandler: Sendable {
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, credits: credits, pricing: pricing, writer: settlements)
+            promptEstimate: promptEstimate, credits: credits, keyBudgets: key.limits.spendLimit == nil ? nil : keyBudgets,
+            rateLimiter: rateLimiter, pricing: pricing, writer: settlements)
+        if let spendLimit = key.limits.spendLimit {
+            // The key's allowance is held like a balance, so concurrent requests cannot pass it either.
+            let keyHold = try? await keyBudgets.hold(userID: key.id, amount: worstCase, requestID: context.requestID)
+            guard keyHold == .held else {
+                charge.settle(RequestOutcome(endReason: .noAccount, status: 429))
+                throw GatewayError.keySpendLimitReached(limit: spendLimit)
+            }
+        }
 
         // 4–6. Select, forward, fail over before the first byte.
         // The client's bytes go upstream as they came, unless a stream must be told to report usage.

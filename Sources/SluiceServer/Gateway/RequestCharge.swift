@@ -41,13 +41,17 @@ final class RequestCharge: Sendable {
     let promptEstimate: Int
     let started: ContinuousClock.Instant
     private let credits: any CreditHolds
+    /// Set when the key has a spending limit: its allowance is held and settled alongside.
+    private let keyBudgets: (any CreditHolds)?
+    private let rateLimiter: any KeyRateLimiting
     private let pricing: Pricing
     private let writer: SettlementWriter
     private let settled = Mutex(false)
 
     init(
         requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
-        credits: any CreditHolds, pricing: Pricing, writer: SettlementWriter
+        credits: any CreditHolds, keyBudgets: (any CreditHolds)?, rateLimiter: any KeyRateLimiting, pricing: Pricing,
+        writer: SettlementWriter
     ) {
         self.requestID = requestID
         self.key = key
@@ -56,6 +60,8 @@ final class RequestCharge: Sendable {
         self.promptEstimate = promptEstimate
         self.started = .now
         self.credits = credits
+        self.keyBudgets = keyBudgets
+        self.rateLimiter = rateLimiter
         self.pricing = pricing
         self.writer = writer
     }
@@ -84,6 +90,10 @@ final class RequestCharge: Sendable {
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         guard let settlement = credits.settle(requestID: requestID, cost: cost) else { return }
+        _ = keyBudgets?.settle(requestID: requestID, cost: settlement.charged)
+        if key.limits.tokensPerMinute != nil {
+            rateLimiter.recordTokens(keyID: key.id, tokens: usage.promptTokens + usage.completionTokens, now: Date().timeIntervalSince1970)
+        }
         writer.enqueue(UsageRecord(
             requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, provider: outcome.provider,
             accountID: outcome.accountID, usage: usage, charged: settlement.charged, costEstimated: estimated,

@@ -22,7 +22,7 @@ struct PublicRoutes: Sendable {
 
     func visibleModels(for key: APIKeyRecord) -> [ModelObject] {
         pool.servedModels()
-            .filter { key.allowedModels?.contains($0.model) ?? true }
+            .filter { key.limits.allowedModels?.contains($0.model) ?? true }
             .map { ModelObject(id: $0.model, created: startedAt, ownedBy: $0.provider) }
     }
 

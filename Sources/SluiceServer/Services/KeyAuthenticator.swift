@@ -66,7 +66,15 @@ public final class KeyAuthenticator: Sendable {
         case .active: return record
         case .disabled: throw .userDisabled
         case .muted:
-            throw GatewayError(status: 403, type: "permission_error", code: "account_muted", message: "This user may not call models right now.", shouldRetry: false)
+            throw .userMuted
+        }
+    }
+
+    /// Drops a key from the cache, so its revocation applies to the next request at once. Other
+    /// instances see it when their entry expires (the TTL, a second by default).
+    public func forget(hash: String) {
+        cache.withLock { cache in
+            if case .ready = cache[hash] { cache[hash] = nil }
         }
     }
 

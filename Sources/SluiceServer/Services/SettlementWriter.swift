@@ -24,6 +24,7 @@ public final class SettlementWriter: Service {
     private let state = Mutex(State())
     private let store: any LedgerStore
     private let credits: any CreditHolds
+    private let keyBudgets: (any CreditHolds)?
     private let capacity: Int
     private let batchSize: Int
     private let gatherWindow: Duration
@@ -32,10 +33,12 @@ public final class SettlementWriter: Service {
     private let ring: AsyncStream<Void>.Continuation
 
     public init(
-        store: any LedgerStore, credits: any CreditHolds, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
+        store: any LedgerStore, credits: any CreditHolds, keyBudgets: (any CreditHolds)? = nil, capacity: Int, batchSize: Int,
+        gatherWindow: Duration = .zero, logger: Logger
     ) {
         self.store = store
         self.credits = credits
+        self.keyBudgets = keyBudgets
         self.capacity = capacity
         self.batchSize = batchSize
         self.gatherWindow = gatherWindow
@@ -118,6 +121,9 @@ public final class SettlementWriter: Service {
             do {
                 for charge in try await store.recordSettlements(batch) {
                     credits.persisted(userID: charge.userID, charged: charge.charged, balanceAfter: charge.balanceAfter)
+                    if let remaining = charge.keySpendRemaining {
+                        keyBudgets?.persisted(userID: charge.apiKeyID, charged: charge.charged, balanceAfter: remaining)
+                    }
                 }
                 return
             } catch {

@@ -46,6 +46,10 @@ struct Harness {
         config.upstream.readTimeoutSeconds = 5
         config.server.maxBodyBytes = 64 << 10
         config.logging.level = "error"
+        // Cheap hashes keep sign-in tests fast; the loader refuses this below 12 in real configs.
+        config.auth.bcryptCost = 4
+        // No monthly grants unless a test asks: they would change the balances other tests count.
+        for name in SluiceConfig.Plan.names { config.plans[name]?.monthlyCredits = .zero }
         return config
     }
 

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Errors of the self-service and admin API (`/api`), in the same shape as `/v1`'s.
+extension GatewayError {
+    /// One body for a missing, malformed, expired or forged access token.
+    public static let invalidToken = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_token",
+        message: "Sign in again: the access token is missing, invalid or expired.", shouldRetry: false)
+
+    public static let invalidCredentials = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_credentials",
+        message: "The email or password is wrong.", shouldRetry: false)
+
+    public static let adminOnly = GatewayError(
+        status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
+
+    public static func conflict(_ message: String, param: String? = nil) -> Self {
+        .init(status: 409, type: "invalid_request_error", code: "conflict", param: param, message: message, shouldRetry: false)
+    }
+
+    public static func idempotencyMismatch() -> Self {
+        .init(
+            status: 422, type: "invalid_request_error", code: "idempotency_key_reused",
+            message: "This Idempotency-Key was used with a different request body.", shouldRetry: false)
+    }
+
+    public static func rateLimited(_ message: String, retryAfterSeconds: Int) -> Self {
+        .init(
+            status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shouldRetry: true,
+            retryAfterSeconds: retryAfterSeconds)
+    }
+
+    public static let userMuted = GatewayError(
+        status: 403, type: "permission_error", code: "account_muted", message: "This user may not call models right now.",
+        shouldRetry: false)
+
+    public static let addressNotAllowed = GatewayError(
+        status: 403, type: "permission_error", code: "ip_not_allowed",
+        message: "This API key may not be used from this address.", shouldRetry: false)
+
+    public static func keySpendLimitReached(limit: Credits) -> Self {
+        .init(
+            status: 429, type: "insufficient_quota", code: "key_spend_limit_reached",
+            message: "This API key has reached its spending limit of \(limit) credits.", shouldRetry: false)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// Registers all of `/api`, `/openapi.json` and `/docs`.
+struct APIRoutes {
+    let api: APIServices
+    let knownModels: @Sendable () -> Set<String>
+
+    func register(on router: Router<SluiceRequestContext>) {
+        let registry = EndpointRegistry(router: router)
+        describeGateway(registry)
+        AuthRoutes(api: api).register(on: registry)
+        APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
+        CreditRoutes(api: api).register(on: registry)
+        UsageRoutes(api: api).register(on: registry)
+        AdminUserRoutes(api: api).register(on: registry)
+        registerPlans(registry)
+
+        let endpoints = registry.endpoints
+        let document = OpenAPIDocument.json(endpoints, version: PublicRoutes.version)
+        let page = OpenAPIDocument.html(endpoints)
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: document))
+        }
+        router.get("/docs") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: .init(string: page)))
+        }
+    }
+
+    private func registerPlans(_ registry: EndpointRegistry) {
+        struct PlanView: Encodable {
+            struct Allowance: Encodable { var capacity: Int; var recoveryPerHour: Int; var unit: String }
+            var name: String
+            var displayName: String
+            var monthlyCredits: CreditAmount
+            var features: [String]
+            var poolAllowance: Allowance
+        }
+        struct Plans: Encodable { var data: [PlanView] }
+        let plans = Plans(data: SluiceConfig.Plan.names.compactMap { api.grants.plans[$0] }.map { plan in
+            PlanView(
+                name: plan.name, displayName: plan.displayName, monthlyCredits: CreditAmount(plan.monthlyCredits), features: plan.features,
+                poolAllowance: .init(capacity: plan.poolCapacity, recoveryPerHour: plan.poolRecoveryPerHour, unit: plan.poolUnit))
+        })
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/subscriptions/plans", summary: "The plans: monthly credits, features and shared-pool allowance.",
+                access: .anyone, response: .object([("data", .array(.ref("Plan")))]), tag: "plans"),
+            { _, _ in try APIJSON.response(plans) })
+    }
+
+    /// The OpenAI-compatible routes, served by `PublicRoutes` and `ChatCompletionsHandler`.
+    private func describeGateway(_ registry: EndpointRegistry) {
+        registry.describe(Endpoint(
+            method: .post, path: "/v1/chat/completions",
+            summary: "OpenAI chat completions, streaming (SSE) or not. Request and response follow OpenAI's schema.", access: .apiKey,
+            request: .object([("model", .text), ("messages", .array(.object([]))), ("stream", .boolean)], required: ["model", "messages"]),
+            response: .object([]), tag: "v1"))
+        registry.describe(Endpoint(
+            method: .get, path: "/v1/models", summary: "Models this key may use.", access: .apiKey,
+            response: .object([("object", .text), ("data", .array(.object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)])))]),
+            tag: "v1"))
+        registry.describe(Endpoint(
+            method: .get, path: "/v1/models/{id}", summary: "One model.", access: .apiKey,
+            response: .object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)]), tag: "v1"))
+        registry.describe(Endpoint(
+            method: .get, path: "/health", summary: "Liveness and store reachability; 503 when degraded.", access: .anyone,
+            response: .object([("status", .text), ("version", .text), ("store", .text)]), tag: "v1"))
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SluiceCore
+import SluiceStore
+
+/// What every `/api` handler needs: the store, sign-in machinery, and the caches that must hear
+/// about changes made here (revoked keys, granted credits).
+struct APIServices: Sendable {
+    let store: any GatewayStore
+    let tokens: AccessTokens
+    let hasher: PasswordHasher
+    let throttle: LoginThrottle
+    let keyCache: KeyAuthenticator
+    let credits: CreditBook
+    let grants: PlanGrants
+    let auth: SluiceConfig.Auth
+    let creditsPerUSD: Credits
+
+    /// The signed-in user behind `Authorization: Bearer <access token>`. Status and role are read
+    /// now, not taken from the token, so a ban or demotion applies to tokens already issued.
+    func signedIn(_ request: Request) async throws -> UserRecord { try await session(request).user }
+
+    /// The signed-in user and the sign-in (refresh-token family) the access token belongs to.
+    func session(_ request: Request) async throws -> (user: UserRecord, sessionID: String) {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw GatewayError.invalidToken
+        }
+        let (userID, sessionID) = try await tokens.verify(String(header.dropFirst(7)))
+        guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
+            throw GatewayError.invalidToken
+        }
+        if user.status == .disabled { throw GatewayError.userDisabled }
+        return (user, sessionID)
+    }
+
+    func admin(_ request: Request) async throws -> UserRecord {
+        let user = try await signedIn(request)
+        guard user.role == .admin else { throw GatewayError.adminOnly }
+        return user
+    }
+
+    /// Records who did what to which account. A failure to log does not fail the action.
+    func log(_ action: String, user: Int64, actor: Int64?, context: SluiceRequestContext, detail: String? = nil) async {
+        do {
+            try await store.logActivity(ActivityEntry(userID: user, actorID: actor, action: action, detail: detail, ip: context.remoteAddress))
+        } catch {
+            context.logger.warning("activity log write failed", metadata: ["action": "\(action)", "user_id": "\(user)"])
+        }
+    }
+
+    /// A path parameter that must be a positive id; anything else is a 404 like an unknown id.
+    static func id(_ context: SluiceRequestContext, _ name: String = "id") throws -> Int64 {
+        guard let text = context.parameters.get(name), let id = Int64(text), id > 0 else { throw GatewayError.notFound("No such \(name == "id" ? "resource" : name).") }
+        return id
+    }
+}

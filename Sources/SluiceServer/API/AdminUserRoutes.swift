@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// `/api/admin/users`: find users, change their status, role, trust level and plan, read their activity.
+struct AdminUserRoutes {
+    let api: APIServices
+
+    struct Update: Decodable {
+        var status: UserStatus?
+        var role: UserRole?
+        var trustLevel: Int?
+        var plan: String?
+    }
+
+    func register(on registry: EndpointRegistry) {
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/admin/users", summary: "Users, newest first; `search` matches part of the email.", access: .admin,
+                query: [("search", .text, "Part of an email."), ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip.")],
+                response: .object([("data", .array(.ref("User")))]), tag: "admin"), list)
+        registry.add(
+            Endpoint(method: .get, path: "/api/admin/users/{id}", summary: "One user.", access: .admin, response: .ref("User"), tag: "admin"),
+            show)
+        registry.add(
+            Endpoint(
+                method: .patch, path: "/api/admin/users/{id}", summary: "Change a user's status, role, trust level or plan.", access: .admin,
+                request: .object([
+                    ("status", .string(values: ["active", "disabled", "muted"])), ("role", .string(values: ["user", "admin"])),
+                    ("trust_level", .integer), ("plan", .string(values: SluiceConfig.Plan.names)),
+                ]), response: .ref("User"), tag: "admin"), update)
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/admin/users/{id}/activity",
+                summary: "Sign-ins, key changes, credit and plan changes: who, when, from where.", access: .admin,
+                query: [("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Older than this id.")],
+                response: .object([("data", .array(.ref("Activity"))), ("next_cursor", .nullable(.integer))]), tag: "admin"), activity)
+    }
+
+    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        _ = try await api.admin(request)
+        let q = QueryParameters(request)
+        let users = try await api.store.users(search: q.string("search"), page: try q.page())
+        struct List: Encodable { var data: [UserView] }
+        return try APIJSON.response(List(data: users.map(UserView.init)))
+    }
+
+    @Sendable func show(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        _ = try await api.admin(request)
+        guard let user = try await api.store.user(id: try APIServices.id(context)) else { throw GatewayError.notFound("No such user.") }
+        return try APIJSON.response(UserView(user))
+    }
+
+    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let admin = try await api.admin(request)
+        let id = try APIServices.id(context)
+        let (body, _) = try await APIJSON.body(Update.self, from: request, allowing: ["status", "role", "trust_level", "plan"])
+        if let trust = body.trustLevel, !(0...4).contains(trust) {
+            throw GatewayError.invalidRequest("`trust_level` must be from 0 to 4.", param: "trust_level")
+        }
+        if let plan = body.plan, api.grants.plans[plan] == nil {
+            throw GatewayError.invalidRequest("`plan` must be one of \(SluiceConfig.Plan.names.joined(separator: ", ")).", param: "plan")
+        }
+        if id == admin.id, body.role == .user || body.status == .disabled {
+            throw GatewayError.invalidRequest("Admins cannot demote or disable themselves; ask another admin.", param: body.role != nil ? "role" : "status")
+        }
+        guard let before = try await api.store.user(id: id) else { throw GatewayError.notFound("No such user.") }
+        guard let after = try await api.store.updateUser(
+            id: id, UserUpdate(status: body.status, role: body.role, trustLevel: body.trustLevel, plan: body.plan))
+        else { throw GatewayError.notFound("No such user.") }
+
+        if after.status == .disabled, before.status != .disabled {
+            try await api.store.revokeAllSessions(userID: id)
+        }
+        if after.plan != before.plan { try await api.grants.grant(after) }
+        for (action, old, new) in [
+            ("status_changed", before.status.rawValue, after.status.rawValue), ("role_changed", before.role.rawValue, after.role.rawValue),
+            ("trust_changed", String(before.trustLevel), String(after.trustLevel)), ("plan_changed", before.plan, after.plan),
+        ] where old != new {
+            await api.log(action, user: id, actor: admin.id, context: context, detail: "\(old) -> \(new)")
+        }
+        return try APIJSON.response(UserView(try await api.store.user(id: id) ?? after))
+    }
+
+    @Sendable func activity(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        _ = try await api.admin(request)
+        let id = try APIServices.id(context)
+        guard try await api.store.user(id: id) != nil else { throw GatewayError.notFound("No such user.") }
+        let page = try QueryParameters(request).page()
+        let entries = try await api.store.activity(userID: id, page: page)
+        return try APIJSON.response(Page(entries.map(ActivityView.init), limit: page.limit, id: \.id))
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// `/api/auth`: register, sign in, refresh, sign out, and who am I.
+struct AuthRoutes {
+    let api: APIServices
+
+    struct Credentials: Decodable {
+        var email: String
+        var password: String
+    }
+
+    struct RefreshRequest: Decodable {
+        var refreshToken: String
+    }
+
+    struct Session: Encodable {
+        var accessToken: String
+        var tokenType = "Bearer"
+        var expiresIn: Int
+        var refreshToken: String
+        var user: UserView
+    }
+
+    static let userSchema = Schema.ref("User")
+    static let sessionSchema = Schema.object([
+        ("access_token", .text), ("token_type", .text), ("expires_in", .integer), ("refresh_token", .text), ("user", userSchema),
+    ])
+    static let credentialsSchema = Schema.object([("email", .text), ("password", .text)], required: ["email", "password"])
+
+    func register(on registry: EndpointRegistry) {
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/auth/register", summary: "Create an account with email and password.", access: .anyone,
+                request: Self.credentialsSchema, status: 201, response: Self.userSchema, tag: "auth"), registerUser)
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/auth/login", summary: "Sign in: an access token and a single-use refresh token.",
+                access: .anyone, request: Self.credentialsSchema, response: Self.sessionSchema, tag: "auth"), login)
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/auth/refresh",
+                summary: "Trade a refresh token for new tokens. A reused refresh token revokes its whole sign-in.", access: .anyone,
+                request: .object([("refresh_token", .text)], required: ["refresh_token"]), response: Self.sessionSchema, tag: "auth"),
+            refresh)
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/auth/logout", summary: "Sign out: revoke every token of this sign-in.", access: .user,
+                status: 204, tag: "auth"), logout)
+        registry.add(
+            Endpoint(method: .get, path: "/api/auth/me", summary: "The signed-in user.", access: .user, response: Self.userSchema, tag: "auth"),
+            { request, _ in try APIJSON.response(UserView(try await api.signedIn(request))) })
+    }
+
+    @Sendable func registerUser(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        guard api.auth.allowRegistration else {
+            throw GatewayError(status: 403, type: "permission_error", code: "registration_closed", message: "Registration is closed.", shouldRetry: false)
+        }
+        let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password"])
+        let email = body.email.trimmingCharacters(in: .whitespaces)
+        guard Self.looksLikeEmail(email) else { throw GatewayError.invalidRequest("`email` is not an email address.", param: "email") }
+        try PasswordHasher.validate(body.password)
+        try api.throttle.admit(address: context.remoteAddress ?? "unknown", account: email)
+        let hash = try await api.hasher.hash(body.password)
+        let id: Int64
+        do { id = try await api.store.createUser(NewUser(email: email, passwordHash: hash)) } catch is StoreConflict {
+            throw GatewayError.conflict("An account with this email exists.", param: "email")
+        }
+        guard let user = try await api.store.user(id: id) else { throw GatewayError.internalError() }
+        try await api.grants.grant(user)
+        await api.log("registered", user: id, actor: id, context: context)
+        return try APIJSON.response(UserView(try await api.store.user(id: id) ?? user), status: .created)
+    }
+
+    @Sendable func login(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password"])
+        try api.throttle.admit(address: context.remoteAddress ?? "unknown", account: body.email)
+        guard let user = try await api.store.user(email: body.email), let hash = try await api.store.passwordHash(userID: user.id) else {
+            try await api.hasher.verifyNothing(body.password)
+            api.throttle.recordFailure(account: body.email)
+            throw GatewayError.invalidCredentials
+        }
+        guard try await api.hasher.verify(body.password, against: hash) else {
+            api.throttle.recordFailure(account: body.email)
+            await api.log("login_failed", user: user.id, actor: nil, context: context)
+            throw GatewayError.invalidCredentials
+        }
+        if user.status == .disabled { throw GatewayError.userDisabled }
+        let familyID = AccessTokens.randomToken(bytes: 16)
+        await api.log("login", user: user.id, actor: user.id, context: context)
+        return try APIJSON.response(try await startSession(user: user, familyID: familyID))
+    }
+
+    @Sendable func refresh(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let (body, _) = try await APIJSON.body(RefreshRequest.self, from: request, allowing: ["refresh_token"])
+        let next = AccessTokens.makeRefreshToken()
+        let rotation = try await api.store.rotateRefreshToken(
+            tokenHash: AccessTokens.hash(body.refreshToken), successorHash: next.hash, expiresAt: refreshExpiry(), now: Date())
+        switch rotation {
+        case .invalid:
+            throw GatewayError.invalidToken
+        case .reused(let userID, _):
+            await api.log("refresh_token_reused", user: userID, actor: nil, context: context, detail: "every token of this sign-in was revoked")
+            throw GatewayError.invalidToken
+        case .rotated(let userID, let familyID):
+            guard let user = try await api.store.user(id: userID), user.status != .disabled else { throw GatewayError.invalidToken }
+            return try APIJSON.response(Session(
+                accessToken: try await api.tokens.sign(userID: userID, sessionID: familyID), expiresIn: api.auth.accessTokenTTLSeconds,
+                refreshToken: next.token, user: UserView(user)))
+        }
+    }
+
+    @Sendable func logout(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let (user, sessionID) = try await api.session(request)
+        try await api.store.revokeSession(familyID: sessionID)
+        await api.log("logout", user: user.id, actor: user.id, context: context)
+        return APIJSON.noContent()
+    }
+
+    private func startSession(user: UserRecord, familyID: String) async throws -> Session {
+        let refresh = AccessTokens.makeRefreshToken()
+        try await api.store.storeRefreshToken(userID: user.id, familyID: familyID, tokenHash: refresh.hash, expiresAt: refreshExpiry())
+        return Session(
+            accessToken: try await api.tokens.sign(userID: user.id, sessionID: familyID), expiresIn: api.auth.accessTokenTTLSeconds,
+            refreshToken: refresh.token, user: UserView(user))
+    }
+
+    private func refreshExpiry() -> Date { Date().addingTimeInterval(Double(api.auth.refreshTokenTTLDays) * 86_400) }
+
+    static func looksLikeEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return text.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(where: \.isWhitespace)
+    }
+}

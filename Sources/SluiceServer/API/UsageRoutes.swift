@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// `/api/usage`: request logs and statistics. Users see their own; admins may name any user
+/// with `user_id`, or see everyone's without it.
+struct UsageRoutes {
+    let api: APIServices
+
+    static let filters: [(String, Schema, String)] = [
+        ("model", .text, "Only this model."), ("key_id", .integer, "Only this API key."), ("status", .integer, "Only this HTTP status."),
+        ("from", .time, "From this time or date, inclusive."), ("to", .time, "Before this time or date."),
+        ("user_id", .integer, "Admins: only this user. Ignored for others."),
+    ]
+    static let page: [(String, Schema, String)] = [
+        ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Rows older than this id."),
+    ]
+
+    func register(on registry: EndpointRegistry) {
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/usage/logs", summary: "Request logs, newest first.", access: .user, query: Self.filters + Self.page,
+                response: .object([("data", .array(.ref("UsageLog"))), ("next_cursor", .nullable(.integer))]), tag: "usage"), logs)
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/usage/stats", summary: "Totals, and the same broken down by model, provider, key and day (UTC).",
+                access: .user, query: Self.filters,
+                response: .object([
+                    ("total", .ref("UsageTotals")), ("by_model", .object([])), ("by_provider", .object([])), ("by_key", .object([])),
+                    ("by_day", .object([])),
+                ]), tag: "usage"), stats)
+    }
+
+    func query(_ request: Request) async throws -> UsageQuery {
+        let user = try await api.signedIn(request)
+        let q = QueryParameters(request)
+        var owner: Int64? = user.id
+        if user.role == .admin { owner = try q.int("user_id", in: 1...Int.max).map(Int64.init) }
+        return UsageQuery(
+            userID: owner, model: q.string("model"), apiKeyID: try q.int("key_id", in: 1...Int.max).map(Int64.init),
+            status: try q.int("status", in: 100...599), from: try q.date("from"), to: try q.date("to"), page: try q.page())
+    }
+
+    @Sendable func logs(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let query = try await query(request)
+        let rows = try await api.store.usage(query)
+        return try APIJSON.response(Page(rows.map(UsageLogView.init), limit: query.page.limit, id: \.id))
+    }
+
+    @Sendable func stats(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let stats = try await api.store.usageStats(try await query(request))
+        let rate = api.creditsPerUSD
+        func view(_ totals: [String: UsageTotals]) -> [String: UsageTotalsView] { totals.mapValues { UsageTotalsView($0, creditsPerUSD: rate) } }
+        struct Stats: Encodable {
+            var total: UsageTotalsView
+            var byModel: [String: UsageTotalsView]
+            var byProvider: [String: UsageTotalsView]
+            var byKey: [String: UsageTotalsView]
+            var byDay: [String: UsageTotalsView]
+        }
+        return try APIJSON.response(Stats(
+            total: UsageTotalsView(stats.total, creditsPerUSD: rate), byModel: view(stats.byModel), byProvider: view(stats.byProvider),
+            byKey: view(Dictionary(uniqueKeysWithValues: stats.byKey.map { (String($0.key), $0.value) })), byDay: view(stats.byDay)))
+    }
+}

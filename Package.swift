@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -44,6 +44,9 @@ struct AccessTokens: Sendable {
     /// The user and session of a valid token, or `invalidToken`: a bad signature, another
     /// algorithm (`none` included), another issuer or audience, or an expired token.
     func verify(_ token: String) async throws(GatewayError) -> (userID: Int64, sessionID: String) {
+        // The library picks the key by `kid` and checks the signature with it, whatever `alg` the
+        // header claims; we sign only HS256, so a header naming anything else is refused outright.
+        guard Self.headerAlgorithm(token) == "HS256" else { throw .invalidToken }
         do {
             let claims = try await keys.verify(token, as: AccessClaims.self)
             guard claims.iss.value == issuer, claims.aud.value.contains(audience), let id = Int64(claims.sub.value) else {
@@ -53,6 +56,14 @@ struct AccessTokens: Sendable {
         } catch {
             throw .invalidToken
         }
+    }
+
+    static func headerAlgorithm(_ token: String) -> String? {
+        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
+        var base64 = first.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return header["alg"] as? String
     }
 
     /// A random opaque refresh token and the hash the store keeps of it.

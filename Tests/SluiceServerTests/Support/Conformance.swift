@@ -20,26 +20,8 @@ enum OpenAISchema {
             let line = try JSONSerialization.data(withJSONObject: ["schema": item.schema, "body": body])
             return String(decoding: line, as: UTF8.self)
         }
-        // Files, not pipes: with tests running in parallel, a pipe's write end can leak into another
-        // test's child process, and then reading to EOF never returns.
-        let base = NSTemporaryDirectory() + "sluice-conformance-\(UUID().uuidString)"
-        let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
-        defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }
-        try Data(lines.joined(separator: "\n").utf8).write(to: inputURL)
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let input = try FileHandle(forReadingFrom: inputURL), output = try FileHandle(forWritingTo: outputURL)
-        defer { try? input.close(); try? output.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, specDirectory.path]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        let result = try Data(contentsOf: outputURL)
-        let text = String(decoding: result, as: UTF8.self)
-        guard process.terminationStatus == 0 else { return ["validator failed (\(process.terminationStatus)): \(text)"] }
+        let (status, text) = try runPython(script, arguments: [specDirectory.path], input: Data(lines.joined(separator: "\n").utf8))
+        guard status == 0 else { return ["validator failed (\(status)): \(text)"] }
         return text.split(separator: "\n").map(String.init)
     }
 
@@ -47,4 +29,26 @@ enum OpenAISchema {
         let problems = try errors(items)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
     }
+}
+
+/// Runs a Python script with `input` on standard input; returns its exit status and its output.
+func runPython(_ script: URL, arguments: [String], input: Data) throws -> (status: Int32, output: String) {
+    // Files, not pipes: with tests running in parallel, a pipe's write end can leak into another
+    // test's child process, and then reading to EOF never returns.
+    let base = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString)"
+    let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
+    defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }
+    try input.write(to: inputURL)
+    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+    let inputHandle = try FileHandle(forReadingFrom: inputURL), output = try FileHandle(forWritingTo: outputURL)
+    defer { try? inputHandle.close(); try? output.close() }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path] + arguments
+    process.standardInput = inputHandle
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
 }

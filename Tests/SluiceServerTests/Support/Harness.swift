@@ -54,15 +54,18 @@ struct Harness {
     }
 
     /// Runs `body` against a fresh gateway and mock, then stops both.
+    /// `logs`, when given, receives every log line of the gateway at `logs.level`.
     static func run(
-        configure: (inout SluiceConfig) -> Void = { _ in }, directory: String? = nil,
+        configure: (inout SluiceConfig) -> Void = { _ in }, directory: String? = nil, logs: LogCapture? = nil,
         _ body: (Harness) async throws -> Void
     ) async throws {
         let directory = directory ?? NSTemporaryDirectory() + "sluice-e2e-\(UUID().uuidString)"
         var config = Self.config(directory: directory)
         configure(&config)
         let control = MockControl()
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = Logger(label: "test") { _ in
+            logs.map { LogCapture.Handler(sink: $0, logLevel: $0.logLevel) as any LogHandler } ?? SwiftLogNoOpLogHandler()
+        }
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await MockUpstream.application(control: control) { portSink.yield($0) }.run() }

@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
+import SluiceServer
+import SluiceStore
 import NIOCore
 import Testing
 
@@ -14,7 +17,7 @@ import Testing
     }
 
     /// Runs the binary to completion. Output goes through a file, not a pipe (see Conformance.swift).
-    static func run(_ arguments: [String], environment: [String: String]) throws -> Run {
+    static func run(_ arguments: [String], environment: [String: String], input: String? = nil) throws -> Run {
         let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-cli-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: outputURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: outputURL) }
@@ -26,13 +29,18 @@ import Testing
         process.currentDirectoryURL = Harness.repoRoot
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        if let input {
+            let inputURL = URL(fileURLWithPath: outputURL.path + ".in")
+            try Data(input.utf8).write(to: inputURL)
+            process.standardInput = try FileHandle(forReadingFrom: inputURL)
+        }
         try process.run()
         process.waitUntilExit()
         try output.close()
         return Run(status: process.terminationStatus, output: try String(contentsOf: outputURL, encoding: .utf8))
     }
 
-    @Test func adminCommandsSetUpAUserAKeyAnAccountAndCredits() throws {
+    @Test func adminCommandsSetUpAUserAKeyAnAccountAndCredits() async throws {
         let directory = NSTemporaryDirectory() + "sluice-cli-\(UUID().uuidString)"
         let env = [
             "SLUICE_DATABASE_PATH": directory + "/db.sqlite",
@@ -50,6 +58,21 @@ import Testing
         #expect(account.status == 0 && Int(account.output.trimmingCharacters(in: .whitespacesAndNewlines)) != nil)
         let grant = try Self.run(["credits", "grant", "--user", userID, "--amount", "1.25"], environment: env)
         #expect(grant.output.trimmingCharacters(in: .whitespacesAndNewlines) == "3.75")
+        // The first admin, with a password read from standard input (never from the command line).
+        let admin = try Self.run(
+            ["users", "create", "--email", "root@example.com", "--admin", "--password-stdin"], environment: env, input: "first admin pw\n")
+        #expect(admin.status == 0)
+        let store = try await SQLiteStore(
+            path: directory + "/db.sqlite",
+            migrations: try MigrationRunner.load(directory: Harness.repoRoot.appendingPathComponent("Migrations/sqlite").path),
+            logger: Logger(label: "test"))
+        let root = try #require(try await store.user(email: "root@example.com"))
+        #expect(root.role == .admin)
+        let hash = try #require(try await store.passwordHash(userID: root.id))
+        #expect(hash.hasPrefix("$2b$12$"))
+        #expect(try await PasswordHasher(cost: 12).verify("first admin pw", against: hash))
+        #expect(try Self.run(["users", "create", "--email", "ROOT@example.com"], environment: env).status != 0)
+        #expect(try Self.run(["users", "create", "--email", "x@example.com", "--password-stdin"], environment: env, input: "short\n").status != 0)
         // Bad input is refused with a non-zero status.
         #expect(try Self.run(["accounts", "add", "--provider", "nope", "--secret", "x"], environment: env).status != 0)
         #expect(try Self.run(["credits", "grant", "--user", userID, "--amount", "1.0000001"], environment: env).status != 0)

@@ -19,6 +19,8 @@ extension SQLiteStore {
     public func recordSettlements(_ records: [UsageRecord]) async throws -> [PersistedCharge] {
         try await pool.write { db in
             var charges: [PersistedCharge] = []
+            // Per key: what the batch spent and when it was last used, written once per key below.
+            var keyUse: [Int64: (spent: Int64, lastUsed: Int64)] = [:]
             for record in records {
                 // Cached statements: the writer runs these for every request, compiling them once.
                 try db.cachedStatement(
@@ -38,20 +40,28 @@ extension SQLiteStore {
                     ])
                 // A request id seen before was settled before: charge nothing again.
                 guard db.changesCount == 1 else { continue }
-                let keyRemaining = try Int64?.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            UPDATE api_keys SET spent_micros = spent_micros + ?, last_used_at = ? WHERE id = ?
-                            RETURNING spend_limit_micros - spent_micros
-                            """),
-                    arguments: [record.charged.micros, record.createdAt.unixMillis, record.apiKeyID]) ?? nil
+                let use = keyUse[record.apiKeyID] ?? (0, 0)
+                keyUse[record.apiKeyID] = (use.spent + record.charged.micros, max(use.lastUsed, record.createdAt.unixMillis))
                 guard record.charged.micros > 0 else { continue }
                 let entry = try Self.appendCredit(
                     db, userID: record.userID, amount: -record.charged, kind: .consume, referenceID: record.requestID, note: record.model)
                 charges.append(PersistedCharge(
                     userID: record.userID, apiKeyID: record.apiKeyID, charged: record.charged, balanceAfter: entry.balanceAfter,
-                    keySpendRemaining: keyRemaining.map(Credits.init(micros:))))
+                    keySpendRemaining: nil))
             }
+            // Each charge reports its key's allowance after the whole batch: the credit book then
+            // briefly sees less than is left, never more.
+            var remaining: [Int64: Int64] = [:]
+            for (keyID, use) in keyUse {
+                remaining[keyID] = try Int64?.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            UPDATE api_keys SET spent_micros = spent_micros + ?, last_used_at = max(coalesce(last_used_at, 0), ?)
+                            WHERE id = ? RETURNING spend_limit_micros - spent_micros
+                            """),
+                    arguments: [use.spent, use.lastUsed, keyID]) ?? nil
+            }
+            for index in charges.indices { charges[index].keySpendRemaining = remaining[charges[index].apiKeyID].map(Credits.init(micros:)) }
             return charges
         }
     }

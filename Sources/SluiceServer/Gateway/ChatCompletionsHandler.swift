@@ -52,29 +52,30 @@ struct ChatCompletionsHandler: Sendable {
         let promptEstimate = TokenEstimate.promptTokens(bodyBytes: body.count)
         let maxOutput = min(summary.maxOutputTokens ?? model.maxOutputTokens, model.maxOutputTokens)
         let worstCase = pricing.worstCase(promptTokens: promptEstimate, maxOutputTokens: maxOutput, at: model.price)
+        // A key with a spending limit holds its allowance first, like a balance, so concurrent
+        // requests cannot pass it either. Every refusal below gives that hold back.
+        let keyBudget = key.limits.spendLimit == nil ? nil : keyBudgets
+        if let keyBudget, let limit = key.limits.spendLimit {
+            guard (try? await keyBudget.hold(userID: key.id, amount: worstCase, requestID: context.requestID)) == .held else {
+                throw GatewayError.keySpendLimitReached(limit: limit)
+            }
+        }
         let outcome: HoldOutcome
         do {
             outcome = try await credits.hold(userID: key.userID, amount: worstCase, requestID: context.requestID)
-        } catch is CreditBook.UnknownUser {
-            throw GatewayError.invalidAPIKey
         } catch {
+            _ = keyBudget?.settle(requestID: context.requestID, cost: .zero)
+            if error is CreditBook.UnknownUser { throw GatewayError.invalidAPIKey }
             throw GatewayError.overloaded("The gateway cannot reach its credit store right now.")
         }
         if case .insufficient(let available) = outcome {
+            _ = keyBudget?.settle(requestID: context.requestID, cost: .zero)
             throw GatewayError.insufficientQuota(needed: worstCase, available: available)
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, credits: credits, keyBudgets: key.limits.spendLimit == nil ? nil : keyBudgets,
-            rateLimiter: rateLimiter, pricing: pricing, writer: settlements)
-        if let spendLimit = key.limits.spendLimit {
-            // The key's allowance is held like a balance, so concurrent requests cannot pass it either.
-            let keyHold = try? await keyBudgets.hold(userID: key.id, amount: worstCase, requestID: context.requestID)
-            guard keyHold == .held else {
-                charge.settle(RequestOutcome(endReason: .noAccount, status: 429))
-                throw GatewayError.keySpendLimitReached(limit: spendLimit)
-            }
-        }
+            promptEstimate: promptEstimate, credits: credits, keyBudgets: keyBudget, rateLimiter: rateLimiter, pricing: pricing,
+            writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.
         // The client's bytes go upstream as they came, unless a stream must be told to report usage.

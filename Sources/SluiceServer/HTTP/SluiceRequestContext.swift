@@ -7,15 +7,18 @@ import NIOCore
 public struct SluiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let requestID: String
-    /// The peer's IP address, for API keys' allowlists, sign-in throttling and the activity log.
-    /// It is the direct peer: behind a proxy, that is the proxy.
-    public let remoteAddress: String?
+    private let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = Self.makeRequestID()
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress
+        self.channel = source.channel
     }
+
+    /// The peer's IP address, for API keys' allowlists, sign-in throttling and the activity log.
+    /// It is the direct peer: behind a proxy, that is the proxy. Formatted only when asked for,
+    /// since most requests never need it.
+    public var remoteAddress: String? { channel.remoteAddress?.ipAddress }
 
     /// Request bodies are collected by the handlers with their own configured limit.
     public var maxUploadSize: Int { 64 << 20 }

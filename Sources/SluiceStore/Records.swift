@@ -17,6 +17,7 @@ public struct UserRecord: Sendable, Equatable {
     /// 0 to 4; plans and the pool allowance may depend on it.
     public var trustLevel: Int
     public var plan: String
+    public var poolPreference: PoolPreference = .dedicatedFirst
     public var balance: Credits
     public var createdAt: Date
 }
@@ -38,18 +39,23 @@ public struct NewUser: Sendable {
     }
 }
 
-/// The fields an admin may change on a user; nil leaves a field as it is.
+/// Fields to change on a user; nil leaves a field as it is. Which caller may set which is the
+/// API's business: users set only their pool preference.
 public struct UserUpdate: Sendable, Equatable {
     public var status: UserStatus?
     public var role: UserRole?
     public var trustLevel: Int?
     public var plan: String?
+    public var poolPreference: PoolPreference?
 
-    public init(status: UserStatus? = nil, role: UserRole? = nil, trustLevel: Int? = nil, plan: String? = nil) {
+    public init(
+        status: UserStatus? = nil, role: UserRole? = nil, trustLevel: Int? = nil, plan: String? = nil, poolPreference: PoolPreference? = nil
+    ) {
         self.status = status
         self.role = role
         self.trustLevel = trustLevel
         self.plan = plan
+        self.poolPreference = poolPreference
     }
 }
 
@@ -62,6 +68,8 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var prefix: String
     public var revokedAt: Date?
     public var userStatus: UserStatus
+    /// The owner's choice of dedicated or shared accounts, cached with the key for the hot path.
+    public var poolPreference: PoolPreference = .dedicatedFirst
     public var limits = APIKeyLimits()
     /// Credits charged to requests made with this key, as last written.
     public var spent: Credits = .zero

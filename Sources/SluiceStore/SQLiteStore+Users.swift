@@ -46,10 +46,10 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE users SET status = coalesce(?, status), role = coalesce(?, role), trust_level = coalesce(?, trust_level),
-                        plan = coalesce(?, plan)
+                        plan = coalesce(?, plan), pool_preference = coalesce(?, pool_preference)
                     WHERE id = ?
                     """,
-                arguments: [update.status?.rawValue, update.role?.rawValue, update.trustLevel, update.plan, id])
+                arguments: [update.status?.rawValue, update.role?.rawValue, update.trustLevel, update.plan, update.poolPreference?.rawValue, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user(row:))
         }
     }
@@ -71,6 +71,7 @@ extension SQLiteStore {
         UserRecord(
             id: row["id"], email: row["email"], status: UserStatus(rawValue: row["status"]) ?? .disabled,
             role: UserRole(rawValue: row["role"]) ?? .user, trustLevel: row["trust_level"], plan: row["plan"],
+            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst,
             balance: Credits(micros: row["balance_micros"]), createdAt: Date(unixMillis: row["created_at"]))
     }
 
@@ -109,7 +110,7 @@ extension SQLiteStore {
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT k.*, u.status FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
+                db, sql: "SELECT k.*, u.status, u.pool_preference FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
                 arguments: [hash]
             ).map(Self.apiKey(row:))
         }
@@ -120,7 +121,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT k.*, u.status FROM api_keys k JOIN users u ON u.id = k.user_id
+                    SELECT k.*, u.status, u.pool_preference FROM api_keys k JOIN users u ON u.id = k.user_id
                     WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC
                     """,
                 arguments: [userID]
@@ -155,7 +156,8 @@ extension SQLiteStore {
         return APIKeyRecord(
             id: row["id"], userID: row["user_id"], name: row["name"], prefix: row["prefix"],
             revokedAt: (row["revoked_at"] as Int64?).map(Date.init(unixMillis:)),
-            userStatus: UserStatus(rawValue: row["status"]) ?? .disabled, limits: limits,
+            userStatus: UserStatus(rawValue: row["status"]) ?? .disabled,
+            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst, limits: limits,
             spent: Credits(micros: row["spent_micros"]), createdAt: Date(unixMillis: row["created_at"]),
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(unixMillis:)))
     }

@@ -59,6 +59,8 @@ import Testing
         ]
         var rng = FixedRandom()
         #expect(AccountSelection.order(candidates, rotation: 0, using: &rng).map(\.id) == [4, 2, 3, 1])
+        // A user who prefers the shared pool gets the tiers the other way round, priorities unchanged.
+        #expect(AccountSelection.order(candidates, preference: .sharedFirst, rotation: 0, using: &rng).map(\.id) == [3, 1, 4, 2])
     }
 
     @Test func equalsRotateRoundRobinWithoutHeadroom() {

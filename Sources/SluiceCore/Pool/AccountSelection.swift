@@ -24,16 +24,26 @@ public struct PoolCandidate: Sendable, Equatable {
     }
 }
 
+/// Which tier a user's requests try first. `dedicated_only` never uses the shared pool.
+public enum PoolPreference: String, Sendable, Codable, CaseIterable {
+    case dedicatedOnly = "dedicated_only"
+    case dedicatedFirst = "dedicated_first"
+    case sharedFirst = "shared_first"
+}
+
 /// The order in which to try accounts for one request.
 ///
-/// Dedicated accounts come before shared ones, then higher priority first. Among equals the load is
+/// The preferred tier comes first (dedicated accounts, unless the user prefers the shared pool),
+/// then higher priority first. Among equals the load is
 /// spread: by weighted random draw on remaining quota where any is known, otherwise round-robin.
 public enum AccountSelection {
     public static func order<R: RandomNumberGenerator>(
-        _ candidates: [PoolCandidate], rotation: UInt64, using rng: inout R
+        _ candidates: [PoolCandidate], preference: PoolPreference = .dedicatedFirst, rotation: UInt64, using rng: inout R
     ) -> [PoolCandidate] {
+        func rank(_ tier: PoolCandidate.Tier) -> Int { preference == .sharedFirst ? -tier.rawValue : tier.rawValue }
+        // `dedicatedOnly` callers pass no shared candidates; ordering is the same as dedicated-first.
         let sorted = candidates.sorted {
-            ($0.tier, -$0.priority, $0.id) < ($1.tier, -$1.priority, $1.id)
+            (rank($0.tier), -$0.priority, $0.id) < (rank($1.tier), -$1.priority, $1.id)
         }
         var result: [PoolCandidate] = []
         result.reserveCapacity(sorted.count)

@@ -10,6 +10,7 @@ struct UserView: Encodable {
     var status: String
     var trustLevel: Int
     var plan: String
+    var poolPreference: String
     var balance: CreditAmount
     var createdAt: Date
 
@@ -20,6 +21,7 @@ struct UserView: Encodable {
         status = user.status.rawValue
         trustLevel = user.trustLevel
         plan = user.plan
+        poolPreference = user.poolPreference.rawValue
         balance = CreditAmount(user.balance)
         createdAt = user.createdAt
     }

@@ -52,6 +52,25 @@ struct AuthRoutes {
         registry.add(
             Endpoint(method: .get, path: "/api/auth/me", summary: "The signed-in user.", access: .user, response: Self.userSchema, tag: "auth"),
             { request, _ in try APIJSON.response(UserView(try await api.signedIn(request))) })
+        registry.add(
+            Endpoint(
+                method: .patch, path: "/api/auth/me",
+                summary: "Change your own settings: only `pool_preference` (which accounts your requests try first).", access: .user,
+                request: .object([("pool_preference", .string(values: PoolPreference.allCases.map(\.rawValue)))]),
+                response: Self.userSchema, tag: "auth"), updateMe)
+    }
+
+    @Sendable func updateMe(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        struct Settings: Decodable { var poolPreference: PoolPreference? }
+        let (body, _) = try await APIJSON.body(Settings.self, from: request, allowing: ["pool_preference"])
+        guard let updated = try await api.store.updateUser(id: user.id, UserUpdate(poolPreference: body.poolPreference)) else {
+            throw GatewayError.invalidToken
+        }
+        if let preference = body.poolPreference, preference != user.poolPreference {
+            await api.log("pool_preference_changed", user: user.id, actor: user.id, context: context, detail: preference.rawValue)
+        }
+        return try APIJSON.response(UserView(updated))
     }
 
     @Sendable func registerUser(_ request: Request, context: SluiceRequestContext) async throws -> Response {

@@ -10,7 +10,7 @@ enum OpenAPIDocument {
         "User": .object([
             ("id", .integer), ("email", .text), ("role", .string(values: ["user", "admin"])),
             ("status", .string(values: ["active", "disabled", "muted"])), ("trust_level", .integer), ("plan", .text),
-            ("balance", .credits), ("created_at", .time),
+            ("pool_preference", .string(values: PoolPreference.allCases.map(\.rawValue))), ("balance", .credits), ("created_at", .time),
         ]),
         "APIKey": .object([
             ("id", .integer), ("name", .text), ("prefix", .text), ("created_at", .time), ("last_used_at", .nullable(.time)),

@@ -85,7 +85,7 @@ struct ChatCompletionsHandler: Sendable {
         }
         let forwarded: Forwarded
         do {
-            forwarded = try await forward(upstreamBody, summary: summary, userID: key.userID, logger: context.logger)
+            forwarded = try await forward(upstreamBody, summary: summary, key: key, logger: context.logger)
         } catch {
             charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error
@@ -121,12 +121,12 @@ struct ChatCompletionsHandler: Sendable {
     }
 
     /// Tries accounts in selection order until one answers, at most `maxAttempts`, never one twice.
-    private func forward(_ body: ByteBuffer, summary: ChatRequestSummary, userID: Int64, logger: Logger) async throws -> Forwarded {
+    private func forward(_ body: ByteBuffer, summary: ChatRequestSummary, key: APIKeyRecord, logger: Logger) async throws -> Forwarded {
         var tried: Set<Int64> = []
         var lastFailure: FailureClass?
         while tried.count < limits.maxAttempts {
             let account: AccountPool.Account
-            switch pool.next(model: summary.model, userID: userID, excluding: tried) {
+            switch pool.next(model: summary.model, userID: key.userID, preference: key.poolPreference, excluding: tried) {
             case .account(let next): account = next
             case .cooling(let until):
                 let seconds = max(1, Int(until.timeIntervalSinceNow.rounded(.up)))

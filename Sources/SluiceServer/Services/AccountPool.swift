@@ -137,12 +137,16 @@ public final class AccountPool: Service {
     }
 
     /// The next account to try for `model` and `userID`, skipping `tried` and cooling accounts.
-    public func next(model: String, userID: Int64, excluding tried: Set<Int64>, now: Date = Date()) -> Pick {
+    public func next(
+        model: String, userID: Int64, preference: PoolPreference = .dedicatedFirst, excluding tried: Set<Int64>, now: Date = Date()
+    ) -> Pick {
         state.withLock { state in
             var candidates: [PoolCandidate] = []
             var earliest: Date?
             for account in state.accounts.values where account.models.contains(model) {
                 if let owner = account.record.ownerUserID, owner != userID { continue }
+                // Shared accounts do not exist for this user, not even as "cooling until".
+                if preference == .dedicatedOnly, account.record.ownerUserID == nil { continue }
                 if state.needsReauth.contains(account.record.id) { continue }
                 // Tried accounts still count for the earliest recovery: they are cooling because of this request.
                 if let until = state.coolingUntil(account.record.id, model: model, now: now) {
@@ -157,7 +161,7 @@ public final class AccountPool: Service {
             }
             state.rotation &+= 1
             var rng = SystemRandomNumberGenerator()
-            if let first = AccountSelection.order(candidates, rotation: state.rotation, using: &rng).first,
+            if let first = AccountSelection.order(candidates, preference: preference, rotation: state.rotation, using: &rng).first,
                let account = state.accounts[first.id] {
                 return .account(account)
             }

@@ -74,18 +74,4 @@ extension SQLiteStore {
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.ledgerEntry(row:))
         }
     }
-
-    /// `created_at` from (inclusive) and to (exclusive).
-    static func timeRange(from: Date?, to: Date?, arguments: inout StatementArguments) -> String {
-        var sql = ""
-        if let from {
-            sql += " AND created_at >= ?"
-            _ = arguments.append(contentsOf: [from.unixMillis])
-        }
-        if let to {
-            sql += " AND created_at < ?"
-            _ = arguments.append(contentsOf: [to.unixMillis])
-        }
-        return sql
-    }
 }

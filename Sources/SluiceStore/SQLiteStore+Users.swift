@@ -75,18 +75,6 @@ extension SQLiteStore {
             balance: Credits(micros: row["balance_micros"]), createdAt: Date(unixMillis: row["created_at"]))
     }
 
-    /// `AND id < ?` for a cursor, then newest first with limit and offset.
-    static func paging(_ page: PageRequest, arguments: inout StatementArguments) -> String {
-        var sql = ""
-        if let before = page.beforeID {
-            sql += " AND id < ?"
-            _ = arguments.append(contentsOf: [before])
-        }
-        sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
-        _ = arguments.append(contentsOf: [page.limit, page.offset])
-        return sql
-    }
-
     // MARK: API keys
 
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {

@@ -31,6 +31,8 @@ import Testing
         process.standardError = FileHandle.nullDevice
         if let input {
             let inputURL = URL(fileURLWithPath: outputURL.path + ".in")
+            // Removed when this block ends; the handle opened below keeps the contents readable.
+            defer { try? FileManager.default.removeItem(at: inputURL) }
             try Data(input.utf8).write(to: inputURL)
             process.standardInput = try FileHandle(forReadingFrom: inputURL)
         }

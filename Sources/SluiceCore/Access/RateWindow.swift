@@ -24,6 +24,12 @@ public struct SlidingWindow: Sendable, Equatable {
         current += units
     }
 
+    /// Whether anything is still counted at `now`; idle windows can be dropped.
+    public func isBusy(at now: Double) -> Bool {
+        var copy = self
+        return copy.count(at: now) > 0
+    }
+
     /// Seconds until `count` drops below `limit` if nothing more is added, at least 1.
     public mutating func secondsUntilBelow(_ limit: Int, at now: Double) -> Int {
         var t = now

@@ -24,10 +24,8 @@ struct APIServices: Sendable {
 
     /// The signed-in user and the sign-in (refresh-token family) the access token belongs to.
     func session(_ request: Request) async throws -> (user: UserRecord, sessionID: String) {
-        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw GatewayError.invalidToken
-        }
-        let (userID, sessionID) = try await tokens.verify(String(header.dropFirst(7)))
+        guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
+        let (userID, sessionID) = try await tokens.verify(token)
         guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
             throw GatewayError.invalidToken
         }

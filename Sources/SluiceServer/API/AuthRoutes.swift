@@ -116,7 +116,7 @@ struct AuthRoutes {
         let (body, _) = try await APIJSON.body(RefreshRequest.self, from: request, allowing: ["refresh_token"])
         let next = AccessTokens.makeRefreshToken()
         let rotation = try await api.store.rotateRefreshToken(
-            tokenHash: AccessTokens.hash(body.refreshToken), successorHash: next.hash, expiresAt: refreshExpiry(), now: Date())
+            tokenHash: KeyAuthenticator.hash(body.refreshToken), successorHash: next.hash, expiresAt: refreshExpiry(), now: Date())
         switch rotation {
         case .invalid:
             throw GatewayError.invalidToken
@@ -125,9 +125,7 @@ struct AuthRoutes {
             throw GatewayError.invalidToken
         case .rotated(let userID, let familyID):
             guard let user = try await api.store.user(id: userID), user.status != .disabled else { throw GatewayError.invalidToken }
-            return try APIJSON.response(Session(
-                accessToken: try await api.tokens.sign(userID: userID, sessionID: familyID), expiresIn: api.auth.accessTokenTTLSeconds,
-                refreshToken: next.token, user: UserView(user)))
+            return try APIJSON.response(try await session(user: user, familyID: familyID, refreshToken: next.token))
         }
     }
 
@@ -141,9 +139,13 @@ struct AuthRoutes {
     private func startSession(user: UserRecord, familyID: String) async throws -> Session {
         let refresh = AccessTokens.makeRefreshToken()
         try await api.store.storeRefreshToken(userID: user.id, familyID: familyID, tokenHash: refresh.hash, expiresAt: refreshExpiry())
-        return Session(
+        return try await session(user: user, familyID: familyID, refreshToken: refresh.token)
+    }
+
+    private func session(user: UserRecord, familyID: String, refreshToken: String) async throws -> Session {
+        Session(
             accessToken: try await api.tokens.sign(userID: user.id, sessionID: familyID), expiresIn: api.auth.accessTokenTTLSeconds,
-            refreshToken: refresh.token, user: UserView(user))
+            refreshToken: refreshToken, user: UserView(user))
     }
 
     private func refreshExpiry() -> Date { Date().addingTimeInterval(Double(api.auth.refreshTokenTTLDays) * 86_400) }

@@ -77,7 +77,7 @@ struct CreditRoutes {
         let user = try await api.signedIn(request)
         struct Redeem: Decodable { var code: String }
         let (body, _) = try await APIJSON.body(Redeem.self, from: request, allowing: ["code"])
-        switch try await api.store.redeem(codeHash: Self.hash(body.code), userID: user.id, now: Date()) {
+        switch try await api.store.redeem(codeHash: KeyAuthenticator.hash(body.code), userID: user.id, now: Date()) {
         case .credited(let entry):
             api.credits.invalidate(userID: user.id)
             await api.log("code_redeemed", user: user.id, actor: user.id, context: context, detail: "\(entry.amount) credits")
@@ -118,13 +118,13 @@ struct CreditRoutes {
 
         let idempotencyKey = request.headers[.idempotencyKey]
         let scope = "admin-credits:\(userID)"
-        let requestHash = Self.hash(String(decoding: raw, as: UTF8.self))
+        let requestHash = KeyAuthenticator.hash(String(decoding: raw, as: UTF8.self))
         if let key = idempotencyKey, let stored = try await api.store.storedReply(scope: scope, key: key) {
             return try Self.replay(stored, requestHash: requestHash)
         }
         // With a key, the ledger reference derives from it, so two concurrent first attempts still
         // write one entry; without one, every call is a new movement.
-        let reference = idempotencyKey.map { "admin:\(userID):\(Self.hash($0))" } ?? "admin:\(context.requestID)"
+        let reference = idempotencyKey.map { "admin:\(userID):\(KeyAuthenticator.hash($0))" } ?? "admin:\(context.requestID)"
         let entry = try await api.store.credit(userID: userID, amount: body.amount.credits, kind: kind, referenceID: reference, note: reason)
         let reply = StoredReply(
             requestHash: requestHash, status: 200, body: String(decoding: try APIJSON.encoder.encode(TransactionView(entry)), as: UTF8.self))
@@ -165,15 +165,13 @@ struct CreditRoutes {
         for _ in 0..<count {
             let code = "SLC-" + AccessTokens.randomToken(bytes: 15)
             _ = try await api.store.createRedemptionCode(NewRedemptionCode(
-                codeHash: Self.hash(code), prefix: String(code.prefix(8)), value: body.value.credits, maxUses: maxUses,
+                codeHash: KeyAuthenticator.hash(code), prefix: String(code.prefix(8)), value: body.value.credits, maxUses: maxUses,
                 expiresAt: body.expiresAt, createdBy: admin.id))
             codes.append(code)
         }
         struct Codes: Encodable { var codes: [String] }
         return try APIJSON.response(Codes(codes: codes), status: .created)
     }
-
-    static func hash(_ text: String) -> String { KeyAuthenticator.hash(text) }
 }
 
 extension HTTPField.Name {

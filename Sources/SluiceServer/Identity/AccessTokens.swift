@@ -69,10 +69,8 @@ struct AccessTokens: Sendable {
     /// A random opaque refresh token and the hash the store keeps of it.
     static func makeRefreshToken() -> (token: String, hash: String) {
         let token = "rt_" + randomToken(bytes: 32)
-        return (token, hash(token))
+        return (token, KeyAuthenticator.hash(token))
     }
-
-    static func hash(_ token: String) -> String { KeyAuthenticator.hash(token) }
 
     /// URL-safe base64 of random bytes.
     static func randomToken(bytes: Int) -> String {

@@ -48,11 +48,3 @@ final class LoginThrottle: Sendable {
         }
     }
 }
-
-extension SlidingWindow {
-    /// Whether anything is still counted at `now`.
-    func isBusy(at now: Double) -> Bool {
-        var copy = self
-        return copy.count(at: now) > 0
-    }
-}

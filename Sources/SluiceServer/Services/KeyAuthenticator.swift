@@ -52,13 +52,17 @@ public final class KeyAuthenticator: Sendable {
         return String(decoding: hex, as: UTF8.self)
     }
 
+    /// The credential in `Authorization: Bearer <credential>` (scheme in any case), or nil. The
+    /// API keys of `/v1` and the access tokens of `/api` both arrive this way.
+    static func bearerToken(_ authorization: String?) -> String? {
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
     /// The key behind an `Authorization` header, or the error the client should see.
     public func authenticate(authorization: String?) async throws(GatewayError) -> APIKeyRecord {
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
-            throw .missingAPIKey
-        }
-        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty else { throw .missingAPIKey }
+        guard let token = Self.bearerToken(authorization) else { throw .missingAPIKey }
         let hash = Self.hash(token)
         let record = try await lookup(hash: hash)
         guard let record, record.isUsable(at: Date()) else { throw .invalidAPIKey }

@@ -42,6 +42,15 @@ import Testing
         #expect(window.count(at: 200) == 0)
     }
 
+    @Test func aBurstJustBeforeABoundaryStillCountsInFullJustAfterIt() {
+        var window = SlidingWindow(length: 60)
+        for _ in 0..<3 { window.add(1, at: 59.9) }
+        // 0.1 s into the next window the weight is 0.998: three attempts must not count as 2.99.
+        #expect(window.count(at: 60.1) == 3)
+        #expect(window.secondsUntilBelow(3, at: 60.1) >= 1)
+        #expect(window.count(at: 90) == 2)
+    }
+
     @Test func requestsPerMinuteRefuseTheOneOverTheLimitWithARetryTime() {
         let limiter = LocalKeyRateLimiter()
         for _ in 0..<3 { #expect(limiter.admit(keyID: 1, rpm: 3, tpm: nil, now: 1_000) == .allowed) }

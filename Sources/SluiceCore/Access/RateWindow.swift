@@ -4,6 +4,10 @@ import Synchronization
 /// A sliding-window counter: the current fixed window plus the previous one weighted by how much of
 /// it still overlaps the sliding window. Two integers per limit, accurate to a few percent, and
 /// the same arithmetic a Redis implementation can run in a script.
+///
+/// The weighted share of the previous window is rounded up: a burst just before a window boundary
+/// must still count in full just after it, or a limit of N would let an N+1th attempt through the
+/// moment the clock crosses the boundary (the weight is then a hair under 1).
 public struct SlidingWindow: Sendable, Equatable {
     public let length: Double
     var windowStart: Double = 0
@@ -16,7 +20,7 @@ public struct SlidingWindow: Sendable, Equatable {
     public mutating func count(at now: Double) -> Double {
         roll(to: now)
         let overlap = 1 - (now - windowStart) / length
-        return Double(current) + Double(previous) * max(0, overlap)
+        return Double(current) + (Double(previous) * max(0, overlap)).rounded(.up)
     }
 
     public mutating func add(_ units: Int, at now: Double) {

@@ -50,9 +50,13 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         logger: logger.with(label: "settlement"))
+    var poolSettings = AccountPool.Settings()
+    poolSettings.stickyGrace = TimeInterval(config.accounts.stickyGraceSeconds)
+    poolSettings.stickyTTL = TimeInterval(config.accounts.stickyTTLSeconds)
+    poolSettings.maxQueued = config.accounts.maxQueuedRequests
     let pool = AccountPool(
-        store: store, secrets: secrets, catalog: catalog, refreshInterval: .seconds(config.accounts.refreshSeconds),
-        logger: logger)
+        store: store, secrets: secrets, catalog: catalog, settings: poolSettings,
+        refreshInterval: .seconds(config.accounts.refreshSeconds), logger: logger)
     let authenticator = KeyAuthenticator(
         store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize)
     let grants = PlanGrants(plans: config.plans, store: store, credits: credits, logger: logger.with(label: "plans"))
@@ -94,7 +98,7 @@ public func buildApplication(
         authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, keyBudgets: gateway.keyBudgets,
         rateLimiter: gateway.rateLimiter, settlements: gateway.settlements,
         client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
-        limits: config.upstream, maxBodyBytes: config.server.maxBodyBytes)
+        limits: config.upstream, waits: config.accounts, maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, startedAt: Int(Date().timeIntervalSince1970))
 

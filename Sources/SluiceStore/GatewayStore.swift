@@ -81,9 +81,17 @@ public protocol UsageQueryStore: Sendable {
 public protocol AccountStore: Sendable {
     func addAccount(
         provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
-        ownerUserID: Int64?, secret: SealedSecret
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
     ) async throws -> Int64
+    /// Accounts in rotation: enabled and not removed.
     func enabledAccounts() async throws -> [AccountRecord]
+    /// Every account that is not removed, enabled or not; only those of `ownerUserID` when given.
+    func accounts(ownerUserID: Int64?) async throws -> [AccountRecord]
+    func account(id: Int64) async throws -> AccountRecord?
+    /// Applies the non-nil fields; returns the account as it is after, or nil if there is none.
+    func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord?
+    /// Takes the account out for good. Its usage rows keep naming it.
+    func removeAccount(id: Int64) async throws
     /// Replaces an account's secret, e.g. with a rotated cookie. A new secret also clears
     /// *needs re-auth*: the owner has given the account a credential to try.
     func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws
@@ -93,6 +101,17 @@ public protocol AccountStore: Sendable {
     func deleteCooldown(accountID: Int64, scope: CooldownScope) async throws
     /// Cooldowns still in force at `now`; expired ones are deleted, not returned.
     func liveCooldowns(now: Date) async throws -> [StoredCooldown]
+}
+
+extension AccountStore {
+    public func addAccount(
+        provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
+        ownerUserID: Int64?, secret: SealedSecret
+    ) async throws -> Int64 {
+        try await addAccount(
+            provider: provider, kind: kind, baseURL: baseURL, models: models, priority: priority, weight: weight,
+            ownerUserID: ownerUserID, sharing: AccountSharing(), secret: secret)
+    }
 }
 
 /// One persisted cooldown.

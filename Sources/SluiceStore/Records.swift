@@ -111,6 +111,29 @@ public enum AccountKind: String, Sendable, Codable, CaseIterable {
     case cookie
 }
 
+/// Whom an owner's account serves besides its owner. Accounts without an owner serve everyone.
+public enum ShareMode: String, Sendable, Codable, CaseIterable {
+    /// Only its owner.
+    case ownerOnly = "private"
+    /// Other users too, from the shared tier, while its headroom is above the owner's reserve.
+    case surplus
+}
+
+/// How an account is offered, beyond who owns it.
+public struct AccountSharing: Sendable, Equatable {
+    public var shareMode: ShareMode
+    /// Percent of the account's quota its owner keeps for themselves (0...100).
+    public var reservePercent: Int
+    /// Requests the account runs at once; nil has no cap.
+    public var maxConcurrency: Int?
+
+    public init(shareMode: ShareMode = .ownerOnly, reservePercent: Int = 20, maxConcurrency: Int? = nil) {
+        self.shareMode = shareMode
+        self.reservePercent = reservePercent
+        self.maxConcurrency = maxConcurrency
+    }
+}
+
 public struct AccountRecord: Sendable, Equatable {
     public var id: Int64
     public var provider: String
@@ -125,6 +148,25 @@ public struct AccountRecord: Sendable, Equatable {
     public var enabled: Bool
     /// The provider rejected the credential for good; out of rotation until the secret changes.
     public var needsReauth: Bool = false
+    public var sharing = AccountSharing()
+    public var createdAt = Date(timeIntervalSince1970: 0)
+}
+
+/// Changes to an account; nil fields stay as they are.
+public struct AccountUpdate: Sendable, Equatable {
+    public var models: [String]?
+    public var priority: Int?
+    public var weight: Int?
+    public var enabled: Bool?
+    public var sharing: AccountSharing?
+
+    public init(models: [String]? = nil, priority: Int? = nil, weight: Int? = nil, enabled: Bool? = nil, sharing: AccountSharing? = nil) {
+        self.models = models
+        self.priority = priority
+        self.weight = weight
+        self.enabled = enabled
+        self.sharing = sharing
+    }
 }
 
 /// What one settled request leaves behind: a consume entry (when it cost anything) and a usage row.

@@ -11,7 +11,22 @@ import Testing
 
     @Test func readsTheFieldsItNeeds() throws {
         let s = try parse(#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true},"max_tokens":9,"tools":[{"type":"function"}]}"#)
-        #expect(s == ChatRequestSummary(model: "m", stream: true, clientIncludeUsage: true, hasStreamOptions: true, maxOutputTokens: 9, user: nil))
+        #expect(s == ChatRequestSummary(model: "m", stream: true, clientIncludeUsage: true, hasStreamOptions: true, maxOutputTokens: 9, user: nil,
+            firstMessageHash: SessionHash.of("m:user\nhi")))
+    }
+
+    @Test func theSessionIsTheHeaderElseTheUserElseTheFirstMessage() throws {
+        let plain = try parse(#"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#)
+        let parts = try parse(#"{"model":"m","messages":[{"role":"system","content":[{"type":"text","text":"be brief"}]},{"role":"user","content":"other"}]}"#)
+        let otherStart = try parse(#"{"model":"m","messages":[{"role":"system","content":"be verbose"},{"role":"user","content":"hi"}]}"#)
+        let named = try parse(#"{"model":"m","user":"alice","messages":[{"role":"system","content":"be brief"}]}"#)
+        // The same first message is the same conversation, whatever follows and however it is spelled.
+        #expect(plain.sessionKey(header: nil) != nil)
+        #expect(plain.sessionKey(header: nil) == parts.sessionKey(header: nil))
+        #expect(plain.sessionKey(header: nil) != otherStart.sessionKey(header: nil))
+        #expect(named.sessionKey(header: nil) == SessionHash.of("u:alice"))
+        #expect(named.sessionKey(header: "s-1") == SessionHash.of("h:s-1"))
+        #expect(named.sessionKey(header: "") == SessionHash.of("u:alice"))
     }
 
     @Test func maxCompletionTokensWinsOverMaxTokens() throws {

@@ -172,8 +172,10 @@ import Testing
             try await h.account(secret: "full")
             try await h.account(secret: "nearly-empty")
             let user = try await h.user()
+            // Each request is a conversation of its own: one conversation would stay on one account.
+            func chat() async throws { _ = try await h.chat(user.key, extra: #","user":"\#(UUID().uuidString)""#) }
             // Without quota figures: strict alternation.
-            for _ in 0..<4 { _ = try await h.chat(user.key) }
+            for _ in 0..<4 { try await chat() }
             let first = servedBy(h)
             #expect(Set(first.prefix(2)).count == 2 && first[0] == first[2] && first[1] == first[3])
             // Once both report their quota, the fuller account takes almost everything.
@@ -181,10 +183,10 @@ import Testing
             h.control.reportQuota(remaining: 1, limit: 1000, for: "nearly-empty")
             // Until an account has answered since, its figure is unknown and counts as the average.
             let reported = h.control.requests.count
-            for _ in 0..<40 where Set(servedBy(h).dropFirst(reported)).count < 2 { _ = try await h.chat(user.key) }
+            for _ in 0..<40 where Set(servedBy(h).dropFirst(reported)).count < 2 { try await chat() }
             #expect(Set(servedBy(h).dropFirst(reported)).count == 2)
             let before = h.control.requests.count
-            for _ in 0..<60 { _ = try await h.chat(user.key) }
+            for _ in 0..<60 { try await chat() }
             let later = servedBy(h).dropFirst(before)
             #expect(later.filter { $0 == "full" }.count >= 55)
         }

@@ -83,6 +83,13 @@ extension GatewayError {
             shouldRetry: true, retryAfterSeconds: retryAfterSeconds)
     }
 
+    public static func accountsBusy(retryAfterSeconds: Int) -> Self {
+        .init(
+            status: 429, type: "rate_limit_error", code: "upstream_capacity", param: nil,
+            message: "Every upstream account for this model is running as many requests as it may. Retry shortly.",
+            shouldRetry: true, retryAfterSeconds: retryAfterSeconds)
+    }
+
     public static func noAccount(model: String) -> Self {
         .init(
             status: 503, type: "server_error", code: "no_upstream_account", param: nil,

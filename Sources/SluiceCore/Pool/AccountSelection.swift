@@ -1,8 +1,11 @@
+import Foundation
+
 /// One account that could serve a request, as selection sees it.
 public struct PoolCandidate: Sendable, Equatable {
     public enum Tier: Int, Sendable, Comparable {
         /// The requesting user's own accounts.
         case dedicated = 0
+        /// Shared accounts, and other owners' accounts in share-surplus mode above their reserve.
         case shared = 1
         public static func < (a: Tier, b: Tier) -> Bool { a.rawValue < b.rawValue }
     }
@@ -14,13 +17,25 @@ public struct PoolCandidate: Sendable, Equatable {
     public var weight: Int
     /// Fraction of the account's quota left (0...1), when the provider told us.
     public var headroom: Double?
+    /// Seconds until the provider refills the account's quota, when it told us.
+    public var resetIn: TimeInterval?
+    /// Recent share of failed requests (0...1), an exponentially weighted average.
+    public var errorRate: Double
+    /// Requests this process is running on the account now.
+    public var inFlight: Int
 
-    public init(id: Int64, tier: Tier, priority: Int, weight: Int = 1, headroom: Double? = nil) {
+    public init(
+        id: Int64, tier: Tier, priority: Int, weight: Int = 1, headroom: Double? = nil, resetIn: TimeInterval? = nil,
+        errorRate: Double = 0, inFlight: Int = 0
+    ) {
         self.id = id
         self.tier = tier
         self.priority = priority
         self.weight = weight
         self.headroom = headroom
+        self.resetIn = resetIn
+        self.errorRate = errorRate
+        self.inFlight = inFlight
     }
 }
 
@@ -34,9 +49,14 @@ public enum PoolPreference: String, Sendable, Codable, CaseIterable {
 /// The order in which to try accounts for one request.
 ///
 /// The preferred tier comes first (dedicated accounts, unless the user prefers the shared pool),
-/// then higher priority first. Among equals the load is
-/// spread: by weighted random draw on remaining quota where any is known, otherwise round-robin.
+/// then higher priority first: a tier or a priority group is never mixed with the next. Inside a
+/// group the load is spread by `score`, and the next account is drawn at random among the best
+/// `topFew`, weighted by score, so traffic does not herd onto one account. When nothing tells the
+/// accounts of a group apart (no quota figures, no errors, nothing in flight) they take turns.
 public enum AccountSelection {
+    /// How many of the best-scored accounts a draw chooses among.
+    public static let topFew = 3
+
     public static func order<R: RandomNumberGenerator>(
         _ candidates: [PoolCandidate], preference: PoolPreference = .dedicatedFirst, rotation: UInt64, using rng: inout R
     ) -> [PoolCandidate] {
@@ -59,25 +79,40 @@ public enum AccountSelection {
         return result
     }
 
+    /// How much of the next request an account should take, relative to its group:
+    /// - its weight, times the share of quota it has left (an exhausted account keeps a tiny
+    ///   share, so it is tried last rather than never);
+    /// - up to twice as much when its quota refills within about a minute: quota that resets soon
+    ///   is spent first, since it is lost otherwise;
+    /// - less as it fails more often;
+    /// - divided among the requests already running on it.
+    public static func score(_ candidate: PoolCandidate, unknownHeadroom: Double) -> Double {
+        let headroom = max(candidate.headroom ?? unknownHeadroom, 1e-3)
+        let urgency = candidate.resetIn.map { 1 + 1 / (1 + max($0, 0) / 60) } ?? 1
+        let reliability = 1 - min(max(candidate.errorRate, 0), 0.95)
+        return Double(max(candidate.weight, 1)) * headroom * urgency * reliability / Double(1 + max(candidate.inFlight, 0))
+    }
+
     private static func spread<R: RandomNumberGenerator>(
         _ group: [PoolCandidate], rotation: UInt64, using rng: inout R
     ) -> [PoolCandidate] {
         guard group.count > 1 else { return group }
+        // Unknown headroom counts as the average of the known ones.
         let known = group.compactMap(\.headroom)
-        guard !known.isEmpty else {
+        let unknownHeadroom = known.isEmpty ? 1 : known.reduce(0, +) / Double(known.count)
+        var remaining = group.map { ($0, score($0, unknownHeadroom: unknownHeadroom)) }
+        if remaining.allSatisfy({ $0.1 == remaining[0].1 }) {
             let shift = Int(rotation % UInt64(group.count))
             return Array(group[shift...] + group[..<shift])
         }
-        // Unknown headroom counts as the average of the known ones; a tiny floor keeps an exhausted
-        // account last rather than never tried.
-        let fallback = known.reduce(0, +) / Double(known.count)
-        var remaining = group.map { ($0, max(($0.headroom ?? fallback) * Double(max($0.weight, 1)), 1e-6)) }
+        remaining.sort { ($0.1, -$0.0.id) > ($1.1, -$1.0.id) }
         var ordered: [PoolCandidate] = []
         while !remaining.isEmpty {
-            let total = remaining.reduce(0) { $0 + $1.1 }
+            let pool = remaining.prefix(topFew)
+            let total = pool.reduce(0) { $0 + $1.1 }
             var pick = Double.random(in: 0..<total, using: &rng)
-            var index = remaining.count - 1
-            for (i, entry) in remaining.enumerated() {
+            var index = pool.count - 1
+            for (i, entry) in pool.enumerated() {
                 if pick < entry.1 { index = i; break }
                 pick -= entry.1
             }

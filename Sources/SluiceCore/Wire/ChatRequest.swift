@@ -12,6 +12,17 @@ public struct ChatRequestSummary: Sendable, Equatable {
     /// `max_completion_tokens`, else `max_tokens`.
     public var maxOutputTokens: Int?
     public var user: String?
+    /// A hash of the first message's role and text: the conversation's fingerprint when the
+    /// client names no session.
+    public var firstMessageHash: UInt64?
+
+    /// The conversation this request continues, for sticky routing: the client's `x-session-id`
+    /// header, else the request's `user` field, else the first message.
+    public func sessionKey(header: String?) -> UInt64? {
+        if let header, !header.isEmpty { return SessionHash.of("h:" + header) }
+        if let user, !user.isEmpty { return SessionHash.of("u:" + user) }
+        return firstMessageHash
+    }
 
     /// Reads and validates a chat request body. Errors name the offending parameter.
     public static func parse(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
@@ -52,21 +63,31 @@ public struct ChatRequestSummary: Sendable, Equatable {
             model: model, stream: probe.stream ?? false,
             clientIncludeUsage: probe.stream_options?.include_usage ?? false,
             hasStreamOptions: probe.stream_options != nil,
-            maxOutputTokens: maxOut, user: probe.user)
+            maxOutputTokens: maxOut, user: probe.user, firstMessageHash: messages[0].fingerprint.map { SessionHash.of("m:" + $0) })
     }
 
     private struct Probe: Decodable {
         struct StreamOptions: Decodable { var include_usage: Bool? }
-        /// Validates each message is an object with a string role; reads nothing else.
+        /// Validates each message is an object with a string role. Of the first message it also
+        /// reads the text, for the conversation's fingerprint; of the others nothing more.
         struct Message: Decodable {
+            var fingerprint: String?
+
             init(from decoder: any Decoder) throws {
                 let c = try decoder.container(keyedBy: Key.self)
-                guard try c.decodeIfPresent(String.self, forKey: .role) != nil else {
+                guard let role = try c.decodeIfPresent(String.self, forKey: .role) else {
                     let path = decoder.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined()
                     throw GatewayError.invalidRequest("Missing required parameter: '\(path).role'.", param: "\(path).role")
                 }
+                guard decoder.codingPath.last?.intValue == 0 else { return }
+                if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
+                    fingerprint = role + "\n" + text
+                } else if let parts = try? c.decodeIfPresent([Part].self, forKey: .content) {
+                    fingerprint = role + "\n" + parts.compactMap(\.text).joined(separator: "\n")
+                }
             }
-            enum Key: String, CodingKey { case role }
+            struct Part: Decodable { var text: String? }
+            enum Key: String, CodingKey { case role, content }
         }
         var model: String?
         var messages: [Message]?

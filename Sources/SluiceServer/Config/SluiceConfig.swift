@@ -74,6 +74,18 @@ public struct SluiceConfig: Sendable {
 
     public struct Accounts: Sendable {
         public var refreshSeconds = 5
+        /// A conversation stays on its account through cooldowns up to this long.
+        public var stickyGraceSeconds = 10
+        /// A conversation's binding is forgotten after this long unused.
+        public var stickyTTLSeconds = 3600
+        /// When every account is cooling and the first is back within this, the request waits for it.
+        public var waitForCooldownMillis = 2000
+        /// How long a request waits for a busy account (one at its `max_concurrency`).
+        public var queueTimeoutMillis = 5000
+        /// Requests that may wait for busy accounts at once; more get 429 at once.
+        public var maxQueuedRequests = 1000
+        /// Extra pool allowance, in percent of the plan's, for users who share an account in surplus mode.
+        public var contributorBonusPercent = 50
     }
 
     public struct Settlement: Sendable {

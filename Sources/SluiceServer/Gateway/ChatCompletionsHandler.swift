@@ -20,6 +20,7 @@ struct ChatCompletionsHandler: Sendable {
     let client: OpenAICompatibleClient
     let pricing: Pricing
     let limits: SluiceConfig.Upstream
+    let waits: SluiceConfig.Accounts
     let maxBodyBytes: Int
 
     func handle(_ request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -83,9 +84,12 @@ struct ChatCompletionsHandler: Sendable {
         if summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) {
             upstreamBody = ByteBuffer(data: edited)
         }
+        let requester = AccountPool.Requester(
+            userID: key.userID, preference: key.poolPreference,
+            session: summary.sessionKey(header: request.headers[.sessionID]))
         let forwarded: Forwarded
         do {
-            forwarded = try await forward(upstreamBody, summary: summary, key: key, logger: context.logger)
+            forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)
         } catch {
             charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error
@@ -93,16 +97,20 @@ struct ChatCompletionsHandler: Sendable {
 
         // 7–8. Relay and settle.
         switch forwarded {
-        case .rejected(let account, let response):
-            return try await passThroughRejection(response, account: account, charge: charge)
-        case .completion(let account, let body, let usage):
+        case .rejected(let lease, let response):
+            charge.attach(lease)
+            return try await passThroughRejection(response, account: lease.account, charge: charge)
+        case .completion(let lease, let body, let usage):
+            charge.attach(lease)
+            let account = lease.account
             charge.settle(RequestOutcome(
                 endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
                 price: account.manifest.model(charge.model)?.price, usage: usage,
                 completionEstimate: body.readableBytes / 4, producedOutput: true))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
-        case .stream(let account, let upstream):
-            await pool.recordSuccess(account.record.id, model: summary.model)
+        case .stream(let lease, let upstream):
+            charge.attach(lease)
+            let account = lease.account
             let relay = StreamRelay(
                 charge: charge, account: account, price: account.manifest.model(summary.model)?.price,
                 clientWantsUsage: summary.clientIncludeUsage, upstream: upstream, pool: pool)
@@ -113,39 +121,65 @@ struct ChatCompletionsHandler: Sendable {
 
     enum Forwarded {
         /// A whole, valid `chat.completion` body and the usage it reports.
-        case completion(AccountPool.Account, ByteBuffer, TokenUsage?)
-        case stream(AccountPool.Account, PeekedStream)
+        case completion(AccountLease, ByteBuffer, TokenUsage?)
+        case stream(AccountLease, PeekedStream)
         /// The upstream refused the request itself (a 400-class error that another account would
         /// refuse too): the client sees the upstream's answer.
-        case rejected(AccountPool.Account, UpstreamResponse)
+        case rejected(AccountLease, UpstreamResponse)
     }
 
     /// Tries accounts in selection order until one answers, at most `maxAttempts`, never one twice.
-    private func forward(_ body: ByteBuffer, summary: ChatRequestSummary, key: APIKeyRecord, logger: Logger) async throws -> Forwarded {
+    /// Before the first attempt it may wait: for a cooldown that ends within
+    /// `waitForCooldownMillis`, or for a slot on a busy account up to `queueTimeoutMillis`.
+    private func forward(
+        _ body: ByteBuffer, summary: ChatRequestSummary, requester: AccountPool.Requester, logger: Logger
+    ) async throws -> Forwarded {
         var tried: Set<Int64> = []
         var lastFailure: FailureClass?
+        let queueDeadline = ContinuousClock.now + .milliseconds(waits.queueTimeoutMillis)
+        var waitedForCooldown = false
         while tried.count < limits.maxAttempts {
-            let account: AccountPool.Account
-            switch pool.next(model: summary.model, userID: key.userID, preference: key.poolPreference, excluding: tried) {
-            case .account(let next): account = next
+            let lease: AccountLease
+            switch pool.next(model: summary.model, for: requester, excluding: tried) {
+            case .account(let next): lease = next
+            case .busy(let accounts):
+                let remaining = queueDeadline - .now
+                if remaining > .zero, await pool.waitForCapacity(on: accounts, timeout: remaining) { continue }
+                throw GatewayError.accountsBusy(retryAfterSeconds: 1)
             case .cooling(let until):
-                let seconds = max(1, Int(until.timeIntervalSinceNow.rounded(.up)))
+                let wait = until.timeIntervalSinceNow
+                if tried.isEmpty, !waitedForCooldown, wait * 1000 <= Double(waits.waitForCooldownMillis) {
+                    // Every account is cooling, and the first is back in a moment: wait rather than refuse.
+                    waitedForCooldown = true
+                    try await Task.sleep(for: .milliseconds(max(1, Int64((wait * 1000).rounded(.up)))))
+                    continue
+                }
+                let seconds = max(1, Int(wait.rounded(.up)))
                 if tried.isEmpty || lastFailure == .rateLimited { throw GatewayError.allAccountsCooling(retryAfterSeconds: seconds) }
                 throw GatewayError.upstreamFailed("The upstream failed and every other account is cooling down.")
             case .none:
                 if tried.isEmpty { throw GatewayError.noAccount(model: summary.model) }
                 throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
             }
+            let account = lease.account
             tried.insert(account.record.id)
             let id = account.record.id
+            let started = ContinuousClock.now
+            func failed(_ assessment: FailureAssessment, resetAt: Date?, detail: String) async {
+                lease.release()
+                await pool.recordFailure(id, assessment, resetAt: resetAt, detail: detail)
+                lastFailure = assessment.failure
+            }
+            func succeeded() async {
+                await pool.recordSuccess(id, model: summary.model, for: requester, timeToFirstByte: (ContinuousClock.now - started).seconds)
+            }
 
             let response: UpstreamResponse
             do {
                 response = try await client.chatCompletions(
                     body, stream: summary.stream, to: account.target, headTimeout: .seconds(Int64(limits.headTimeoutSeconds)), logger: logger)
             } catch is UpstreamTransportError {
-                await pool.recordFailure(id, .unreachable, resetAt: nil)
-                lastFailure = .transient
+                await failed(.unreachable, resetAt: nil, detail: "unreachable or no response head in time")
                 continue
             }
             if case .cookie = account.credential {
@@ -153,8 +187,6 @@ struct ChatCompletionsHandler: Sendable {
                 if !setCookies.isEmpty { await pool.rotateCookie(id, setCookies: setCookies) }
             }
             pool.recordHeadroom(id, headers: response.headers)
-            let failure: FailureAssessment
-            var resetAt: Date?
             switch response.status {
             case 200..<300:
                 guard summary.stream else {
@@ -162,26 +194,28 @@ struct ChatCompletionsHandler: Sendable {
                     if let body = try? await response.body.collect(upTo: limits.maxResponseBytes),
                        case .valid(let usage) = ResponseInspection.completion(Data(buffer: body))
                     {
-                        await pool.recordSuccess(id, model: summary.model)
-                        return .completion(account, body, usage)
+                        await succeeded()
+                        return .completion(lease, body, usage)
                     }
-                    failure = .garbage
-                    break
+                    await failed(.garbage, resetAt: nil, detail: "HTTP \(response.status) with a body that is not a chat completion")
+                    continue
                 }
                 switch await PeekedStream.peek(response) {
-                case .ready(let peeked): return .stream(account, peeked)
-                case .failed: failure = FailureAssessment(.transient, .model(summary.model))
+                case .ready(let peeked):
+                    await succeeded()
+                    return .stream(lease, peeked)
+                case .failed:
+                    await failed(FailureAssessment(.transient, .model(summary.model)), resetAt: nil, detail: "stream failed before its first output")
                 }
             case 400..<500 where ![401, 402, 403, 404, 408, 429].contains(response.status):
-                return .rejected(account, response)
+                return .rejected(lease, response)
             default:
                 let errorBody = (try? await response.body.collect(upTo: 64 << 10)).map { Data(buffer: $0) }
-                failure = .response(status: response.status, body: errorBody, model: summary.model)
-                resetAt = ResetHints.resetTime(
+                let resetAt = ResetHints.resetTime(
                     header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: Date())
+                await failed(
+                    .response(status: response.status, body: errorBody, model: summary.model), resetAt: resetAt, detail: "HTTP \(response.status)")
             }
-            await pool.recordFailure(id, failure, resetAt: resetAt)
-            lastFailure = failure.failure
         }
         throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
     }

@@ -47,6 +47,8 @@ final class RequestCharge: Sendable {
     private let pricing: Pricing
     private let writer: SettlementWriter
     private let settled = Mutex(false)
+    /// The account serving the request, released when it settles.
+    private let lease = Mutex<AccountLease?>(nil)
 
     init(
         requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
@@ -70,6 +72,11 @@ final class RequestCharge: Sendable {
         settle(RequestOutcome(endReason: .abandoned, status: 499))
     }
 
+    /// The account that serves this request; its slot is freed when the request settles.
+    func attach(_ lease: AccountLease) {
+        self.lease.withLock { $0 = lease }
+    }
+
     /// Charges for what the request used and queues its ledger entry and usage row.
     ///
     /// The charging rule: reported usage is charged at the serving account's price. Without reported
@@ -82,6 +89,8 @@ final class RequestCharge: Sendable {
             return !done
         }
         guard first else { return }
+        let lease = self.lease.withLock { $0.take() }
+        lease?.release()
         let estimated = outcome.usage == nil && outcome.producedOutput
         let usage =
             outcome.usage

@@ -9,6 +9,16 @@ extension HTTPField.Name {
     static let requestID = HTTPField.Name("x-request-id")!
     static let shouldRetry = HTTPField.Name("x-should-retry")!
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
+    /// The client's name for a conversation, for sticky routing.
+    static let sessionID = HTTPField.Name("x-session-id")!
+}
+
+extension Duration {
+    /// The duration in seconds, for moving averages.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
 }
 
 extension GatewayError {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOHTTP1
 import ServiceLifecycle
 import SluiceCore
 import SluiceProviders
@@ -15,6 +14,9 @@ import Synchronization
 /// change, so a restart keeps the live ones. The same loop probes long cooldowns early (see
 /// `verifyDue`). An account whose credential the provider rejected for good (*needs re-auth*)
 /// stays out of rotation until its secret is updated.
+///
+/// Selection (`next`) lends an account to one attempt as an `AccountLease`: the lease counts the
+/// request in flight, which caps concurrency and feeds the score, until the request ends.
 public final class AccountPool: Service {
     /// One usable account: its record, its opened credential and its provider.
     public struct Account: Sendable {
@@ -29,6 +31,17 @@ public final class AccountPool: Service {
         }
     }
 
+    /// How selection treats sessions, cooldowns and busy accounts.
+    public struct Settings: Sendable {
+        /// A sticky binding survives cooldowns of its account up to this long.
+        public var stickyGrace: TimeInterval = 10
+        public var stickyTTL: TimeInterval = 3600
+        /// Requests that may wait for a busy account at once; more are refused at once.
+        public var maxQueued = 1000
+
+        public init() {}
+    }
+
     struct ScopeKey: Hashable {
         var accountID: Int64
         var scope: CooldownScope
@@ -39,30 +52,34 @@ public final class AccountPool: Service {
         var cooldowns: [ScopeKey: CooldownState] = [:]
         var needsReauth: Set<Int64> = []
         var cooldownsLoaded = false
-        /// Fraction of its request quota each account has left, from its last response headers.
-        var headroom: [Int64: Double] = [:]
+        var runtime: [Int64: AccountRuntime] = [:]
+        var bindings: StickyBindings
         var rotation: UInt64 = 0
+        var waiters = CapacityWaiters<CheckedContinuation<Bool, Never>>()
     }
 
-    let state = Mutex(State())
+    let state: Mutex<State>
     let store: any AccountStore
-    private let secrets: SecretBox
+    let secrets: SecretBox
     private let catalog: ProviderCatalog
     let policy: CooldownPolicy
+    let settings: Settings
     private let refreshInterval: Duration
     let logger: Logger
     let prober = Mutex<Prober?>(nil)
 
     public init(
         store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, policy: CooldownPolicy = CooldownPolicy(),
-        refreshInterval: Duration, logger: Logger
+        settings: Settings = Settings(), refreshInterval: Duration, logger: Logger
     ) {
         self.store = store
         self.secrets = secrets
         self.catalog = catalog
         self.policy = policy
+        self.settings = settings
         self.refreshInterval = refreshInterval
         self.logger = logger
+        state = Mutex(State(bindings: StickyBindings(ttl: settings.stickyTTL)))
     }
 
     /// Re-reads accounts from the store. Accounts whose provider or secret cannot be used are skipped
@@ -130,23 +147,47 @@ public final class AccountPool: Service {
     }
 
     public enum Pick: Sendable {
-        case account(Account)
+        case account(AccountLease)
         /// Every remaining account is cooling; the earliest is back at this time.
         case cooling(until: Date)
+        /// Every remaining account that could serve is running as many requests as it may: these.
+        case busy(Set<Int64>)
         case none
     }
 
-    /// The next account to try for `model` and `userID`, skipping `tried` and cooling accounts.
-    public func next(
-        model: String, userID: Int64, preference: PoolPreference = .dedicatedFirst, excluding tried: Set<Int64>, now: Date = Date()
-    ) -> Pick {
-        state.withLock { state in
+    /// Who is asking, for tiers and sticky routing.
+    public struct Requester: Sendable {
+        public var userID: Int64
+        public var preference: PoolPreference
+        /// The conversation (see `ChatRequestSummary.sessionKey`), when there is one.
+        public var session: UInt64?
+
+        public init(userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil) {
+            self.userID = userID
+            self.preference = preference
+            self.session = session
+        }
+
+        func bindingKey(model: String) -> StickyBindings.Key? {
+            session.map { StickyBindings.Key(userID: userID, session: $0, model: model) }
+        }
+    }
+
+    /// Lends the next account to try for `model`, skipping `tried`, cooling and busy accounts.
+    ///
+    /// The tiers: the requester's own accounts are dedicated; accounts without an owner are
+    /// shared, and so are other owners' accounts in surplus mode while their headroom is above the
+    /// owner's reserve. `AccountSelection` orders the candidates; an account bound to the
+    /// requester's conversation goes first instead when it can serve and is in the tier the
+    /// order starts with (a binding outranks priority, never the user's tier preference).
+    public func next(model: String, for requester: Requester, excluding tried: Set<Int64>, now: Date = Date()) -> Pick {
+        let picked: Pick = state.withLock { state in
             var candidates: [PoolCandidate] = []
             var earliest: Date?
+            var busy: Set<Int64> = []
             for account in state.accounts.values where account.models.contains(model) {
-                if let owner = account.record.ownerUserID, owner != userID { continue }
-                // Shared accounts do not exist for this user, not even as "cooling until".
-                if preference == .dedicatedOnly, account.record.ownerUserID == nil { continue }
+                let runtime = state.runtime[account.record.id] ?? AccountRuntime()
+                guard let tier = Self.tier(of: account.record, for: requester, runtime: runtime) else { continue }
                 if state.needsReauth.contains(account.record.id) { continue }
                 // Tried accounts still count for the earliest recovery: they are cooling because of this request.
                 if let until = state.coolingUntil(account.record.id, model: model, now: now) {
@@ -154,113 +195,49 @@ public final class AccountPool: Service {
                     continue
                 }
                 if tried.contains(account.record.id) { continue }
+                if let cap = account.record.sharing.maxConcurrency, runtime.inFlight >= cap {
+                    busy.insert(account.record.id)
+                    continue
+                }
                 candidates.append(PoolCandidate(
-                    id: account.record.id, tier: account.record.ownerUserID == nil ? .shared : .dedicated,
-                    priority: account.record.priority, weight: account.record.weight,
-                    headroom: state.headroom[account.record.id]))
+                    id: account.record.id, tier: tier, priority: account.record.priority, weight: account.record.weight,
+                    headroom: runtime.headroom, resetIn: runtime.quotaResetsAt.map { $0.timeIntervalSince(now) },
+                    errorRate: runtime.errorRate, inFlight: runtime.inFlight))
             }
             state.rotation &+= 1
             var rng = SystemRandomNumberGenerator()
-            if let first = AccountSelection.order(candidates, preference: preference, rotation: state.rotation, using: &rng).first,
-               let account = state.accounts[first.id] {
-                return .account(account)
+            var chosen = AccountSelection.order(candidates, preference: requester.preference, rotation: state.rotation, using: &rng).first
+            if let first = chosen, let key = requester.bindingKey(model: model), let bound = state.bindings.account(for: key, now: now),
+               let candidate = candidates.first(where: { $0.id == bound }), candidate.tier == first.tier
+            {
+                chosen = candidate
             }
+            if let chosen, let account = state.accounts[chosen.id] {
+                state.runtime[chosen.id, default: AccountRuntime()].inFlight += 1
+                return .account(AccountLease(account: account, tier: chosen.tier, pool: self))
+            }
+            if !busy.isEmpty { return .busy(busy) }
             return earliest.map { .cooling(until: $0) } ?? .none
         }
+        return picked
     }
 
-    /// Cools the failed scope. Only a change is written to the store: the burst of concurrent
-    /// failures that does not escalate the backoff writes nothing.
-    public func recordFailure(_ accountID: Int64, _ assessment: FailureAssessment, resetAt: Date?, now: Date = Date()) async {
-        let jitter = resetAt == nil ? 0 : Double.random(in: 0...policy.resetJitter)
-        let key = ScopeKey(accountID: accountID, scope: assessment.scope)
-        let changed: CooldownState? = state.withLock { state in
-            var cooldown = state.cooldowns[key] ?? CooldownState()
-            let changed = cooldown.recordFailure(assessment.failure, resetAt: resetAt, now: now, policy: policy, jitter: jitter)
-            state.cooldowns[key] = cooldown
-            return changed ? cooldown : nil
-        }
-        guard let changed else { return }
-        logger.notice("upstream account cooling down", metadata: [
-            "account": "\(accountID)", "scope": "\(assessment.scope.model ?? "account")", "reason": "\(assessment.failure.rawValue)",
-            "seconds": "\(Int((changed.coolingUntil ?? now).timeIntervalSince(now).rounded(.up)))",
-        ])
-        await persist(key, changed)
-    }
-
-    /// A success on `model` ends that model's cooldown and backoff. The account-wide state is
-    /// cleared only once it has stopped cooling: a request that was already running on another
-    /// model when the account was cooled must not bring the account back.
-    public func recordSuccess(_ accountID: Int64, model: String, now: Date = Date()) async {
-        let cleared: [ScopeKey] = state.withLock { state in
-            var cleared: [ScopeKey] = []
-            let modelKey = ScopeKey(accountID: accountID, scope: .model(model))
-            if state.cooldowns.removeValue(forKey: modelKey) != nil { cleared.append(modelKey) }
-            let accountKey = ScopeKey(accountID: accountID, scope: .account)
-            if let cooldown = state.cooldowns[accountKey], !cooldown.isCooling(at: now) {
-                state.cooldowns[accountKey] = nil
-                cleared.append(accountKey)
-            }
-            return cleared
-        }
-        for key in cleared { await persist(key, nil) }
+    /// The tier `record` is in for `requester`, or nil when it may not serve them.
+    static func tier(of record: AccountRecord, for requester: Requester, runtime: AccountRuntime) -> PoolCandidate.Tier? {
+        guard let owner = record.ownerUserID else { return requester.preference == .dedicatedOnly ? nil : .shared }
+        if owner == requester.userID { return .dedicated }
+        guard requester.preference != .dedicatedOnly, record.sharing.shareMode == .surplus else { return nil }
+        // Unknown headroom counts as full until the provider reports it.
+        let headroom = runtime.headroom ?? 1
+        return headroom * 100 > Double(record.sharing.reservePercent) ? .shared : nil
     }
 
     public func cooldown(_ accountID: Int64, scope: CooldownScope = .account) -> CooldownState? {
         state.withLock { $0.cooldowns[ScopeKey(accountID: accountID, scope: scope)] }
     }
 
-    /// Writes one scope's state (nil: deletes it). A failed write is logged: the in-memory state
-    /// still rules this process, and the next change writes again.
-    func persist(_ key: ScopeKey, _ cooldown: CooldownState?) async {
-        do {
-            if let cooldown {
-                try await store.saveCooldown(accountID: key.accountID, scope: key.scope, cooldown)
-            } else {
-                try await store.deleteCooldown(accountID: key.accountID, scope: key.scope)
-            }
-        } catch {
-            logger.warning("account cooldown could not be saved", metadata: ["account": "\(key.accountID)", "error": "\(error)"])
-        }
-    }
-
-    /// Records what an upstream said about its remaining quota; selection weighs by it. The
-    /// tighter of the request and token limits counts. Runs on every response, so the header
-    /// names are constants.
-    public func recordHeadroom(_ accountID: Int64, headers: HTTPHeaders) {
-        var tightest: Double?
-        for (remainingName, limitName) in Self.quotaHeaders {
-            if let remaining = headers.first(name: remainingName).flatMap(Double.init),
-               let limit = headers.first(name: limitName).flatMap(Double.init), limit > 0, remaining >= 0
-            {
-                tightest = min(tightest ?? 1, remaining / limit)
-            }
-        }
-        guard let tightest else { return }
-        state.withLock { $0.headroom[accountID] = tightest }
-    }
-
-    static let quotaHeaders = [
-        ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests"),
-        ("x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens"),
-    ]
-
-    /// Stores a rotated session cookie, in memory at once and encrypted in the store.
-    public func rotateCookie(_ accountID: Int64, setCookies: [String]) async {
-        let merged: String? = state.withLock { state in
-            guard var account = state.accounts[accountID], case .cookie(let current) = account.credential else { return nil }
-            let merged = CookieJar.merge(cookieHeader: current, setCookies: setCookies)
-            guard merged != current else { return nil }
-            account.credential = .cookie(merged)
-            state.accounts[accountID] = account
-            return merged
-        }
-        guard let merged else { return }
-        do {
-            try await store.updateAccountSecret(id: accountID, try secrets.seal(merged))
-        } catch {
-            logger.error("rotated cookie could not be saved", metadata: ["account": "\(accountID)", "error": "\(type(of: error))"])
-        }
+    public func runtime(_ accountID: Int64) -> AccountRuntime {
+        state.withLock { $0.runtime[accountID] ?? AccountRuntime() }
     }
 }
 
@@ -272,5 +249,12 @@ extension AccountPool.State {
             cooldowns[AccountPool.ScopeKey(accountID: accountID, scope: scope)].flatMap { $0.isCooling(at: now) ? $0.coolingUntil : nil }
         }
         return scopes.max()
+    }
+
+    /// Whether a conversation bound to `accountID` should move: the account is gone, needs
+    /// re-auth, or cools for longer than the grace a binding outlives.
+    func isAway(_ accountID: Int64, model: String, now: Date, grace: TimeInterval) -> Bool {
+        guard accounts[accountID] != nil, !needsReauth.contains(accountID) else { return true }
+        return (coolingUntil(accountID, model: model, now: now) ?? now).timeIntervalSince(now) > grace
     }
 }

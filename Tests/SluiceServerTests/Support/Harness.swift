@@ -107,11 +107,11 @@ struct Harness {
     @discardableResult
     func account(
         secret: String, priority: Int = 0, owner: Int64? = nil, kind: AccountKind = .apiKey, models: [String] = [],
-        provider: String = "mock"
+        provider: String = "mock", sharing: AccountSharing = AccountSharing()
     ) async throws -> Int64 {
         let id = try await gateway.store.addAccount(
             provider: provider, kind: kind, baseURL: nil, models: models, priority: priority, weight: 1, ownerUserID: owner,
-            secret: try gateway.secrets.seal(secret))
+            sharing: sharing, secret: try gateway.secrets.seal(secret))
         try await gateway.pool.reload()
         return id
     }

@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+/// Upstream accounts: what the pool reads, and what owners and admins change.
+extension SQLiteStore {
+    public func addAccount(
+        provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
+    ) async throws -> Int64 {
+        let modelsJSON = try Self.json(models)
+        return try await pool.write { db in
+            let now = Date().unixMillis
+            try db.execute(
+                sql: """
+                    INSERT INTO upstream_accounts (provider, kind, base_url, models, priority, weight, owner_user_id,
+                        share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [provider, kind.rawValue, baseURL, modelsJSON, priority, weight, ownerUserID,
+                            sharing.shareMode.rawValue, sharing.reservePercent, sharing.maxConcurrency,
+                            secret.ciphertext, secret.keyVersion, now, now])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func enabledAccounts() async throws -> [AccountRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE enabled = 1 AND removed_at IS NULL ORDER BY id")
+                .compactMap(Self.account)
+        }
+    }
+
+    public func accounts(ownerUserID: Int64?) async throws -> [AccountRecord] {
+        try await pool.read { db in
+            if let ownerUserID {
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM upstream_accounts WHERE owner_user_id = ? AND removed_at IS NULL ORDER BY id",
+                    arguments: [ownerUserID]
+                ).compactMap(Self.account)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE removed_at IS NULL ORDER BY id").compactMap(Self.account)
+        }
+    }
+
+    public func account(id: Int64) async throws -> AccountRecord? {
+        try await pool.read { db in try Self.account(db, id: id) }
+    }
+
+    public func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord? {
+        let modelsJSON = try update.models.map(Self.json)
+        return try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE upstream_accounts SET models = COALESCE(?, models), priority = COALESCE(?, priority),
+                        weight = COALESCE(?, weight), enabled = COALESCE(?, enabled),
+                        share_mode = COALESCE(?, share_mode), reserve_percent = COALESCE(?, reserve_percent),
+                        max_concurrency = CASE WHEN ? THEN ? ELSE max_concurrency END, updated_at = ?
+                    WHERE id = ? AND removed_at IS NULL
+                    """,
+                arguments: [modelsJSON, update.priority, update.weight, update.enabled,
+                            update.sharing?.shareMode.rawValue, update.sharing?.reservePercent,
+                            update.sharing != nil, update.sharing?.maxConcurrency, Date().unixMillis, id])
+            return try Self.account(db, id: id)
+        }
+    }
+
+    public func removeAccount(id: Int64) async throws {
+        try await pool.write { db in
+            let now = Date().unixMillis
+            try db.execute(
+                sql: "UPDATE upstream_accounts SET enabled = 0, removed_at = ?, updated_at = ? WHERE id = ? AND removed_at IS NULL",
+                arguments: [now, now, id])
+            try db.execute(sql: "DELETE FROM account_cooldowns WHERE account_id = ?", arguments: [id])
+        }
+    }
+
+    public func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, needs_reauth = 0, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [secret.ciphertext, secret.keyVersion, Date().unixMillis, id])
+        }
+    }
+
+    static func account(_ db: Database, id: Int64) throws -> AccountRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM upstream_accounts WHERE id = ? AND removed_at IS NULL", arguments: [id]).flatMap(account)
+    }
+
+    static func account(_ row: Row) -> AccountRecord? {
+        guard let kind = AccountKind(rawValue: row["kind"]) else { return nil }
+        let models: String = row["models"]
+        let createdAt: Int64 = row["created_at"]
+        return AccountRecord(
+            id: row["id"], provider: row["provider"], kind: kind, baseURL: row["base_url"],
+            models: (try? JSONDecoder().decode([String].self, from: Data(models.utf8))) ?? [],
+            priority: row["priority"], weight: row["weight"], ownerUserID: row["owner_user_id"],
+            secret: SealedSecret(ciphertext: row["secret_ciphertext"], keyVersion: row["secret_key_version"]),
+            enabled: row["enabled"], needsReauth: row["needs_reauth"],
+            sharing: AccountSharing(
+                shareMode: ShareMode(rawValue: row["share_mode"]) ?? .ownerOnly, reservePercent: row["reserve_percent"],
+                maxConcurrency: row["max_concurrency"]),
+            createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000))
+    }
+
+    static func json(_ models: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(models), as: UTF8.self)
+    }
+}

@@ -1,0 +1,116 @@
+import AsyncHTTPClient
+import Foundation
+import SluiceCore
+import SluiceMockUpstream
+import SluiceServer
+import SluiceStore
+import Testing
+
+/// Issue 3, part 2: tiers and the owner's reserve, sticky conversations, waiting out a short
+/// cooldown, and per-account concurrency with a bounded wait.
+@Suite struct SelectionTests {
+    func servedBy(_ h: Harness) -> [String?] { h.control.requests.map { $0.authorization?.replacingOccurrences(of: "Bearer ", with: "") } }
+
+    func chat(_ h: Harness, _ key: String, session: String) async throws -> Harness.Reply {
+        try await h.request("/v1/chat/completions", body: Harness.chatBody(stream: false), key: key, headers: [("x-session-id", session)])
+    }
+
+    @Test func dedicatedFirstFallsBackToTheSharedPoolWhenTheOwnAccountIsDown() async throws {
+        try await Harness.run { h in
+            let user = try await h.user()
+            try await h.account(secret: "shared")
+            try await h.account(secret: "mine", owner: user.id)
+            h.control.set(.fail(status: 503), for: "mine")
+            let reply = try await h.chat(user.key)
+            #expect(reply.status == 200)
+            #expect(servedBy(h) == ["mine", "shared"])
+            // While it cools, the shared pool serves without trying it.
+            #expect(try await h.chat(user.key).status == 200)
+            #expect(servedBy(h) == ["mine", "shared", "shared"])
+        }
+    }
+
+    @Test func anOwnersReserveIsKeptFromOtherUsers() async throws {
+        try await Harness.run { h in
+            let owner = try await h.user()
+            let other = try await h.user()
+            try await h.account(secret: "kept", owner: owner.id)
+            try await h.account(secret: "surplus", owner: owner.id, sharing: AccountSharing(shareMode: .surplus, reservePercent: 50))
+            // A private account never serves another user; the surplus one does while it has headroom.
+            #expect(try await h.chat(other.key).status == 200)
+            #expect(servedBy(h) == ["surplus"])
+            // The provider reports 40 % left: below the owner's 50 % reserve.
+            h.control.reportQuota(remaining: 40, limit: 100, for: "surplus")
+            #expect(try await h.chat(other.key).status == 200)
+            let refused = try await h.chat(other.key)
+            #expect(refused.status == 503 && refused.error?["code"] as? String == "no_upstream_account")
+            #expect(servedBy(h) == ["surplus", "surplus"])
+            // The owner still uses both of their accounts.
+            for i in 0..<6 { #expect(try await chat(h, owner.key, session: "owner-\(i)").status == 200) }
+            #expect(Set(servedBy(h).dropFirst(2)) == ["kept", "surplus"])
+        }
+    }
+
+    @Test func aConversationStaysThroughABlipAndAfterAHigherPriorityAccountRecovers() async throws {
+        try await Harness.run(configure: { $0.accounts.stickyGraceSeconds = 1 }) { h in
+            try await h.account(secret: "high", priority: 10)
+            try await h.account(secret: "low", priority: 0)
+            let user = try await h.user()
+            // A blip: a 429 without a hint cools "high" for about a second, within the grace.
+            #expect(try await chat(h, user.key, session: "blip").status == 200)
+            h.control.script([.fail(status: 429), .succeed], for: "high")
+            #expect(try await chat(h, user.key, session: "blip").status == 200)
+            try await Task.sleep(for: .milliseconds(1300))
+            #expect(try await chat(h, user.key, session: "blip").status == 200)
+            #expect(servedBy(h) == ["high", "high", "low", "high"], "the failover must not rewrite the binding")
+
+            // A longer cooldown (2 s, past the 1 s grace) moves a new conversation to "low" ...
+            h.control.script([.fail(status: 429, retryAfter: "2"), .succeed], for: "high")
+            #expect(try await chat(h, user.key, session: "moved").status == 200)
+            try await Task.sleep(for: .milliseconds(2500))
+            // ... and it stays there after "high" is back, while a new conversation goes to "high".
+            #expect(try await chat(h, user.key, session: "moved").status == 200)
+            #expect(try await chat(h, user.key, session: "fresh").status == 200)
+            #expect(Array(servedBy(h).suffix(4)) == ["high", "low", "low", "high"])
+        }
+    }
+
+    @Test func aCooldownThatEndsInAMomentIsWaitedOut() async throws {
+        try await Harness.run(configure: { $0.accounts.waitForCooldownMillis = 3000 }) { h in
+            try await h.account(secret: "only")
+            h.control.script([.fail(status: 429, retryAfter: "1"), .succeed], for: "only")
+            let user = try await h.user()
+            #expect(try await h.chat(user.key).status == 429)
+            let started = ContinuousClock.now
+            #expect(try await h.chat(user.key).status == 200)
+            #expect(ContinuousClock.now - started >= .milliseconds(500), "the second request waited for the cooldown")
+            #expect(servedBy(h) == ["only", "only"])
+        }
+    }
+
+    @Test func aBusyAccountQueuesRequestsForABoundedTime() async throws {
+        try await Harness.run(configure: { $0.accounts.queueTimeoutMillis = 1500 }) { h in
+            try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
+            h.control.set(.gated, for: "solo")
+            let user = try await h.user()
+            // The first request holds the only slot until the gate opens.
+            let open = try await h.openStream(user.key)
+            var reader = EventReader(open)
+            #expect(try await reader.next() != nil)
+            h.control.set(.succeed, for: "solo")
+            let refused = try await h.chat(user.key)
+            #expect(refused.status == 429 && refused.error?["code"] as? String == "upstream_capacity")
+            #expect(refused.headers.first(name: "retry-after") != nil)
+            #expect(h.control.requests.count == 1, "a busy account is not called past its cap")
+
+            // A request that waits gets the slot as soon as the first one ends.
+            async let waiting = h.chat(user.key)
+            try await Task.sleep(for: .milliseconds(100))
+            h.control.releaseGate()
+            _ = try await reader.rest()
+            let served = try await waiting
+            #expect(served.status == 200, "\(String(decoding: served.body, as: UTF8.self))")
+            #expect(h.control.requests.count == 2)
+        }
+    }
+}

@@ -17,6 +17,7 @@ public struct Gateway: Sendable {
     /// limit may still spend.
     public let keyBudgets: CreditBook
     public let rateLimiter: LocalKeyRateLimiter
+    public let allowances: LocalPoolAllowances
     public let grants: PlanGrants
     public let settlements: SettlementWriter
     public let pool: AccountPool
@@ -61,7 +62,8 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
         store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize)
     let grants = PlanGrants(plans: config.plans, store: store, credits: credits, logger: logger.with(label: "plans"))
     return Gateway(
-        store: store, credits: credits, keyBudgets: keyBudgets, rateLimiter: LocalKeyRateLimiter(), grants: grants,
+        store: store, credits: credits, keyBudgets: keyBudgets, rateLimiter: LocalKeyRateLimiter(), allowances: LocalPoolAllowances(),
+        grants: grants,
         settlements: settlements, pool: pool, authenticator: authenticator, secrets: secrets, catalog: catalog)
 }
 
@@ -94,9 +96,12 @@ public func buildApplication(
     let upstreamClient = OpenAICompatibleClient(http: httpClient)
     gateway.pool.useProber(verificationProbe(client: upstreamClient, logger: logger))
 
+    let allowance = SharedPoolAllowance(
+        allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
+        pool: gateway.pool)
     let chat = ChatCompletionsHandler(
         authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, keyBudgets: gateway.keyBudgets,
-        rateLimiter: gateway.rateLimiter, settlements: gateway.settlements,
+        rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements,
         client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
         limits: config.upstream, waits: config.accounts, maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
@@ -111,7 +116,8 @@ public func buildApplication(
             attemptsPerAddressPerMinute: config.auth.loginAttemptsPerIPPerMinute,
             failuresPerAccountPer15Minutes: config.auth.loginFailuresPerAccountPer15Minutes),
         keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
-        creditsPerUSD: config.billing.creditsPerUSD)
+        creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
+        catalog: gateway.catalog)
     let pool = gateway.pool
     APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }).register(on: router)
 

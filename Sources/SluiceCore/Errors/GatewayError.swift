@@ -90,6 +90,13 @@ extension GatewayError {
             shouldRetry: true, retryAfterSeconds: retryAfterSeconds)
     }
 
+    public static func poolAllowanceExhausted(retryAfterSeconds: Int) -> Self {
+        .init(
+            status: 429, type: "rate_limit_error", code: "pool_allowance_exhausted", param: nil,
+            message: "Your shared-pool allowance for this model is used up. It refills on its own; retry after \(retryAfterSeconds) s.",
+            shouldRetry: true, retryAfterSeconds: retryAfterSeconds)
+    }
+
     public static func noAccount(model: String) -> Self {
         .init(
             status: 503, type: "server_error", code: "no_upstream_account", param: nil,

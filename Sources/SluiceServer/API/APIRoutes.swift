@@ -16,6 +16,8 @@ struct APIRoutes {
         CreditRoutes(api: api).register(on: registry)
         UsageRoutes(api: api).register(on: registry)
         AdminUserRoutes(api: api).register(on: registry)
+        AccountRoutes(api: api).register(on: registry)
+        AdminAccountRoutes(api: api).register(on: registry)
         registerPlans(registry)
 
         let endpoints = registry.endpoints

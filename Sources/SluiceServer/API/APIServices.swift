@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import SluiceCore
+import SluiceProviders
 import SluiceStore
 
 /// What every `/api` handler needs: the store, sign-in machinery, and the caches that must hear
@@ -17,6 +18,11 @@ struct APIServices: Sendable {
     let grants: PlanGrants
     let auth: SluiceConfig.Auth
     let creditsPerUSD: Credits
+    let pool: AccountPool
+    let allowance: SharedPoolAllowance
+    /// Seals the secrets of accounts owners and admins add.
+    let secrets: SecretBox
+    let catalog: ProviderCatalog
 
     /// The signed-in user behind `Authorization: Bearer <access token>`. Status and role are read
     /// now, not taken from the token, so a ban or demotion applies to tokens already issued.

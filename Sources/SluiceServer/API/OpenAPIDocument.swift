@@ -36,6 +36,11 @@ enum OpenAPIDocument {
             ("id", .integer), ("action", .text), ("actor_id", .nullable(.integer)), ("ip", .nullable(.text)), ("detail", .nullable(.text)),
             ("created_at", .time),
         ]),
+        "Account": AccountView.schema,
+        "Quota": .object([
+            ("group", .text), ("models", .array(.text)), ("unit", .string(values: ["tokens", "requests"])), ("capacity", .integer),
+            ("available", .integer), ("recovery_per_hour", .integer), ("refills_at", .nullable(.time)), ("usable_at", .nullable(.time)),
+        ]),
         "Plan": .object([
             ("name", .text), ("display_name", .text), ("monthly_credits", .credits), ("features", .array(.text)),
             ("pool_allowance", .object([("capacity", .integer), ("recovery_per_hour", .integer), ("unit", .text)])),

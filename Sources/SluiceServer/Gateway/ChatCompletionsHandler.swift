@@ -16,6 +16,7 @@ struct ChatCompletionsHandler: Sendable {
     /// Spending allowances of keys that have a spending limit, held like balances.
     let keyBudgets: any CreditHolds
     let rateLimiter: any KeyRateLimiting
+    let allowance: SharedPoolAllowance
     let settlements: SettlementWriter
     let client: OpenAICompatibleClient
     let pricing: Pricing
@@ -75,8 +76,8 @@ struct ChatCompletionsHandler: Sendable {
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, credits: credits, keyBudgets: keyBudget, rateLimiter: rateLimiter, pricing: pricing,
-            writer: settlements)
+            promptEstimate: promptEstimate, credits: credits, keyBudgets: keyBudget, rateLimiter: rateLimiter, allowance: allowance,
+            pricing: pricing, writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.
         // The client's bytes go upstream as they came, unless a stream must be told to report usage.
@@ -84,9 +85,10 @@ struct ChatCompletionsHandler: Sendable {
         if summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) {
             upstreamBody = ByteBuffer(data: edited)
         }
+        let shared = allowance.admits(key, model: summary.model)
         let requester = AccountPool.Requester(
-            userID: key.userID, preference: key.poolPreference,
-            session: summary.sessionKey(header: request.headers[.sessionID]))
+            userID: key.userID, preference: key.poolPreference, session: summary.sessionKey(header: request.headers[.sessionID]),
+            sharedPoolClosedFor: shared.allowed ? nil : shared.retryAfterSeconds)
         let forwarded: Forwarded
         do {
             forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)
@@ -158,6 +160,7 @@ struct ChatCompletionsHandler: Sendable {
                 if tried.isEmpty || lastFailure == .rateLimited { throw GatewayError.allAccountsCooling(retryAfterSeconds: seconds) }
                 throw GatewayError.upstreamFailed("The upstream failed and every other account is cooling down.")
             case .none:
+                if tried.isEmpty, let wait = requester.sharedPoolClosedFor { throw GatewayError.poolAllowanceExhausted(retryAfterSeconds: wait) }
                 if tried.isEmpty { throw GatewayError.noAccount(model: summary.model) }
                 throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
             }

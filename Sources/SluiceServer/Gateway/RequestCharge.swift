@@ -44,6 +44,7 @@ final class RequestCharge: Sendable {
     /// Set when the key has a spending limit: its allowance is held and settled alongside.
     private let keyBudgets: (any CreditHolds)?
     private let rateLimiter: any KeyRateLimiting
+    private let allowance: SharedPoolAllowance
     private let pricing: Pricing
     private let writer: SettlementWriter
     private let settled = Mutex(false)
@@ -52,8 +53,8 @@ final class RequestCharge: Sendable {
 
     init(
         requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
-        credits: any CreditHolds, keyBudgets: (any CreditHolds)?, rateLimiter: any KeyRateLimiting, pricing: Pricing,
-        writer: SettlementWriter
+        credits: any CreditHolds, keyBudgets: (any CreditHolds)?, rateLimiter: any KeyRateLimiting, allowance: SharedPoolAllowance,
+        pricing: Pricing, writer: SettlementWriter
     ) {
         self.requestID = requestID
         self.key = key
@@ -64,6 +65,7 @@ final class RequestCharge: Sendable {
         self.credits = credits
         self.keyBudgets = keyBudgets
         self.rateLimiter = rateLimiter
+        self.allowance = allowance
         self.pricing = pricing
         self.writer = writer
     }
@@ -97,6 +99,7 @@ final class RequestCharge: Sendable {
             ?? (outcome.producedOutput
                 ? TokenUsage(promptTokens: promptEstimate, completionTokens: outcome.completionEstimate)
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
+        if let lease { allowance.spend(key, lease: lease, usage: usage) }
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         guard let settlement = credits.settle(requestID: requestID, cost: cost) else { return }
         _ = keyBudgets?.settle(requestID: requestID, cost: settlement.charged)

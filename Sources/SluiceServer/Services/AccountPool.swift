@@ -161,12 +161,18 @@ public final class AccountPool: Service {
         public var preference: PoolPreference
         /// The conversation (see `ChatRequestSummary.sessionKey`), when there is one.
         public var session: UInt64?
+        /// Seconds until the requester's shared-pool allowance refills; nil while they have some.
+        /// Without allowance the shared tier is closed to them.
+        public var sharedPoolClosedFor: Int?
 
-        public init(userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil) {
+        public init(userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil, sharedPoolClosedFor: Int? = nil) {
             self.userID = userID
             self.preference = preference
             self.session = session
+            self.sharedPoolClosedFor = sharedPoolClosedFor
         }
+
+        var mayUseSharedTier: Bool { preference != .dedicatedOnly && sharedPoolClosedFor == nil }
 
         func bindingKey(model: String) -> StickyBindings.Key? {
             session.map { StickyBindings.Key(userID: userID, session: $0, model: model) }
@@ -224,9 +230,9 @@ public final class AccountPool: Service {
 
     /// The tier `record` is in for `requester`, or nil when it may not serve them.
     static func tier(of record: AccountRecord, for requester: Requester, runtime: AccountRuntime) -> PoolCandidate.Tier? {
-        guard let owner = record.ownerUserID else { return requester.preference == .dedicatedOnly ? nil : .shared }
+        guard let owner = record.ownerUserID else { return requester.mayUseSharedTier ? .shared : nil }
         if owner == requester.userID { return .dedicated }
-        guard requester.preference != .dedicatedOnly, record.sharing.shareMode == .surplus else { return nil }
+        guard requester.mayUseSharedTier, record.sharing.shareMode == .surplus else { return nil }
         // Unknown headroom counts as full until the provider reports it.
         let headroom = runtime.headroom ?? 1
         return headroom * 100 > Double(record.sharing.reservePercent) ? .shared : nil
@@ -256,5 +262,68 @@ extension AccountPool.State {
     func isAway(_ accountID: Int64, model: String, now: Date, grace: TimeInterval) -> Bool {
         guard accounts[accountID] != nil, !needsReauth.contains(accountID) else { return true }
         return (coolingUntil(accountID, model: model, now: now) ?? now).timeIntervalSince(now) > grace
+    }
+}
+
+extension AccountPool {
+    /// The model group whose shared-pool allowance `model` spends: the provider of the first
+    /// account that serves it.
+    public func modelGroup(_ model: String) -> String? {
+        state.withLock { state in
+            state.accounts.values.filter { $0.models.contains(model) }.min { $0.record.id < $1.record.id }?.manifest.id
+        }
+    }
+
+    /// Every model group some shared-tier account serves, with its models.
+    public func sharedGroups() -> [String: Set<String>] {
+        state.withLock { state in
+            var groups: [String: Set<String>] = [:]
+            for account in state.accounts.values where account.record.ownerUserID == nil || account.record.sharing.shareMode == .surplus {
+                groups[account.manifest.id, default: []].formUnion(account.models)
+            }
+            return groups
+        }
+    }
+
+    /// Whether the user shares an account of their own with the pool (the contributor bonus).
+    public func isContributor(_ userID: Int64) -> Bool {
+        state.withLock { state in
+            state.accounts.values.contains { $0.record.ownerUserID == userID && $0.record.sharing.shareMode == .surplus }
+        }
+    }
+}
+
+extension AccountPool {
+    /// What this process knows of one account right now, for the views.
+    public struct AccountState: Sendable {
+        public var runtime: AccountRuntime
+        public var cooldowns: [(CooldownScope, CooldownState)]
+        public var needsReauth: Bool
+    }
+
+    public func liveState(_ accountID: Int64) -> AccountState {
+        state.withLock { state in
+            let cooldowns = state.cooldowns.filter { $0.key.accountID == accountID }
+                .map { ($0.key.scope, $0.value) }
+                .sorted { ($0.0.model ?? "") < ($1.0.model ?? "") }
+            return AccountState(
+                runtime: state.runtime[accountID] ?? AccountRuntime(), cooldowns: cooldowns,
+                needsReauth: state.needsReauth.contains(accountID))
+        }
+    }
+
+    /// Clears an account's cooldowns, backoff, figures and bindings (an admin's reset), in memory
+    /// and in the store. *Needs re-auth* stays: only a new secret clears it.
+    public func reset(_ accountID: Int64) async {
+        let keys: [ScopeKey] = state.withLock { state in
+            let keys = state.cooldowns.keys.filter { $0.accountID == accountID }
+            for key in keys { state.cooldowns[key] = nil }
+            let inFlight = state.runtime[accountID]?.inFlight ?? 0
+            state.runtime[accountID] = AccountRuntime()
+            state.runtime[accountID]?.inFlight = inFlight
+            state.bindings.forget(accountID: accountID)
+            return Array(keys)
+        }
+        for key in keys { await persist(key, nil) }
     }
 }

@@ -1,0 +1,270 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// `/api/accounts`: the upstream accounts a user contributes, and `/api/quotas`: what they may
+/// still draw from the shared pool. Admins see every account under `/api/admin/accounts`.
+struct AccountRoutes {
+    let api: APIServices
+
+    struct NewAccount: Decodable {
+        var provider: String
+        var kind: String?
+        var secret: String
+        var models: [String]?
+        var priority: Int?
+        var weight: Int?
+        var shareMode: String?
+        var reservePercent: Int?
+        var maxConcurrency: Int?
+    }
+
+    struct Change: Decodable {
+        var secret: String?
+        var models: [String]?
+        var priority: Int?
+        var weight: Int?
+        var enabled: Bool?
+        var shareMode: String?
+        var reservePercent: Int?
+        /// 0 removes the cap.
+        var maxConcurrency: Int?
+    }
+
+    static let newFields: Set<String> = ["provider", "kind", "secret", "models", "priority", "weight", "share_mode", "reserve_percent", "max_concurrency"]
+    static let changeFields: Set<String> = ["secret", "models", "priority", "weight", "enabled", "share_mode", "reserve_percent", "max_concurrency"]
+    /// Accounts one user may contribute.
+    static let maxAccountsPerUser = 50
+
+    func register(on registry: EndpointRegistry) {
+        let account = Schema.ref("Account")
+        let settings: [(String, Schema)] = [
+            ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
+            ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
+            ("max_concurrency", .integer),
+        ]
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/accounts", summary: "Your upstream accounts and their live state (never their secrets).",
+                access: .user, response: .object([("data", .array(account))]), tag: "accounts"), list)
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/accounts",
+                summary: "Contribute an upstream account. `share_mode: surplus` lends it to others above `reserve_percent` of its quota.",
+                access: .user,
+                request: .object(
+                    [("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))), ("secret", .text)] + settings,
+                    required: ["provider", "secret"]),
+                status: 201, response: account, tag: "accounts"), create)
+        registry.add(
+            Endpoint(
+                method: .patch, path: "/api/accounts/{id}", summary: "Change your account; a new `secret` also clears needs re-auth.",
+                access: .user, request: .object([("secret", .text), ("enabled", .boolean)] + settings), response: account, tag: "accounts"),
+            update)
+        registry.add(
+            Endpoint(method: .delete, path: "/api/accounts/{id}", summary: "Remove your account.", access: .user, status: 204, tag: "accounts"),
+            remove)
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/quotas", summary: "Your shared-pool allowance per model group, and when it refills.",
+                access: .user, response: .object([("contributor", .boolean), ("data", .array(.ref("Quota")))]), tag: "accounts"), quotas)
+    }
+
+    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        return try views(try await api.store.accounts(ownerUserID: user.id))
+    }
+
+    @Sendable func create(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        let (body, _) = try await APIJSON.body(NewAccount.self, from: request, allowing: Self.newFields)
+        guard let manifest = api.catalog[body.provider] else {
+            throw GatewayError.invalidRequest("Unknown provider `\(body.provider)`.", param: "provider")
+        }
+        guard let kind = AccountKind(rawValue: body.kind ?? AccountKind.apiKey.rawValue) else {
+            throw GatewayError.invalidRequest("`kind` must be one of \(AccountKind.allCases.map(\.rawValue).joined(separator: ", ")).", param: "kind")
+        }
+        let change = Change(
+            secret: body.secret, models: body.models, priority: body.priority, weight: body.weight, shareMode: body.shareMode,
+            reservePercent: body.reservePercent, maxConcurrency: body.maxConcurrency)
+        let update = try Self.validate(change, current: AccountSharing(), offered: Set(manifest.models.map(\.id)))
+        guard try await api.store.accounts(ownerUserID: user.id).count < Self.maxAccountsPerUser else {
+            throw GatewayError.conflict("You have \(Self.maxAccountsPerUser) accounts, the most allowed. Remove one first.")
+        }
+        let id = try await api.store.addAccount(
+            provider: manifest.id, kind: kind, baseURL: nil, models: update.models ?? [], priority: update.priority ?? 0,
+            weight: update.weight ?? 1, ownerUserID: user.id, sharing: update.sharing ?? AccountSharing(),
+            secret: try api.secrets.seal(body.secret))
+        try await api.pool.reload()
+        await api.log("account_added", user: user.id, actor: user.id, context: context, detail: "account \(id) \(manifest.id)")
+        return try await view(id, status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        let record = try await ownAccount(request, context, user: user)
+        let (body, _) = try await APIJSON.body(Change.self, from: request, allowing: Self.changeFields)
+        let offered = Set(api.catalog[record.provider]?.models.map(\.id) ?? [])
+        let update = try Self.validate(body, current: record.sharing, offered: offered)
+        _ = try await api.store.updateAccount(id: record.id, update)
+        if let secret = body.secret { try await api.store.updateAccountSecret(id: record.id, try api.secrets.seal(secret)) }
+        try await api.pool.reload()
+        await api.log("account_changed", user: user.id, actor: user.id, context: context, detail: "account \(record.id)")
+        return try await view(record.id)
+    }
+
+    @Sendable func remove(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        let record = try await ownAccount(request, context, user: user)
+        try await api.store.removeAccount(id: record.id)
+        try await api.pool.reload()
+        await api.pool.reset(record.id)
+        await api.log("account_removed", user: user.id, actor: user.id, context: context, detail: "account \(record.id)")
+        return APIJSON.noContent()
+    }
+
+    @Sendable func quotas(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let user = try await api.signedIn(request)
+        struct Quota: Encodable {
+            var group: String
+            var models: [String]
+            var unit: String
+            var capacity: Int
+            var available: Int
+            var recoveryPerHour: Int
+            /// When the allowance is full again; null when it is full.
+            var refillsAt: Date?
+            /// When requests may use the shared pool again; null while they may.
+            var usableAt: Date?
+        }
+        struct Quotas: Encodable {
+            var contributor: Bool
+            var data: [Quota]
+        }
+        let now = Date()
+        let terms = api.allowance.terms(userID: user.id, plan: user.plan)
+        let data: [Quota] = api.pool.sharedGroups().sorted { $0.key < $1.key }.compactMap { group, models in
+            guard let terms else { return nil }
+            let budget = api.allowance.allowances.budget(userID: user.id, group: group, terms: terms, now: now.timeIntervalSince1970)
+            func at(_ seconds: Double) -> Date? { seconds > 0 && seconds.isFinite ? now.addingTimeInterval(seconds.rounded(.up)) : nil }
+            return Quota(
+                group: group, models: models.sorted(), unit: terms.unit.rawValue, capacity: terms.capacity,
+                available: max(0, Int(budget.level.rounded(.down))), recoveryPerHour: terms.perHour,
+                refillsAt: at(budget.secondsUntilFull()), usableAt: at(budget.secondsUntilUsable()))
+        }
+        return try APIJSON.response(Quotas(contributor: api.pool.isContributor(user.id), data: data))
+    }
+
+    /// The account at `{id}` if `user` owns it; another user's account answers like a missing one.
+    private func ownAccount(_ request: Request, _ context: SluiceRequestContext, user: UserRecord) async throws -> AccountRecord {
+        guard let record = try await api.store.account(id: try APIServices.id(context)), record.ownerUserID == user.id else {
+            throw GatewayError.notFound("No such account.")
+        }
+        return record
+    }
+
+    func view(_ id: Int64, status: HTTPResponse.Status = .ok) async throws -> Response {
+        guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
+        return try APIJSON.response(AccountView(record, live: api.pool.liveState(id)), status: status)
+    }
+
+    func views(_ records: [AccountRecord]) throws -> Response {
+        try APIJSON.response(AccountList(data: records.map { AccountView($0, live: api.pool.liveState($0.id)) }))
+    }
+
+    /// Checks a change and turns it into a store update. `offered`: the provider's models.
+    static func validate(_ change: Change, current: AccountSharing, offered: Set<String>) throws -> AccountUpdate {
+        if let secret = change.secret, secret.isEmpty || secret.utf8.count > 16 << 10 {
+            throw GatewayError.invalidRequest("`secret` must be 1 to 16384 bytes.", param: "secret")
+        }
+        if let unknown = change.models?.first(where: { !offered.contains($0) }) {
+            throw GatewayError.invalidRequest("The provider has no model `\(unknown)`.", param: "models")
+        }
+        if let priority = change.priority, !(-1000...1000).contains(priority) {
+            throw GatewayError.invalidRequest("`priority` must be between -1000 and 1000.", param: "priority")
+        }
+        if let weight = change.weight, !(1...1000).contains(weight) {
+            throw GatewayError.invalidRequest("`weight` must be between 1 and 1000.", param: "weight")
+        }
+        var sharing = current
+        if let mode = change.shareMode {
+            guard let parsed = ShareMode(rawValue: mode) else {
+                throw GatewayError.invalidRequest("`share_mode` must be private or surplus.", param: "share_mode")
+            }
+            sharing.shareMode = parsed
+        }
+        if let reserve = change.reservePercent {
+            guard (0...100).contains(reserve) else { throw GatewayError.invalidRequest("`reserve_percent` must be 0 to 100.", param: "reserve_percent") }
+            sharing.reservePercent = reserve
+        }
+        if let cap = change.maxConcurrency {
+            guard (0...10_000).contains(cap) else {
+                throw GatewayError.invalidRequest("`max_concurrency` must be 0 (no cap) to 10000.", param: "max_concurrency")
+            }
+            sharing.maxConcurrency = cap == 0 ? nil : cap
+        }
+        let sharingChanged = change.shareMode != nil || change.reservePercent != nil || change.maxConcurrency != nil
+        return AccountUpdate(
+            models: change.models, priority: change.priority, weight: change.weight, enabled: change.enabled,
+            sharing: sharingChanged ? sharing : nil)
+    }
+}
+
+/// `/api/admin/accounts`: every account's state, reset, and enabling or disabling.
+struct AdminAccountRoutes {
+    let api: APIServices
+
+    static let changeFields: Set<String> = ["models", "priority", "weight", "enabled", "share_mode", "reserve_percent", "max_concurrency"]
+
+    func register(on registry: EndpointRegistry) {
+        let account = Schema.ref("Account")
+        registry.add(
+            Endpoint(
+                method: .get, path: "/api/admin/accounts",
+                summary: "Every upstream account: state per scope, cooling-until, headroom, in flight, error rate, last error.",
+                access: .admin, query: [("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"]), "Only accounts in this state.")],
+                response: .object([("data", .array(account))]), tag: "admin"), list)
+        registry.add(
+            Endpoint(
+                method: .patch, path: "/api/admin/accounts/{id}", summary: "Enable, disable or re-weigh an account.", access: .admin,
+                request: .object([
+                    ("enabled", .boolean), ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
+                    ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
+                    ("max_concurrency", .integer),
+                ]), response: account, tag: "admin"), update)
+        registry.add(
+            Endpoint(
+                method: .post, path: "/api/admin/accounts/{id}/reset",
+                summary: "Clear an account's cooldowns, backoff and figures. Needs re-auth stays until its secret changes.",
+                access: .admin, response: account, tag: "admin"), reset)
+    }
+
+    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        _ = try await api.admin(request)
+        let wanted = request.uri.queryParameters.get("state")
+        let views = try await api.store.accounts(ownerUserID: nil).map { AccountView($0, live: api.pool.liveState($0.id)) }
+        return try APIJSON.response(AccountList(data: wanted.map { wanted in views.filter { $0.state == wanted } } ?? views))
+    }
+
+    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let admin = try await api.admin(request)
+        let id = try APIServices.id(context)
+        guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
+        let (body, _) = try await APIJSON.body(AccountRoutes.Change.self, from: request, allowing: Self.changeFields)
+        let update = try AccountRoutes.validate(body, current: record.sharing, offered: Set(api.catalog[record.provider]?.models.map(\.id) ?? []))
+        _ = try await api.store.updateAccount(id: id, update)
+        try await api.pool.reload()
+        await api.log("account_changed", user: record.ownerUserID ?? admin.id, actor: admin.id, context: context, detail: "account \(id)")
+        return try await AccountRoutes(api: api).view(id)
+    }
+
+    @Sendable func reset(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let admin = try await api.admin(request)
+        let id = try APIServices.id(context)
+        guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
+        await api.pool.reset(id)
+        await api.log("account_reset", user: record.ownerUserID ?? admin.id, actor: admin.id, context: context, detail: "account \(id)")
+        return try await AccountRoutes(api: api).view(id)
+    }
+}

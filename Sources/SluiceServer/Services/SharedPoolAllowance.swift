@@ -1,0 +1,38 @@
+import Foundation
+import SluiceCore
+import SluiceStore
+
+/// Each user's share of the shared pool (DESIGN.md, "Three kinds of limit"): a budget per model
+/// group that refills on its own, set by the user's plan, raised for users who share an account
+/// of their own. A model's group is the provider whose accounts serve it. Only requests served
+/// from the shared tier spend it.
+struct SharedPoolAllowance: Sendable {
+    let allowances: any PoolAllowances
+    let plans: [String: SluiceConfig.Plan]
+    let contributorBonusPercent: Int
+    let pool: AccountPool
+
+    func terms(userID: Int64, plan: String) -> AllowanceTerms? {
+        guard let plan = plans[plan] ?? plans["free"] else { return nil }
+        let terms = AllowanceTerms(
+            capacity: plan.poolCapacity, perHour: plan.poolRecoveryPerHour, unit: AllowanceTerms.Unit(rawValue: plan.poolUnit) ?? .tokens)
+        return pool.isContributor(userID) ? terms.raised(byPercent: contributorBonusPercent) : terms
+    }
+
+    /// Whether the key's owner may be served from the shared tier for `model` now; when not, the
+    /// seconds until they may.
+    func admits(_ key: APIKeyRecord, model: String, now: Date = Date()) -> (allowed: Bool, retryAfterSeconds: Int) {
+        guard let group = pool.modelGroup(model), let terms = terms(userID: key.userID, plan: key.plan) else { return (true, 0) }
+        let budget = allowances.budget(userID: key.userID, group: group, terms: terms, now: now.timeIntervalSince1970)
+        guard !budget.allowsSpending() else { return (true, 0) }
+        let wait = budget.secondsUntilUsable()
+        return (false, wait.isFinite ? max(1, Int(wait.rounded(.up))) : 3600)
+    }
+
+    /// Spends what a request served from the shared tier used.
+    func spend(_ key: APIKeyRecord, lease: AccountLease, usage: TokenUsage, now: Date = Date()) {
+        guard lease.tier == .shared, let terms = terms(userID: key.userID, plan: key.plan) else { return }
+        let units = terms.units(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+        allowances.spend(userID: key.userID, group: lease.account.manifest.id, terms: terms, units: units, now: now.timeIntervalSince1970)
+    }
+}

@@ -241,10 +241,6 @@ public final class AccountPool: Service {
     public func cooldown(_ accountID: Int64, scope: CooldownScope = .account) -> CooldownState? {
         state.withLock { $0.cooldowns[ScopeKey(accountID: accountID, scope: scope)] }
     }
-
-    public func runtime(_ accountID: Int64) -> AccountRuntime {
-        state.withLock { $0.runtime[accountID] ?? AccountRuntime() }
-    }
 }
 
 extension AccountPool.State {

@@ -85,10 +85,9 @@ struct ChatCompletionsHandler: Sendable {
         if summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(body, summary: summary) {
             upstreamBody = ByteBuffer(data: edited)
         }
-        let shared = allowance.admits(key, model: summary.model)
         let requester = AccountPool.Requester(
             userID: key.userID, preference: key.poolPreference, session: summary.sessionKey(header: request.headers[.sessionID]),
-            sharedPoolClosedFor: shared.allowed ? nil : shared.retryAfterSeconds)
+            sharedPoolClosedFor: allowance.closedFor(key, model: summary.model))
         let forwarded: Forwarded
         do {
             forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)

@@ -187,7 +187,7 @@ public final class AccountPool: Service {
     /// requester's conversation goes first instead when it can serve and is in the tier the
     /// order starts with (a binding outranks priority, never the user's tier preference).
     public func next(model: String, for requester: Requester, excluding tried: Set<Int64>, now: Date = Date()) -> Pick {
-        let picked: Pick = state.withLock { state in
+        state.withLock { state in
             var candidates: [PoolCandidate] = []
             var earliest: Date?
             var busy: Set<Int64> = []
@@ -225,7 +225,6 @@ public final class AccountPool: Service {
             if !busy.isEmpty { return .busy(busy) }
             return earliest.map { .cooling(until: $0) } ?? .none
         }
-        return picked
     }
 
     /// The tier `record` is in for `requester`, or nil when it may not serve them.

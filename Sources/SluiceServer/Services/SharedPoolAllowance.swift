@@ -19,14 +19,14 @@ struct SharedPoolAllowance: Sendable {
         return pool.isContributor(userID) ? terms.raised(byPercent: contributorBonusPercent) : terms
     }
 
-    /// Whether the key's owner may be served from the shared tier for `model` now; when not, the
-    /// seconds until they may.
-    func admits(_ key: APIKeyRecord, model: String, now: Date = Date()) -> (allowed: Bool, retryAfterSeconds: Int) {
-        guard let group = pool.modelGroup(model), let terms = terms(userID: key.userID, plan: key.plan) else { return (true, 0) }
+    /// Seconds until the key's owner may be served from the shared tier for `model` again; nil
+    /// while they may.
+    func closedFor(_ key: APIKeyRecord, model: String, now: Date = Date()) -> Int? {
+        guard let group = pool.modelGroup(model), let terms = terms(userID: key.userID, plan: key.plan) else { return nil }
         let budget = allowances.budget(userID: key.userID, group: group, terms: terms, now: now.timeIntervalSince1970)
-        guard !budget.allowsSpending() else { return (true, 0) }
+        guard !budget.allowsSpending() else { return nil }
         let wait = budget.secondsUntilUsable()
-        return (false, wait.isFinite ? max(1, Int(wait.rounded(.up))) : 3600)
+        return wait.isFinite ? max(1, Int(wait.rounded(.up))) : 3600
     }
 
     /// Spends what a request served from the shared tier used.

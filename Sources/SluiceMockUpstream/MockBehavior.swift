@@ -52,6 +52,8 @@ public final class MockControl: Sendable {
     }
 
     let state = Mutex(State())
+    /// The OAuth token endpoint, for accounts of kind oauth.
+    public let tokenEndpoint = MockTokenEndpoint()
 
     public init(recordRequests: Bool = true) {
         state.withLock { $0.recordRequests = recordRequests }

@@ -29,6 +29,9 @@ public enum MockUpstream {
         router.post("/v1/chat/completions") { request, _ -> Response in
             try await chatCompletions(request, control: control)
         }
+        router.post("/oauth/token") { request, _ -> Response in
+            try await control.tokenEndpoint.respond(request)
+        }
         router.get("/v1/models") { _, _ -> Response in
             json(200, #"{"object":"list","data":[{"id":"sluice-demo","object":"model","created":1700000000,"owned_by":"sluice-demo"}]}"#)
         }

@@ -24,6 +24,18 @@ public struct ProviderManifest: Sendable, Equatable {
         }
     }
 
+    /// Where OAuth accounts of this provider refresh their tokens (`oauth`).
+    public struct OAuth: Sendable, Equatable {
+        public var tokenURL: String
+        /// Sent as `client_id` when the provider wants one.
+        public var clientID: String?
+
+        public init(tokenURL: String, clientID: String? = nil) {
+            self.tokenURL = tokenURL
+            self.clientID = clientID
+        }
+    }
+
     public var id: String
     public var name: String
     public var baseURL: String
@@ -31,9 +43,12 @@ public struct ProviderManifest: Sendable, Equatable {
     public var models: [Model]
     /// How this provider says when a limit resets (`reset_hints`); `Retry-After` when not listed.
     public var resetHints: Set<ResetHintSource>
+    /// nil: the provider has no OAuth accounts.
+    public var oauth: OAuth?
 
     public init(
-        id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model], resetHints: Set<ResetHintSource> = [.retryAfter]
+        id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model], resetHints: Set<ResetHintSource> = [.retryAfter],
+        oauth: OAuth? = nil
     ) {
         self.id = id
         self.name = name
@@ -41,6 +56,7 @@ public struct ProviderManifest: Sendable, Equatable {
         self.auth = auth
         self.models = models
         self.resetHints = resetHints
+        self.oauth = oauth
     }
 
     public func model(_ id: String) -> Model? { models.first { $0.id == id } }
@@ -65,9 +81,7 @@ extension ProviderManifest {
         let id = try reader.string("id")
         let name = try reader.string("name")
         let baseURL = try reader.string("base_url")
-        guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-            throw fail("base_url must be an http(s) URL, got \(baseURL)")
-        }
+        guard isHTTPURL(baseURL) else { throw fail("base_url must be an http(s) URL, got \(baseURL)") }
         let protocolName = try reader.string("wire_protocol")
         guard protocolName == "openai-chat" else { throw fail("wire_protocol \(protocolName) is not supported (openai-chat)") }
         var authReader = FieldReader(object: try reader.object("auth"), path: "auth.", fail: fail)
@@ -108,8 +122,22 @@ extension ProviderManifest {
                 resetHints.insert(source)
             }
         }
+        var oauth: OAuth?
+        if reader.has("oauth") {
+            var o = FieldReader(object: try reader.object("oauth"), path: "oauth.", fail: fail)
+            let tokenURL = try o.string("token_url")
+            guard isHTTPURL(tokenURL) else { throw fail("oauth.token_url must be an http(s) URL, got \(tokenURL)") }
+            let clientID: String? = o.has("client_id") ? try o.string("client_id") : nil
+            oauth = OAuth(tokenURL: tokenURL, clientID: clientID)
+            try o.rejectUnknown()
+        }
         try reader.rejectUnknown()
-        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models, resetHints: resetHints)
+        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models, resetHints: resetHints, oauth: oauth)
+    }
+
+    private static func isHTTPURL(_ string: String) -> Bool {
+        guard let url = URL(string: string) else { return false }
+        return ["http", "https"].contains(url.scheme ?? "") && url.host != nil
     }
 }
 

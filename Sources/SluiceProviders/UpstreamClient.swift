@@ -10,6 +10,8 @@ public enum UpstreamCredential: Sendable, Equatable {
     case apiKey(String)
     /// A browser session: the whole `Cookie` header value.
     case cookie(String)
+    /// An OAuth access token, sent as a bearer token whatever the manifest's key style.
+    case oauth(OAuthTokens)
 }
 
 /// Where and as whom one upstream call goes.
@@ -77,6 +79,7 @@ public struct OpenAICompatibleClient: Sendable {
         case (.apiKey(let key), .bearer): headers.replaceOrAdd(name: "authorization", value: "Bearer \(key)")
         case (.apiKey(let key), .header(let name)): headers.replaceOrAdd(name: name, value: key)
         case (.cookie(let cookie), _): headers.replaceOrAdd(name: "cookie", value: cookie)
+        case (.oauth(let tokens), _): headers.replaceOrAdd(name: "authorization", value: "Bearer \(tokens.accessToken)")
         }
     }
 

@@ -55,6 +55,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     poolSettings.stickyGrace = TimeInterval(config.accounts.stickyGraceSeconds)
     poolSettings.stickyTTL = TimeInterval(config.accounts.stickyTTLSeconds)
     poolSettings.maxQueued = config.accounts.maxQueuedRequests
+    poolSettings.oauthRefreshAhead = TimeInterval(config.accounts.oauthRefreshAheadSeconds)
     let pool = AccountPool(
         store: store, secrets: secrets, catalog: catalog, settings: poolSettings,
         refreshInterval: .seconds(config.accounts.refreshSeconds), logger: logger)
@@ -95,6 +96,8 @@ public func buildApplication(
 
     let upstreamClient = OpenAICompatibleClient(http: httpClient)
     gateway.pool.useProber(verificationProbe(client: upstreamClient, logger: logger))
+    let tokenClient = OAuthTokenClient(http: httpClient)
+    gateway.pool.useTokenRefresher { tokens, endpoint in await tokenClient.refresh(tokens, at: endpoint, logger: logger) }
 
     let allowance = SharedPoolAllowance(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,

@@ -92,9 +92,14 @@ public protocol AccountStore: Sendable {
     func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord?
     /// Takes the account out for good. Its usage rows keep naming it.
     func removeAccount(id: Int64) async throws
-    /// Replaces an account's secret, e.g. with a rotated cookie. A new secret also clears
+    /// Replaces an account's secret with one its owner or an admin gave. A new secret also clears
     /// *needs re-auth*: the owner has given the account a credential to try.
     func updateAccountSecret(id: Int64, _ secret: SealedSecret) async throws
+    /// Replaces the secret with what `change` makes of the stored one, in one transaction, and
+    /// returns the secret as stored afterwards (nil: no such account). `change` returns nil to
+    /// leave it. For rotations, a refreshed cookie or token: deriving the new secret from the
+    /// stored one means two writers cannot undo each other's change.
+    func rotateAccountSecret(id: Int64, _ change: @Sendable (StoredSecret) throws -> SealedSecret?) async throws -> StoredSecret?
     /// Takes an account out of rotation until its secret is updated.
     func markNeedsReauth(accountID: Int64) async throws
     func saveCooldown(accountID: Int64, scope: CooldownScope, _ state: CooldownState) async throws

@@ -4,12 +4,21 @@ import Logging
 
 /// Applies `Migrations/<dialect>/NNNN_name.sql` in order, each once, each inside a transaction,
 /// and records it in `schema_migrations`. Running it again is a no-op.
+///
+/// A migration whose first line is `-- sluice: rebuilds tables` runs with foreign keys off, as
+/// SQLite's procedure for changing a table's constraints requires (copy into a new table, drop the
+/// old one, rename): with them on, dropping the old table would cascade to its children. Its
+/// transaction commits only if `PRAGMA foreign_key_check` finds every reference intact.
 public struct MigrationRunner: Sendable {
     public struct Migration: Sendable, Equatable {
         public var version: Int
         public var name: String
         public var sql: String
+
+        public var rebuildsTables: Bool { sql.hasPrefix(MigrationRunner.rebuildMarker) }
     }
+
+    static let rebuildMarker = "-- sluice: rebuilds tables"
 
     public struct Error: Swift.Error, CustomStringConvertible {
         public var description: String
@@ -59,22 +68,43 @@ public struct MigrationRunner: Sendable {
         var applied: [Int] = []
         for migration in migrations {
             // One transaction per migration; the check inside it makes two racing processes safe.
-            let didApply = try await writer.write { db -> Bool in
-                let done = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)",
-                    arguments: [migration.version]) ?? false
-                guard !done else { return false }
-                try db.execute(sql: migration.sql)
-                try db.execute(
-                    sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    arguments: [migration.version, migration.name, Date().unixMillis])
-                return true
-            }
+            let didApply = migration.rebuildsTables
+                ? try await applyWithoutForeignKeys(migration, to: writer)
+                : try await writer.write { db in try Self.applyOnce(migration, db) }
             if didApply {
                 applied.append(migration.version)
                 logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
         }
         return applied
+    }
+
+    /// Runs `migration` unless `schema_migrations` already has it; inside the caller's transaction.
+    private static func applyOnce(_ migration: Migration, _ db: Database) throws -> Bool {
+        let done = try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", arguments: [migration.version]) ?? false
+        guard !done else { return false }
+        try db.execute(sql: migration.sql)
+        try db.execute(
+            sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            arguments: [migration.version, migration.name, Date().unixMillis])
+        return true
+    }
+
+    /// `PRAGMA foreign_keys` has no effect inside a transaction, so it is switched off around one.
+    private func applyWithoutForeignKeys(_ migration: Migration, to writer: any DatabaseWriter) async throws -> Bool {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
+            var applied = false
+            try db.inTransaction {
+                applied = try Self.applyOnce(migration, db)
+                if applied, let broken = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
+                    throw Error(description: "migration \(migration.version) would leave a broken reference in \(broken[0] as String? ?? "?")")
+                }
+                return .commit
+            }
+            return applied
+        }
     }
 }

@@ -111,6 +111,19 @@ public struct APIKeyLimits: Sendable, Equatable {
 public enum AccountKind: String, Sendable, Codable, CaseIterable {
     case apiKey = "api-key"
     case cookie
+    /// An access token with a refresh token, refreshed at the provider's token endpoint.
+    case oauth
+}
+
+/// An account's sealed secret with its generation, which counts the secret's changes.
+public struct StoredSecret: Sendable, Equatable {
+    public var sealed: SealedSecret
+    public var generation: Int64
+
+    public init(sealed: SealedSecret, generation: Int64) {
+        self.sealed = sealed
+        self.generation = generation
+    }
 }
 
 /// Whom an owner's account serves besides its owner. Accounts without an owner serve everyone.
@@ -147,6 +160,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var weight: Int
     public var ownerUserID: Int64?
     public var secret: SealedSecret
+    /// How many times the secret changed; rotations are written only over the generation they read.
+    public var secretGeneration: Int64 = 0
     public var enabled: Bool
     /// The provider rejected the credential for good; out of rotation until the secret changes.
     public var needsReauth: Bool = false

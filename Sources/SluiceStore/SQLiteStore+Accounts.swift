@@ -79,10 +79,26 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: """
-                    UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, needs_reauth = 0, updated_at = ?
+                    UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, secret_generation = secret_generation + 1,
+                        needs_reauth = 0, updated_at = ?
                     WHERE id = ?
                     """,
                 arguments: [secret.ciphertext, secret.keyVersion, Date().unixMillis, id])
+        }
+    }
+
+    public func rotateAccountSecret(id: Int64, _ change: @Sendable (StoredSecret) throws -> SealedSecret?) async throws -> StoredSecret? {
+        try await pool.write { db in
+            guard let record = try Self.account(db, id: id) else { return nil }
+            let stored = StoredSecret(sealed: record.secret, generation: record.secretGeneration)
+            guard let secret = try change(stored) else { return stored }
+            try db.execute(
+                sql: """
+                    UPDATE upstream_accounts SET secret_ciphertext = ?, secret_key_version = ?, secret_generation = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [secret.ciphertext, secret.keyVersion, stored.generation + 1, Date().unixMillis, id])
+            return StoredSecret(sealed: secret, generation: stored.generation + 1)
         }
     }
 
@@ -99,7 +115,7 @@ extension SQLiteStore {
             models: (try? JSONDecoder().decode([String].self, from: Data(models.utf8))) ?? [],
             priority: row["priority"], weight: row["weight"], ownerUserID: row["owner_user_id"],
             secret: SealedSecret(ciphertext: row["secret_ciphertext"], keyVersion: row["secret_key_version"]),
-            enabled: row["enabled"], needsReauth: row["needs_reauth"],
+            secretGeneration: row["secret_generation"], enabled: row["enabled"], needsReauth: row["needs_reauth"],
             sharing: AccountSharing(
                 shareMode: ShareMode(rawValue: row["share_mode"]) ?? .ownerOnly, reservePercent: row["reserve_percent"],
                 maxConcurrency: row["max_concurrency"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SluiceCore
+import SluiceProviders
 import SluiceServer
 import SluiceStore
 
@@ -60,20 +61,29 @@ struct Accounts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an upstream account and print its id.")
         @OptionGroup var options: CommonOptions
         @Option(help: "Provider id, as in Providers/<id>.json.") var provider: String
-        @Option(help: "The API key or the Cookie header value. Stored encrypted.") var secret: String
+        @Option(help: """
+            The API key, the Cookie header value, or for oauth JSON with access_token, refresh_token and expires_at \
+            (Unix seconds). Stored encrypted.
+            """) var secret: String
         @Option(help: "Override the provider's base URL.") var baseURL: String?
         @Option(help: "Comma-separated models this account serves (default: all of the provider's).") var models: String?
         @Option(help: "Higher is tried first.") var priority: Int = 0
         @Option(help: "Relative share among accounts of equal priority.") var weight: Int = 1
         @Option(help: "User id of the owner; omit for the shared pool.") var owner: Int64?
-        @Option(help: "api-key or cookie.") var kind: String = "api-key"
+        @Option(help: "api-key, cookie or oauth.") var kind: String = "api-key"
 
         func run() async throws {
-            guard let accountKind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be api-key or cookie") }
+            guard let accountKind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be api-key, cookie or oauth") }
             guard weight > 0 else { throw ValidationError("--weight must be positive") }
             let (_, gateway) = try await options.openGateway()
             guard let manifest = gateway.catalog[provider] else {
                 throw ValidationError("unknown provider \(provider); known: \(gateway.catalog.providers.keys.sorted().joined(separator: ", "))")
+            }
+            if accountKind == .oauth {
+                guard manifest.oauth != nil else { throw ValidationError("provider \(provider) has no oauth token_url in its manifest") }
+                guard OAuthTokens.parse(secret) != nil else {
+                    throw ValidationError("--secret of an oauth account is JSON with access_token, refresh_token and optionally expires_at")
+                }
             }
             let modelList = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
             if let unknown = modelList.first(where: { manifest.model($0) == nil }) {

@@ -159,3 +159,26 @@ import Testing
         #expect(waiters.count == 0)
     }
 }
+
+@Suite struct SingleFlightsTests {
+    @Test func theFirstCallerLeadsAndTheOthersWaitForItsResult() {
+        var flights = SingleFlights<Int64, String>()
+        let first = flights.lead(1), second = flights.lead(1)
+        #expect(first && !second)
+        let queuedB = flights.wait(1, "b"), queuedC = flights.wait(1, "c")
+        #expect(queuedB == nil && queuedC == nil)
+        // Another key is a flight of its own.
+        let otherKey = flights.lead(2)
+        #expect(otherKey)
+        let woken = flights.finish(1)
+        #expect(woken == ["b", "c"])
+        #expect(!flights.isRunning(1) && flights.isRunning(2))
+        // Work that ends between `lead` and `wait` hands the waiter back instead of losing it.
+        let late = flights.wait(1, "late")
+        #expect(late == "late")
+        let again = flights.lead(1)
+        #expect(again)
+        let none = flights.finish(1)
+        #expect(none.isEmpty)
+    }
+}

@@ -25,6 +25,14 @@ import Testing
         #expect(manifest.models[0].price == Price(inputMicroUSDPerMillion: 2_500_000, outputMicroUSDPerMillion: 10_000_000, cachedInputMicroUSDPerMillion: 1_250_000))
     }
 
+    @Test func anOAuthTokenEndpointIsOptional() throws {
+        #expect(try ProviderManifest.parse(Data(valid.utf8), file: "p.json").oauth == nil)
+        let withOAuth = valid.replacingOccurrences(
+            of: #""wire_protocol""#, with: #""oauth":{"token_url":"https://auth.example.com/oauth/token","client_id":"cli"},"wire_protocol""#)
+        let manifest = try ProviderManifest.parse(Data(withOAuth.utf8), file: "p.json")
+        #expect(manifest.oauth == .init(tokenURL: "https://auth.example.com/oauth/token", clientID: "cli"))
+    }
+
     @Test(arguments: [
         (#""id":"p","#, #""id":"p","typo":1,"#, "unknown field typo"),
         (#""input":"2.50""#, #""input":"-1""#, "negative"),
@@ -32,6 +40,8 @@ import Testing
         (#""https://api.example.com/v1""#, #""ftp://x""#, "base_url"),
         (#""max_output_tokens":100"#, #""max_output_tokens":5000"#, "exceeds context_window"),
         (#""style":"header""#, #""style":"magic""#, "auth.style"),
+        (#""wire_protocol""#, #""oauth":{"token_url":"not a url"},"wire_protocol""#, "oauth.token_url"),
+        (#""wire_protocol""#, #""oauth":{"token_url":"https://x/t","scope":"all"},"wire_protocol""#, "unknown field oauth.scope"),
     ])
     func invalidManifestsNameTheFileAndTheProblem(find: String, replace: String, problem: String) {
         let broken = valid.replacingOccurrences(of: find, with: replace)
@@ -47,5 +57,46 @@ import Testing
     @Test func cookieJarReplacesByNameAndDropsAttributes() {
         let merged = CookieJar.merge(cookieHeader: "session=old; theme=dark", setCookies: ["session=new; Path=/; HttpOnly", "csrf=t"])
         #expect(merged == "session=new; theme=dark; csrf=t")
+    }
+}
+
+@Suite struct OAuthTokenTests {
+    let previous = OAuthTokens(accessToken: "old-access", refreshToken: "old-refresh", expiresAt: nil)
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func interpret(_ status: Int, _ body: String) -> OAuthRefreshResult {
+        OAuthTokenClient.interpret(status: status, body: Data(body.utf8), previous: previous, now: now)
+    }
+
+    @Test func aRefreshKeepsTheOldRefreshTokenWhenTheProviderSendsNone() {
+        #expect(interpret(200, #"{"access_token":"new","expires_in":3600}"#)
+            == .refreshed(OAuthTokens(accessToken: "new", refreshToken: "old-refresh", expiresAt: now.addingTimeInterval(3600))))
+        #expect(interpret(200, #"{"access_token":"new","refresh_token":"next"}"#)
+            == .refreshed(OAuthTokens(accessToken: "new", refreshToken: "next", expiresAt: nil)))
+    }
+
+    @Test func onlyInvalidGrantRejectsTheAccount() {
+        #expect(interpret(400, #"{"error":"invalid_grant"}"#) == .invalidGrant)
+        #expect(interpret(401, #"{"error":"invalid_grant","error_description":"revoked"}"#) == .invalidGrant)
+        for (status, body) in [(400, #"{"error":"invalid_client"}"#), (503, "<html>"), (200, #"{"token_type":"Bearer"}"#), (200, "not json")] {
+            guard case .failed = interpret(status, body) else {
+                Issue.record("HTTP \(status) \(body) was not a retryable failure")
+                continue
+            }
+        }
+    }
+
+    @Test func theSecretRoundTripsAndExpiryIsCountedAhead() throws {
+        let tokens = OAuthTokens(accessToken: "a", refreshToken: "r", expiresAt: now.addingTimeInterval(100))
+        #expect(OAuthTokens.parse(tokens.secret) == tokens)
+        #expect(OAuthTokens.parse(#"{"access_token":"a"}"#) == nil)
+        #expect(OAuthTokens.parse(#"{"access_token":"","refresh_token":"r"}"#) == nil)
+        #expect(tokens.expires(within: 300, now: now) && !tokens.expires(within: 60, now: now))
+        #expect(!previous.expires(within: 1_000_000, now: now))
+    }
+
+    @Test func theFormIsPercentEncoded() {
+        #expect(OAuthTokenClient.formEncoded([("grant_type", "refresh_token"), ("refresh_token", "a+b/c=d&e")])
+            == "grant_type=refresh_token&refresh_token=a%2Bb%2Fc%3Dd%26e")
     }
 }

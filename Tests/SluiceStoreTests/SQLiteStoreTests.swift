@@ -56,6 +56,94 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
     }
 }
 
+/// Migration 0006 rebuilds `upstream_accounts` to allow OAuth accounts.
+@Suite struct AccountTableRebuildTests {
+    @Test func rowsThatNameAccountsSurviveTheRebuildAndForeignKeysStayOn() async throws {
+        let all = try MigrationRunner.load(directory: Repo.sqliteMigrations).migrations
+        let pool = try DatabasePoolFactory.make(temporaryDatabasePath())
+        try await pool.write { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
+        try await MigrationRunner(migrations: all.filter { $0.version < 6 }).apply(to: pool, logger: Logger(label: "test"))
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO users (id, email, created_at) VALUES (1, 'a@x', 0);
+                INSERT INTO upstream_accounts (id, provider, kind, secret_ciphertext, secret_key_version, created_at, updated_at, share_mode)
+                    VALUES (7, 'openai', 'cookie', x'00', 1, 0, 0, 'surplus');
+                INSERT INTO account_cooldowns (account_id, model, cooling_until, reason, level) VALUES (7, '', 1, 'transient', 1);
+                """)
+        }
+        #expect(all.first { $0.version == 6 }?.rebuildsTables == true)
+        #expect(try await MigrationRunner(migrations: all).apply(to: pool, logger: Logger(label: "test")).contains(6))
+        try await pool.write { db in
+            #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account_cooldowns WHERE account_id = 7") == 1)
+            let row = try #require(try Row.fetchOne(db, sql: "SELECT kind, share_mode, secret_generation FROM upstream_accounts WHERE id = 7"))
+            #expect(row["kind"] as String == "cookie" && row["share_mode"] as String == "surplus" && row["secret_generation"] as Int64 == 0)
+            // The wider CHECK takes oauth, still refuses nonsense, and references are enforced again.
+            try db.execute(sql: """
+                INSERT INTO upstream_accounts (provider, kind, secret_ciphertext, secret_key_version, created_at, updated_at)
+                VALUES ('openai', 'oauth', x'00', 1, 0, 0)
+                """)
+            #expect(throws: (any Error).self) {
+                try db.execute(sql: """
+                    INSERT INTO upstream_accounts (provider, kind, secret_ciphertext, secret_key_version, created_at, updated_at)
+                    VALUES ('openai', 'magic', x'00', 1, 0, 0)
+                    """)
+            }
+            #expect(throws: (any Error).self) {
+                try db.execute(sql: "INSERT INTO account_cooldowns (account_id, cooling_until, reason, level) VALUES (999, 1, 'transient', 1)")
+            }
+        }
+    }
+
+    @Test func aRebuildThatBreaksAReferenceIsRolledBack() async throws {
+        let runner = MigrationRunner(migrations: [
+            .init(version: 1, name: "parent", sql: """
+                CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                CREATE TABLE child (parent_id INTEGER REFERENCES parent (id));
+                INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1);
+                """),
+            .init(version: 2, name: "lossy", sql: MigrationRunner.rebuildMarker + """
+
+                CREATE TABLE parent_new (id INTEGER PRIMARY KEY);
+                DROP TABLE parent;
+                ALTER TABLE parent_new RENAME TO parent;
+                """),
+        ])
+        let pool = try DatabasePoolFactory.make(temporaryDatabasePath())
+        await #expect(throws: MigrationRunner.Error.self) { try await runner.apply(to: pool, logger: Logger(label: "test")) }
+        let (versions, parents) = try await pool.read { db in
+            (try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"), try Int.fetchAll(db, sql: "SELECT id FROM parent"))
+        }
+        #expect(versions == [1] && parents == [1])
+    }
+}
+
+@Suite struct AccountSecretTests {
+    @Test func rotationsDeriveFromTheStoredSecretSoNoneIsLost() async throws {
+        let store = try await openStore()
+        let box = try SecretBox(keys: [1: Data(repeating: 3, count: 32)], activeVersion: 1)
+        let id = try await store.addAccount(
+            provider: "p", kind: .cookie, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil, secret: try box.seal("a=0"))
+        // Twenty rotations at once, each adding its own cookie: every one lands.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 1...20 {
+                group.addTask {
+                    _ = try await store.rotateAccountSecret(id: id) { stored in try box.seal(try box.open(stored.sealed) + "; c\(n)=1") }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let record = try #require(try await store.account(id: id))
+        let cookies = Set(try box.open(record.secret).split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) })
+        #expect(cookies == Set(["a=0"] + (1...20).map { "c\($0)=1" }))
+        #expect(record.secretGeneration == 20)
+        // A change that returns nil writes nothing; an owner's new secret counts as a generation too.
+        #expect(try await store.rotateAccountSecret(id: id) { _ in nil }?.generation == 20)
+        try await store.updateAccountSecret(id: id, try box.seal("fresh=1"))
+        #expect(try await store.account(id: id)?.secretGeneration == 21)
+        #expect(try await store.rotateAccountSecret(id: id + 1) { _ in nil } == nil)
+    }
+}
+
 @Suite struct LedgerStoreTests {
     @Test func creditIsIdempotentByReference() async throws {
         let store = try await openStore()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SluiceCore
+import SluiceProviders
 import SluiceStore
 
 /// `/api/accounts`: the upstream accounts a user contributes, and `/api/quotas`: what they may
@@ -89,6 +90,7 @@ struct AccountRoutes {
             secret: body.secret, models: body.models, priority: body.priority, weight: body.weight, shareMode: body.shareMode,
             reservePercent: body.reservePercent, maxConcurrency: body.maxConcurrency)
         let update = try Self.validate(change, current: AccountSharing(), offered: Set(manifest.models.map(\.id)))
+        try Self.validate(secret: body.secret, of: kind, at: manifest)
         guard try await api.store.accounts(ownerUserID: user.id).count < Self.maxAccountsPerUser else {
             throw GatewayError.conflict("You have \(Self.maxAccountsPerUser) accounts, the most allowed. Remove one first.")
         }
@@ -107,6 +109,7 @@ struct AccountRoutes {
         let (body, _) = try await APIJSON.body(Change.self, from: request, allowing: Self.changeFields)
         let offered = Set(api.catalog[record.provider]?.models.map(\.id) ?? [])
         let update = try Self.validate(body, current: record.sharing, offered: offered)
+        if let secret = body.secret { try Self.validate(secret: secret, of: record.kind, at: api.catalog[record.provider]) }
         _ = try await api.store.updateAccount(id: record.id, update)
         if let secret = body.secret { try await api.store.updateAccountSecret(id: record.id, try api.secrets.seal(secret)) }
         try await api.pool.reload()
@@ -171,6 +174,19 @@ struct AccountRoutes {
 
     func views(_ records: [AccountRecord]) throws -> Response {
         try APIJSON.response(AccountList(data: records.map { AccountView($0, live: api.pool.liveState($0.id)) }))
+    }
+
+    /// An OAuth account needs a provider with a token endpoint and a secret holding its tokens.
+    static func validate(secret: String, of kind: AccountKind, at manifest: ProviderManifest?) throws {
+        guard kind == .oauth else { return }
+        guard manifest?.oauth != nil else {
+            throw GatewayError.invalidRequest("This provider has no OAuth token endpoint; use kind api-key or cookie.", param: "kind")
+        }
+        guard OAuthTokens.parse(secret) != nil else {
+            throw GatewayError.invalidRequest(
+                "For an oauth account, `secret` is JSON with `access_token`, `refresh_token` and optionally `expires_at` (Unix seconds).",
+                param: "secret")
+        }
     }
 
     /// Checks a change and turns it into a store update. `offered`: the provider's models.

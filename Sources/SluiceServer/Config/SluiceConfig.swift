@@ -86,6 +86,8 @@ public struct SluiceConfig: Sendable {
         public var maxQueuedRequests = 1000
         /// Extra pool allowance, in percent of the plan's, for users who share an account in surplus mode.
         public var contributorBonusPercent = 50
+        /// An OAuth account's access token is refreshed when it expires within this long.
+        public var oauthRefreshAheadSeconds = 300
     }
 
     public struct Settlement: Sendable {

@@ -178,8 +178,15 @@ struct ChatCompletionsHandler: Sendable {
 
             let response: UpstreamResponse
             do {
-                response = try await client.chatCompletions(
-                    body, stream: summary.stream, to: account.target, headTimeout: .seconds(Int64(limits.headTimeoutSeconds)), logger: logger)
+                guard let sent = try await send(body, stream: summary.stream, through: account, logger: logger) else {
+                    // No usable OAuth token: out of rotation when the account now needs re-auth, else
+                    // the refresh failed for now and the account cools briefly.
+                    if pool.needsReauth(id) { lease.release() } else {
+                        await failed(FailureAssessment(.transient, .account), resetAt: nil, detail: "no usable OAuth token: the refresh failed")
+                    }
+                    continue
+                }
+                response = sent
             } catch is UpstreamTransportError {
                 await failed(.unreachable, resetAt: nil, detail: "unreachable or no response head in time")
                 continue
@@ -220,6 +227,28 @@ struct ChatCompletionsHandler: Sendable {
             }
         }
         throw GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
+    }
+
+    /// Sends through `account`. An OAuth account's token is refreshed first when it is about to
+    /// expire, and once more when the provider answers 401; a 401 to the refreshed token means the
+    /// provider rejects the account (*needs re-auth*). nil: the account has no usable token.
+    private func send(_ body: ByteBuffer, stream: Bool, through account: AccountPool.Account, logger: Logger) async throws -> UpstreamResponse? {
+        let headTimeout = TimeAmount.seconds(Int64(limits.headTimeoutSeconds))
+        guard case .oauth = account.credential else {
+            return try await client.chatCompletions(body, stream: stream, to: account.target, headTimeout: headTimeout, logger: logger)
+        }
+        var target = account.target
+        guard let credential = await pool.usableCredential(account) else { return nil }
+        target.credential = credential
+        let response = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout, logger: logger)
+        guard response.status == 401, case .oauth(let rejected) = credential,
+              let refreshed = await pool.refreshToken(account.record.id, replacing: rejected)
+        else { return response }
+        _ = try? await response.body.collect(upTo: 64 << 10)
+        target.credential = refreshed
+        let retried = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout, logger: logger)
+        if retried.status == 401 { await pool.markNeedsReauth(account.record.id) }
+        return retried
     }
 
     private func passThroughRejection(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {

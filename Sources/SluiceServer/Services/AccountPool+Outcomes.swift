@@ -104,22 +104,4 @@ extension AccountPool {
         (remaining: "x-ratelimit-remaining-requests", limit: "x-ratelimit-limit-requests", reset: "x-ratelimit-reset-requests"),
         (remaining: "x-ratelimit-remaining-tokens", limit: "x-ratelimit-limit-tokens", reset: "x-ratelimit-reset-tokens"),
     ]
-
-    /// Stores a rotated session cookie, in memory at once and encrypted in the store.
-    public func rotateCookie(_ accountID: Int64, setCookies: [String]) async {
-        let merged: String? = state.withLock { state in
-            guard var account = state.accounts[accountID], case .cookie(let current) = account.credential else { return nil }
-            let merged = CookieJar.merge(cookieHeader: current, setCookies: setCookies)
-            guard merged != current else { return nil }
-            account.credential = .cookie(merged)
-            state.accounts[accountID] = account
-            return merged
-        }
-        guard let merged else { return }
-        do {
-            try await store.updateAccountSecret(id: accountID, try secrets.seal(merged))
-        } catch {
-            logger.error("rotated cookie could not be saved", metadata: ["account": "\(accountID)", "error": "\(type(of: error))"])
-        }
-    }
 }

@@ -30,7 +30,7 @@ extension AccountPool {
             }
         }
         for (key, account, model) in due {
-            let result = await probe(account, model)
+            let result = await verify(account, model, with: probe)
             logger.notice("verification probe", metadata: [
                 "account": "\(key.accountID)", "scope": "\(key.scope.model ?? "account")", "result": "\(result)",
             ])
@@ -48,6 +48,22 @@ extension AccountPool {
                 await persist(key, updated)
             }
         }
+    }
+
+    /// Probes with a usable credential: an OAuth token is refreshed first when it is about to
+    /// expire, and once more when the provider rejects it, before the rejection counts.
+    private func verify(_ account: Account, _ model: String, with probe: Prober) async -> ProbeResult {
+        var account = account
+        guard case .oauth = account.credential else { return await probe(account, model) }
+        guard let credential = await usableCredential(account) else { return .stillFailing }
+        account.credential = credential
+        let result = await probe(account, model)
+        guard result == .rejectedCredential, case .oauth(let rejected) = credential else { return result }
+        guard let refreshed = await refreshToken(account.record.id, replacing: rejected) else {
+            return needsReauth(account.record.id) ? .rejectedCredential : .stillFailing
+        }
+        account.credential = refreshed
+        return await probe(account, model)
     }
 
     /// Takes the account out of rotation, in the store first so a refresh cannot bring it back.

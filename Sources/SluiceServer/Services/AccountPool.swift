@@ -38,6 +38,8 @@ public final class AccountPool: Service {
         public var stickyTTL: TimeInterval = 3600
         /// Requests that may wait for a busy account at once; more are refused at once.
         public var maxQueued = 1000
+        /// An OAuth access token is refreshed when it expires within this long.
+        public var oauthRefreshAhead: TimeInterval = 300
 
         public init() {}
     }
@@ -56,6 +58,7 @@ public final class AccountPool: Service {
         var bindings: StickyBindings
         var rotation: UInt64 = 0
         var waiters = CapacityWaiters<CheckedContinuation<Bool, Never>>()
+        var tokenRefreshes = SingleFlights<Int64, CheckedContinuation<UpstreamCredential?, Never>>()
     }
 
     let state: Mutex<State>
@@ -67,6 +70,7 @@ public final class AccountPool: Service {
     private let refreshInterval: Duration
     let logger: Logger
     let prober = Mutex<Prober?>(nil)
+    let tokenRefresher = Mutex<TokenRefresher?>(nil)
 
     public init(
         store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, policy: CooldownPolicy = CooldownPolicy(),
@@ -93,17 +97,23 @@ public final class AccountPool: Service {
                 logger.warning("account skipped: unknown provider", metadata: ["account": "\(record.id)", "provider": "\(record.provider)"])
                 continue
             }
-            let secret: String
-            do { secret = try secrets.open(record.secret) } catch {
-                logger.warning("account skipped: secret cannot be decrypted with the configured key", metadata: ["account": "\(record.id)"])
+            let credential: UpstreamCredential
+            do { credential = try openCredential(record.kind, record.secret) } catch {
+                logger.warning("account skipped: its secret cannot be opened with the configured key, or is not its kind's", metadata: [
+                    "account": "\(record.id)", "kind": "\(record.kind.rawValue)",
+                ])
                 continue
             }
             let offered = Set(manifest.models.map(\.id))
             let models = record.models.isEmpty ? offered : offered.intersection(record.models)
-            let credential: UpstreamCredential = record.kind == .cookie ? .cookie(secret) : .apiKey(secret)
             accounts[record.id] = Account(record: record, credential: credential, manifest: manifest, models: models)
         }
         state.withLock { state in
+            // A secret rotated while the store was being read is newer than what the read returned.
+            for (id, current) in state.accounts where current.record.secretGeneration > accounts[id]?.record.secretGeneration ?? .max {
+                accounts[id]?.credential = current.credential
+                accounts[id]?.record.secretGeneration = current.record.secretGeneration
+            }
             state.accounts = accounts
             state.needsReauth = Set(records.filter(\.needsReauth).map(\.id))
             if let stored {
@@ -123,6 +133,7 @@ public final class AccountPool: Service {
                     self.logger.warning("account refresh failed", metadata: ["error": "\(error)"])
                 }
                 await self.verifyDue(now: Date())
+                await self.refreshExpiringTokens(now: Date())
             }
         }
     }

@@ -32,7 +32,8 @@ struct Harness {
             models: [
                 .init(id: model, contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
                 .init(id: "gpt-other", contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
-            ])
+            ],
+            oauth: .init(tokenURL: "http://127.0.0.1:\(port)/oauth/token", clientID: "sluice-test"))
     }
 
     static func config(directory: String) -> SluiceConfig {
@@ -74,6 +75,7 @@ struct Harness {
             var headerAuth = manifest(port: mockPort)
             headerAuth.id = "mock-header"
             headerAuth.auth = .header("api-key")
+            headerAuth.oauth = nil
             let gateway = try await openGateway(config: config, extraProviders: [manifest(port: mockPort), headerAuth], logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
             // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.

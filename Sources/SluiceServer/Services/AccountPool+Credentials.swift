@@ -1,0 +1,190 @@
+import Foundation
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// Credentials that change while the account is in use: session cookies the provider rotates, and
+/// OAuth access tokens, refreshed ahead of their expiry and after a 401.
+///
+/// Every change is written to the store over the generation it was derived from (see
+/// `AccountStore.rotateAccountSecret`), so a concurrent rotation, another process's refresh or an
+/// owner's new secret is never undone. A token refresh is single-flight per account: whoever
+/// needs one while it runs waits for that one.
+extension AccountPool {
+    public typealias TokenRefresher = @Sendable (OAuthTokens, ProviderManifest.OAuth) async -> OAuthRefreshResult
+
+    public func useTokenRefresher(_ refresher: @escaping TokenRefresher) { tokenRefresher.withLock { $0 = refresher } }
+
+    struct SecretOfAnotherKind: Error {}
+
+    func openCredential(_ kind: AccountKind, _ sealed: SealedSecret) throws -> UpstreamCredential {
+        let secret = try secrets.open(sealed)
+        switch kind {
+        case .apiKey: return .apiKey(secret)
+        case .cookie: return .cookie(secret)
+        case .oauth:
+            guard let tokens = OAuthTokens.parse(secret) else { throw SecretOfAnotherKind() }
+            return .oauth(tokens)
+        }
+    }
+
+    /// Takes the secret the store holds after a rotation, unless memory already has a later
+    /// generation; returns the credential memory has after.
+    @discardableResult
+    func adopt(_ stored: StoredSecret, for accountID: Int64) -> UpstreamCredential? {
+        guard let kind = state.withLock({ $0.accounts[accountID]?.record.kind }),
+              let credential = try? openCredential(kind, stored.sealed)
+        else { return nil }
+        return state.withLock { state in
+            guard var account = state.accounts[accountID] else { return nil }
+            if stored.generation >= account.record.secretGeneration {
+                account.credential = credential
+                account.record.secretGeneration = stored.generation
+                state.accounts[accountID] = account
+            }
+            return account.credential
+        }
+    }
+
+    /// Merges a provider's `Set-Cookie` into the account's session. The merge runs on the stored
+    /// cookie inside one store transaction, so rotations that race each other all land.
+    public func rotateCookie(_ accountID: Int64, setCookies: [String]) async {
+        let changes = state.withLock { state -> Bool in
+            guard case .cookie(let current) = state.accounts[accountID]?.credential else { return false }
+            return CookieJar.merge(cookieHeader: current, setCookies: setCookies) != current
+        }
+        guard changes else { return }
+        let secrets = self.secrets
+        do {
+            let stored = try await store.rotateAccountSecret(id: accountID) { stored in
+                let current = try secrets.open(stored.sealed)
+                let merged = CookieJar.merge(cookieHeader: current, setCookies: setCookies)
+                return merged == current ? nil : try secrets.seal(merged)
+            }
+            if let stored { adopt(stored, for: accountID) }
+        } catch {
+            // Memory still follows the provider, so this process keeps working until it restarts.
+            state.withLock { state in
+                guard case .cookie(let current) = state.accounts[accountID]?.credential else { return }
+                state.accounts[accountID]?.credential = .cookie(CookieJar.merge(cookieHeader: current, setCookies: setCookies))
+            }
+            logger.error("rotated cookie could not be saved", metadata: ["account": "\(accountID)", "error": "\(type(of: error))"])
+        }
+    }
+
+    /// The credential to send through `account` now. An OAuth token that expires within
+    /// `Settings.oauthRefreshAhead` is refreshed first; when that fails, a token that has not yet
+    /// expired is still sent. nil: the account has no usable token now.
+    public func usableCredential(_ account: Account, now: Date = Date()) async -> UpstreamCredential? {
+        guard case .oauth = account.credential else { return account.credential }
+        // The lease holds a copy from when it was lent; a refresh may have ended since.
+        let latest = state.withLock { $0.accounts[account.record.id]?.credential } ?? account.credential
+        guard case .oauth(let tokens) = latest, tokens.expires(within: settings.oauthRefreshAhead, now: now) else { return latest }
+        if let refreshed = await refreshToken(account.record.id, replacing: tokens) { return refreshed }
+        return tokens.expires(within: 0, now: now) ? nil : latest
+    }
+
+    /// A fresh token in place of `stale`, which the caller found expiring or saw rejected: the
+    /// token a refresh since has put in its place, else the result of the refresh running now, else
+    /// of one this call runs. nil: no fresh token (the refresh failed, or the account needs re-auth).
+    public func refreshToken(_ accountID: Int64, replacing stale: OAuthTokens) async -> UpstreamCredential? {
+        enum Step {
+            case done(UpstreamCredential?)
+            case lead(Account, OAuthTokens)
+            case wait
+        }
+        let step = state.withLock { state -> Step in
+            guard let account = state.accounts[accountID], case .oauth(let current) = account.credential,
+                  !state.needsReauth.contains(accountID)
+            else { return .done(nil) }
+            if current.accessToken != stale.accessToken { return .done(account.credential) }
+            return state.tokenRefreshes.lead(accountID) ? .lead(account, current) : .wait
+        }
+        switch step {
+        case .done(let credential):
+            return credential
+        case .wait:
+            return await withCheckedContinuation { continuation in
+                guard let missed = state.withLock({ $0.tokenRefreshes.wait(accountID, continuation) }) else { return }
+                // The refresh ended between the two looks: what it left is in memory.
+                missed.resume(returning: state.withLock { state in
+                    guard !state.needsReauth.contains(accountID), case .oauth(let current) = state.accounts[accountID]?.credential,
+                          current.accessToken != stale.accessToken
+                    else { return nil }
+                    return .oauth(current)
+                })
+            }
+        case .lead(let account, let tokens):
+            // The refresh runs apart from the leading request's task, so a client that hangs up does
+            // not fail it for everyone waiting on it. The leader awaits it (the token request times
+            // out after 30 s), so it never outlives the request that started it.
+            let refresh = Task { await self.runRefresh(account, tokens) }
+            let result = await refresh.value
+            for waiter in state.withLock({ $0.tokenRefreshes.finish(accountID) }) { waiter.resume(returning: result) }
+            return result
+        }
+    }
+
+    private func runRefresh(_ account: Account, _ tokens: OAuthTokens) async -> UpstreamCredential? {
+        let id = account.record.id
+        guard let endpoint = account.manifest.oauth, let refresher = tokenRefresher.withLock({ $0 }) else {
+            logger.warning("OAuth account cannot refresh: its provider manifest has no oauth.token_url", metadata: ["account": "\(id)"])
+            return nil
+        }
+        switch await refresher(tokens, endpoint) {
+        case .refreshed(let fresh):
+            logger.info("OAuth token refreshed", metadata: ["account": "\(id)"])
+            return await saveRefreshed(fresh, account)
+        case .invalidGrant:
+            // A refresh token is single use: if another process refreshed first, the provider rejects
+            // ours, and the store holds the winner's tokens.
+            if let newer = await newerStoredCredential(account) { return newer }
+            await markNeedsReauth(id)
+            return nil
+        case .failed(let reason):
+            logger.warning("OAuth token refresh failed", metadata: ["account": "\(id)", "error": "\(reason)"])
+            return nil
+        }
+    }
+
+    /// Writes refreshed tokens over the generation they were refreshed from. When someone wrote in
+    /// between (another process's refresh, an owner's new secret), theirs stands and is used.
+    private func saveRefreshed(_ fresh: OAuthTokens, _ account: Account) async -> UpstreamCredential? {
+        let id = account.record.id
+        let readGeneration = account.record.secretGeneration
+        do {
+            let sealed = try secrets.seal(fresh.secret)
+            guard let stored = try await store.rotateAccountSecret(id: id, { $0.generation == readGeneration ? sealed : nil }) else {
+                return nil
+            }
+            return adopt(stored, for: id)
+        } catch {
+            logger.error("refreshed OAuth token could not be saved; this process uses it until it restarts", metadata: [
+                "account": "\(id)", "error": "\(type(of: error))",
+            ])
+            state.withLock { $0.accounts[id]?.credential = .oauth(fresh) }
+            return .oauth(fresh)
+        }
+    }
+
+    /// The stored credential, when it is newer than the one this process refreshed from.
+    private func newerStoredCredential(_ account: Account) async -> UpstreamCredential? {
+        guard let record = try? await store.account(id: account.record.id), !record.needsReauth,
+              record.secretGeneration > account.record.secretGeneration
+        else { return nil }
+        logger.info("OAuth refresh lost a race; using the tokens stored by the winner", metadata: ["account": "\(record.id)"])
+        return adopt(StoredSecret(sealed: record.secret, generation: record.secretGeneration), for: record.id)
+    }
+
+    /// Refreshes tokens that expire soon, so requests rarely wait for a refresh. `run()` calls it
+    /// after each reload.
+    public func refreshExpiringTokens(now: Date) async {
+        let expiring = state.withLock { state in
+            state.accounts.values.filter { account in
+                guard case .oauth(let tokens) = account.credential, !state.needsReauth.contains(account.record.id) else { return false }
+                return tokens.expires(within: settings.oauthRefreshAhead, now: now)
+            }
+        }
+        for account in expiring { _ = await usableCredential(account, now: now) }
+    }
+}

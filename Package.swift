@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // HTTP field names and statuses, the vocabulary Hummingbird's requests and responses use.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // `/metrics`: the Prometheus text format (names, labels, escaping, HELP and TYPE lines).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
@@ -86,6 +88,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(

@@ -113,6 +113,7 @@ public func buildApplication(
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(on: router, chat: chat)
+    if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
         throttle: LoginThrottle(

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Why an upstream account failed, which decides how long it cools down.
-public enum FailureClass: String, Sendable, Equatable {
+public enum FailureClass: String, Sendable, Equatable, CaseIterable {
     /// A 429 that is a rate limit: it clears within seconds.
     case rateLimited = "rate_limited"
     /// The account's quota is used up for a window.

@@ -175,5 +175,7 @@ public enum ConfigLoader {
             }
             config.logging.level = value
         },
+        bool("metrics.enabled") { $0.metrics.enabled = $1 },
+        string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
     ] + SluiceConfig.Plan.names.flatMap(planKeys)
 }

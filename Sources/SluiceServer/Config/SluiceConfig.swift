@@ -14,6 +14,7 @@ public struct SluiceConfig: Sendable {
     public var accounts = Accounts()
     public var settlement = Settlement()
     public var logging = Logging()
+    public var metrics = Metrics()
     public var plans = Plan.defaults
 
     public init() {}
@@ -99,6 +100,13 @@ public struct SluiceConfig: Sendable {
 
     public struct Logging: Sendable {
         public var level = "info"
+    }
+
+    public struct Metrics: Sendable {
+        /// Whether `GET /metrics` answers.
+        public var enabled = true
+        /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+        public var bearerToken = ""
     }
 
     /// A subscription plan. The three plans are fixed by name; config sets what each gives.

@@ -318,6 +318,29 @@ extension AccountPool {
         }
     }
 
+    /// One account's figures for `/metrics`.
+    public struct AccountFigures: Sendable {
+        public var accountID: Int64
+        public var provider: String
+        public var runtime: AccountRuntime
+        /// Whether the whole account or one of its models is cooling now.
+        public var cooling: Bool
+        public var needsReauth: Bool
+    }
+
+    /// Every account in rotation, by id.
+    public func figures(now: Date = Date()) -> [AccountFigures] {
+        state.withLock { state in
+            state.accounts.values.sorted { $0.record.id < $1.record.id }.map { account in
+                let id = account.record.id
+                return AccountFigures(
+                    accountID: id, provider: account.manifest.id, runtime: state.runtime[id] ?? AccountRuntime(),
+                    cooling: state.cooldowns.contains { $0.key.accountID == id && $0.value.isCooling(at: now) },
+                    needsReauth: state.needsReauth.contains(id))
+            }
+        }
+    }
+
     /// Clears an account's cooldowns, backoff, figures and bindings (an admin's reset), in memory
     /// and in the store. *Needs re-auth* stays: only a new secret clears it.
     public func reset(_ accountID: Int64) async {

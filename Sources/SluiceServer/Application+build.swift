@@ -101,7 +101,7 @@ public func buildApplication(
 
     let allowance = SharedPoolAllowance(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
-        pool: gateway.pool)
+        trustBonusPercentPerLevel: config.accounts.trustBonusPercentPerLevel, pool: gateway.pool)
     let chat = ChatCompletionsHandler(
         authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, keyBudgets: gateway.keyBudgets,
         rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements,

@@ -70,8 +70,9 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var userStatus: UserStatus
     /// The owner's choice of dedicated or shared accounts, cached with the key for the hot path.
     public var poolPreference: PoolPreference = .dedicatedFirst
-    /// The owner's plan, cached with the key: it sets their shared-pool allowance.
+    /// The owner's plan and trust level, cached with the key: they set their shared-pool allowance.
     public var plan = "free"
+    public var trustLevel = 0
     public var limits = APIKeyLimits()
     /// Credits charged to requests made with this key, as last written.
     public var spent: Credits = .zero

@@ -98,7 +98,7 @@ extension SQLiteStore {
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT k.*, u.status, u.pool_preference, u.plan FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
+                db, sql: "SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
                 arguments: [hash]
             ).map(Self.apiKey(row:))
         }
@@ -109,7 +109,7 @@ extension SQLiteStore {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT k.*, u.status, u.pool_preference, u.plan FROM api_keys k JOIN users u ON u.id = k.user_id
+                    SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id
                     WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC
                     """,
                 arguments: [userID]
@@ -145,7 +145,8 @@ extension SQLiteStore {
             id: row["id"], userID: row["user_id"], name: row["name"], prefix: row["prefix"],
             revokedAt: (row["revoked_at"] as Int64?).map(Date.init(unixMillis:)),
             userStatus: UserStatus(rawValue: row["status"]) ?? .disabled,
-            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst, plan: row["plan"], limits: limits,
+            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst, plan: row["plan"],
+            trustLevel: row["trust_level"], limits: limits,
             spent: Credits(micros: row["spent_micros"]), createdAt: Date(unixMillis: row["created_at"]),
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(unixMillis:)))
     }

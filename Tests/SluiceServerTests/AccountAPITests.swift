@@ -49,6 +49,34 @@ import Testing
         }
     }
 
+    @Test func trustLevelsAndContributingRaiseTheAllowance() async throws {
+        try await Harness.run(configure: {
+            $0.plans["free"]?.poolCapacity = 1000
+            $0.plans["free"]?.poolRecoveryPerHour = 100
+            $0.plans["free"]?.poolUnit = "requests"
+        }) { h in
+            try await h.account(secret: "shared")
+            let admin = try await h.signInAdmin()
+            let trusted = try await h.signUp()
+            let newcomer = try await h.signUp()
+            let promoted = try await h.api("/api/admin/users/\(trusted.userID)", method: .PATCH, body: #"{"trust_level":4}"#, as: admin)
+            #expect(promoted.status == 200)
+            func mock(_ session: Harness.Session) async throws -> (capacity: Int?, perHour: Int?, trust: Int?) {
+                let reply = try await h.api("/api/quotas", as: session)
+                let group = (reply.json?["data"] as? [[String: Any]])?.first { $0["group"] as? String == "mock" }
+                return (group?["capacity"] as? Int, group?["recovery_per_hour"] as? Int, reply.json?["trust_level"] as? Int)
+            }
+            // 25 % per level by default: level 4 doubles the plan's allowance.
+            #expect(try await mock(trusted) == (2000, 200, 4))
+            #expect(try await mock(newcomer) == (1000, 100, 0))
+            // Sharing an account of their own adds the contributor bonus (50 %) on top.
+            let shared = try await h.api(
+                "/api/accounts", method: .POST, body: #"{"provider":"mock","secret":"trusted-own","share_mode":"surplus"}"#, as: trusted)
+            #expect(shared.status == 201)
+            #expect(try await mock(trusted) == (2500, 250, 4))
+        }
+    }
+
     @Test func ownersManageTheirAccountsAndNobodyElseSeesThem() async throws {
         try await Harness.run { h in
             let owner = try await h.signUp()

@@ -69,7 +69,8 @@ struct AccountRoutes {
         registry.add(
             Endpoint(
                 method: .get, path: "/api/quotas", summary: "Your shared-pool allowance per model group, and when it refills.",
-                access: .user, response: .object([("contributor", .boolean), ("data", .array(.ref("Quota")))]), tag: "accounts"), quotas)
+                access: .user, response: .object([("contributor", .boolean), ("trust_level", .integer), ("data", .array(.ref("Quota")))]),
+                tag: "accounts"), quotas)
     }
 
     @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -143,10 +144,12 @@ struct AccountRoutes {
         }
         struct Quotas: Encodable {
             var contributor: Bool
+            /// Each level raises the plan's allowance by `accounts.trust_bonus_percent_per_level`.
+            var trustLevel: Int
             var data: [Quota]
         }
         let now = Date()
-        let terms = api.allowance.terms(userID: user.id, plan: user.plan)
+        let terms = api.allowance.terms(userID: user.id, plan: user.plan, trustLevel: user.trustLevel)
         let data: [Quota] = api.pool.sharedGroups().sorted { $0.key < $1.key }.compactMap { group, models in
             guard let terms else { return nil }
             let budget = api.allowance.allowances.budget(userID: user.id, group: group, terms: terms, now: now.timeIntervalSince1970)
@@ -156,7 +159,7 @@ struct AccountRoutes {
                 available: max(0, Int(budget.level.rounded(.down))), recoveryPerHour: terms.perHour,
                 refillsAt: at(budget.secondsUntilFull()), usableAt: at(budget.secondsUntilUsable()))
         }
-        return try APIJSON.response(Quotas(contributor: api.pool.isContributor(user.id), data: data))
+        return try APIJSON.response(Quotas(contributor: api.pool.isContributor(user.id), trustLevel: user.trustLevel, data: data))
     }
 
     /// The account at `{id}` if `user` owns it; another user's account answers like a missing one.

@@ -165,6 +165,7 @@ public enum ConfigLoader {
         int("accounts.queue_timeout_millis", min: 0, max: 600_000) { $0.accounts.queueTimeoutMillis = $1 },
         int("accounts.max_queued_requests", min: 0) { $0.accounts.maxQueuedRequests = $1 },
         int("accounts.contributor_bonus_percent", min: 0, max: 1000) { $0.accounts.contributorBonusPercent = $1 },
+        int("accounts.trust_bonus_percent_per_level", min: 0, max: 1000) { $0.accounts.trustBonusPercentPerLevel = $1 },
         int("accounts.oauth_refresh_ahead_seconds", min: 0, max: 86_400) { $0.accounts.oauthRefreshAheadSeconds = $1 },
         int("settlement.queue_capacity", min: 1) { $0.settlement.queueCapacity = $1 },
         int("settlement.batch_size", min: 1) { $0.settlement.batchSize = $1 },

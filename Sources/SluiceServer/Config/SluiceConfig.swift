@@ -87,6 +87,8 @@ public struct SluiceConfig: Sendable {
         public var maxQueuedRequests = 1000
         /// Extra pool allowance, in percent of the plan's, for users who share an account in surplus mode.
         public var contributorBonusPercent = 50
+        /// Extra pool allowance, in percent of the plan's, per trust level (0 to 4) an admin gives a user.
+        public var trustBonusPercentPerLevel = 25
         /// An OAuth account's access token is refreshed when it expires within this long.
         public var oauthRefreshAheadSeconds = 300
     }

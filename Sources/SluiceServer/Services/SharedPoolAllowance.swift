@@ -3,26 +3,30 @@ import SluiceCore
 import SluiceStore
 
 /// Each user's share of the shared pool (DESIGN.md, "Three kinds of limit"): a budget per model
-/// group that refills on its own, set by the user's plan, raised for users who share an account
-/// of their own. A model's group is the provider whose accounts serve it. Only requests served
+/// group that refills on its own, set by the user's plan, raised by their trust level and for
+/// users who share an account of their own. A model's group is the provider whose accounts serve it. Only requests served
 /// from the shared tier spend it.
 struct SharedPoolAllowance: Sendable {
     let allowances: any PoolAllowances
     let plans: [String: SluiceConfig.Plan]
     let contributorBonusPercent: Int
+    let trustBonusPercentPerLevel: Int
     let pool: AccountPool
 
-    func terms(userID: Int64, plan: String) -> AllowanceTerms? {
+    func terms(userID: Int64, plan: String, trustLevel: Int) -> AllowanceTerms? {
         guard let plan = plans[plan] ?? plans["free"] else { return nil }
         let terms = AllowanceTerms(
             capacity: plan.poolCapacity, perHour: plan.poolRecoveryPerHour, unit: AllowanceTerms.Unit(rawValue: plan.poolUnit) ?? .tokens)
-        return pool.isContributor(userID) ? terms.raised(byPercent: contributorBonusPercent) : terms
+        let bonus = max(0, trustLevel) * trustBonusPercentPerLevel + (pool.isContributor(userID) ? contributorBonusPercent : 0)
+        return terms.raised(byPercent: bonus)
     }
+
+    func terms(for key: APIKeyRecord) -> AllowanceTerms? { terms(userID: key.userID, plan: key.plan, trustLevel: key.trustLevel) }
 
     /// Seconds until the key's owner may be served from the shared tier for `model` again; nil
     /// while they may.
     func closedFor(_ key: APIKeyRecord, model: String, now: Date = Date()) -> Int? {
-        guard let group = pool.modelGroup(model), let terms = terms(userID: key.userID, plan: key.plan) else { return nil }
+        guard let group = pool.modelGroup(model), let terms = terms(for: key) else { return nil }
         let budget = allowances.budget(userID: key.userID, group: group, terms: terms, now: now.timeIntervalSince1970)
         guard !budget.allowsSpending() else { return nil }
         let wait = budget.secondsUntilUsable()
@@ -31,7 +35,7 @@ struct SharedPoolAllowance: Sendable {
 
     /// Spends what a request served from the shared tier used.
     func spend(_ key: APIKeyRecord, lease: AccountLease, usage: TokenUsage, now: Date = Date()) {
-        guard lease.tier == .shared, let terms = terms(userID: key.userID, plan: key.plan) else { return }
+        guard lease.tier == .shared, let terms = terms(for: key) else { return }
         let units = terms.units(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
         allowances.spend(userID: key.userID, group: lease.account.manifest.id, terms: terms, units: units, now: now.timeIntervalSince1970)
     }

@@ -97,7 +97,7 @@ public struct MigrationRunner: Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = OFF")
             defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
             var applied = false
-            try db.inTransaction {
+            try db.inTransaction(.immediate) {
                 applied = try Self.applyOnce(migration, db)
                 if applied, let broken = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") {
                     throw Error(description: "migration \(migration.version) would leave a broken reference in \(broken[0] as String? ?? "?")")

@@ -42,37 +42,41 @@ struct MetricsRoute: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
     }
 
+    /// `sluice_account_<name>_<unit>`, with its HELP line.
+    static func metric(_ name: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sluice", subsystem: "account", metricName: name, unitName: unit, helpText: help)
+    }
+
+    // Computed: the library's descriptor is not Sendable, so it cannot be a stored static.
+    static var requests: MetricNameDescriptor { metric("requests", unit: "total", "Attempts sent through the account.") }
+    static var errors: MetricNameDescriptor { metric("errors", unit: "total", "Failed attempts, by failure class.") }
+    static var cooldowns: MetricNameDescriptor { metric("cooldowns", unit: "total", "Cooldowns the account entered (any scope).") }
+    static var cooldownSeconds: MetricNameDescriptor {
+        metric("cooldown_seconds", unit: "total", "Seconds of cooldown imposed on the account, counted when each cooldown begins.")
+    }
+    static var inFlight: MetricNameDescriptor { metric("in_flight", "Requests running on the account now.") }
+    static var errorRate: MetricNameDescriptor { metric("error_rate", "Moving average of the share of failed attempts (0 to 1).") }
+    static var cooling: MetricNameDescriptor { metric("cooling", "1 while the account or one of its models is cooling down.") }
+    static var needsReauth: MetricNameDescriptor { metric("needs_reauth", "1 when the provider rejected the credential for good.") }
+    static var headroom: MetricNameDescriptor { metric("headroom", unit: "ratio", "Share of its quota the provider last reported left.") }
+
     static func registry(for accounts: [AccountPool.AccountFigures]) -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         for account in accounts {
             let labels = [("account", String(account.accountID)), ("provider", account.provider)]
             let runtime = account.runtime
-            registry.makeCounter(name: "sluice_account_requests_total", labels: labels, help: "Attempts sent through the account.")
-                .increment(by: Int64(runtime.requests))
+            registry.makeCounter(descriptor: requests, labels: labels).increment(by: Int64(runtime.requests))
             for failure in FailureClass.allCases {
-                registry.makeCounter(
-                    name: "sluice_account_errors_total", labels: labels + [("class", failure.rawValue)],
-                    help: "Failed attempts, by failure class."
-                ).increment(by: Int64(runtime.errors[failure.rawValue] ?? 0))
+                registry.makeCounter(descriptor: errors, labels: labels + [("class", failure.rawValue)])
+                    .increment(by: Int64(runtime.errors[failure.rawValue] ?? 0))
             }
-            registry.makeCounter(name: "sluice_account_cooldowns_total", labels: labels, help: "Cooldowns the account entered (any scope).")
-                .increment(by: Int64(runtime.cooldownsEntered))
-            registry.makeCounter(
-                name: "sluice_account_cooldown_seconds_total", labels: labels,
-                help: "Seconds of cooldown imposed on the account, counted when each cooldown begins."
-            ).increment(by: runtime.secondsCooling)
-            registry.makeGauge(name: "sluice_account_in_flight", labels: labels, help: "Requests running on the account now.")
-                .set(Double(runtime.inFlight))
-            registry.makeGauge(name: "sluice_account_error_rate", labels: labels, help: "Moving average of the share of failed attempts (0 to 1).")
-                .set(runtime.errorRate)
-            registry.makeGauge(name: "sluice_account_cooling", labels: labels, help: "1 while the account or one of its models is cooling down.")
-                .set(account.cooling ? 1.0 : 0.0)
-            registry.makeGauge(name: "sluice_account_needs_reauth", labels: labels, help: "1 when the provider rejected the credential for good.")
-                .set(account.needsReauth ? 1.0 : 0.0)
-            if let headroom = runtime.headroom {
-                registry.makeGauge(name: "sluice_account_headroom_ratio", labels: labels, help: "Share of its quota the provider last reported left.")
-                    .set(headroom)
-            }
+            registry.makeCounter(descriptor: cooldowns, labels: labels).increment(by: Int64(runtime.cooldownsEntered))
+            registry.makeCounter(descriptor: cooldownSeconds, labels: labels).increment(by: runtime.secondsCooling)
+            registry.makeGauge(descriptor: inFlight, labels: labels).set(Double(runtime.inFlight))
+            registry.makeGauge(descriptor: errorRate, labels: labels).set(runtime.errorRate)
+            registry.makeGauge(descriptor: cooling, labels: labels).set(account.cooling ? 1.0 : 0.0)
+            registry.makeGauge(descriptor: needsReauth, labels: labels).set(account.needsReauth ? 1.0 : 0.0)
+            if let ratio = runtime.headroom { registry.makeGauge(descriptor: headroom, labels: labels).set(ratio) }
         }
         return registry
     }

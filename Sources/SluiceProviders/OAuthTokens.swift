@@ -57,6 +57,21 @@ public struct OAuthTokens: Sendable, Equatable, Codable {
     }
 }
 
+/// Why an OAuth account cannot be made of a secret at a provider: the one rule the API and the
+/// command line both apply.
+public enum OAuthAccountProblem: Sendable, Equatable {
+    /// The provider's manifest names no `oauth.token_url`.
+    case noTokenEndpoint
+    /// The secret is not the tokens' JSON (see `OAuthTokens`).
+    case notTokens
+
+    /// nil: `secret` can be an OAuth account of `manifest`'s provider.
+    public static func check(secret: String, at manifest: ProviderManifest?) -> OAuthAccountProblem? {
+        guard manifest?.oauth != nil else { return .noTokenEndpoint }
+        return OAuthTokens.parse(secret) == nil ? .notTokens : nil
+    }
+}
+
 /// How a refresh at the provider's token endpoint ended.
 public enum OAuthRefreshResult: Sendable, Equatable {
     case refreshed(OAuthTokens)

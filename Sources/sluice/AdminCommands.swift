@@ -79,11 +79,10 @@ struct Accounts: AsyncParsableCommand {
             guard let manifest = gateway.catalog[provider] else {
                 throw ValidationError("unknown provider \(provider); known: \(gateway.catalog.providers.keys.sorted().joined(separator: ", "))")
             }
-            if accountKind == .oauth {
-                guard manifest.oauth != nil else { throw ValidationError("provider \(provider) has no oauth token_url in its manifest") }
-                guard OAuthTokens.parse(secret) != nil else {
-                    throw ValidationError("--secret of an oauth account is JSON with access_token, refresh_token and optionally expires_at")
-                }
+            switch accountKind == .oauth ? OAuthAccountProblem.check(secret: secret, at: manifest) : nil {
+            case .noTokenEndpoint: throw ValidationError("provider \(provider) has no oauth token_url in its manifest")
+            case .notTokens: throw ValidationError("--secret of an oauth account is JSON with access_token, refresh_token and optionally expires_at")
+            case nil: break
             }
             let modelList = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
             if let unknown = modelList.first(where: { manifest.model($0) == nil }) {

@@ -182,13 +182,14 @@ struct AccountRoutes {
     /// An OAuth account needs a provider with a token endpoint and a secret holding its tokens.
     static func validate(secret: String, of kind: AccountKind, at manifest: ProviderManifest?) throws {
         guard kind == .oauth else { return }
-        guard manifest?.oauth != nil else {
+        switch OAuthAccountProblem.check(secret: secret, at: manifest) {
+        case .noTokenEndpoint:
             throw GatewayError.invalidRequest("This provider has no OAuth token endpoint; use kind api-key or cookie.", param: "kind")
-        }
-        guard OAuthTokens.parse(secret) != nil else {
+        case .notTokens:
             throw GatewayError.invalidRequest(
                 "For an oauth account, `secret` is JSON with `access_token`, `refresh_token` and optionally `expires_at` (Unix seconds).",
                 param: "secret")
+        case nil: return
         }
     }
 

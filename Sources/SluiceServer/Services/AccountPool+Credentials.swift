@@ -115,9 +115,10 @@ extension AccountPool {
                 })
             }
         case .lead(let account, let tokens):
-            // The refresh runs apart from the leading request's task, so a client that hangs up does
-            // not fail it for everyone waiting on it. The leader awaits it (the token request times
-            // out after 30 s), so it never outlives the request that started it.
+            // Unstructured on purpose: a child task would inherit the leader's cancellation, and a
+            // client that hangs up must not fail the refresh for everyone waiting on it. The leader
+            // awaits it right here (the token request times out after 30 s), so it never outlives
+            // the request or the refresh loop that started it, and shutdown waits for those.
             let refresh = Task { await self.runRefresh(account, tokens) }
             let result = await refresh.value
             for waiter in state.withLock({ $0.tokenRefreshes.finish(accountID) }) { waiter.resume(returning: result) }

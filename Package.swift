@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // `/metrics`: the Prometheus text format (names, labels, escaping, HELP and TYPE lines).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The scale-out store: PostgreSQL's wire protocol, a connection pool that runs as a Service,
+        // typed binds and transactions.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
@@ -51,12 +54,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // Durable state behind protocols: the SQLite store and its migration runner.
+        // Durable state behind protocols: the SQLite and PostgreSQL stores and their migration runners.
         .target(
             name: "SluiceStore",
             dependencies: [
                 "SluiceCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,16 +104,27 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // What the store and server tests share: the stores to test against, and a fresh
+        // PostgreSQL schema per test.
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: [
+                "SluiceStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SluiceTestSupport"
+        ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceCore"]),
         .testTarget(
             name: "SluiceStoreTests",
-            dependencies: ["SluiceStore", "SluiceCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SluiceStore", "SluiceCore", "SluiceTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SluiceServerTests",
             dependencies: [
-                "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders",
+                "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders", "SluiceTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -11,7 +11,7 @@ import SluiceStore
 
 /// The parts of a running gateway, for the CLI and for tests that need to look inside.
 public struct Gateway: Sendable {
-    public let store: SQLiteStore
+    public let store: any GatewayStore
     public let credits: CreditBook
     /// The same bookkeeping as `credits`, keyed by API key id: what each key with a spending
     /// limit may still spend.
@@ -34,16 +34,13 @@ public struct StartupError: Error, CustomStringConvertible {
 /// Opens the store and loads everything `buildApplication` needs, without starting any service.
 /// The CLI's admin commands use it too.
 public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest] = [], logger: Logger) async throws -> Gateway {
-    guard let migrationsDir = ResourceLocator.find("Migrations/sqlite", configured: config.database.migrationsDir) else {
-        throw StartupError("cannot find the Migrations/sqlite directory; set database.migrations_dir")
-    }
     guard let providersDir = ResourceLocator.find("Providers", configured: config.providers.dir) else {
         throw StartupError("cannot find the Providers directory; set providers.dir")
     }
     var catalog = try ProviderCatalog.load(directory: providersDir)
     for manifest in extraProviders { catalog = try catalog.adding(manifest) }
     let secrets = try makeSecretBox(config.security)
-    let store = try await SQLiteStore(path: config.database.path, migrations: try MigrationRunner.load(directory: migrationsDir), logger: logger)
+    let store = try await openStore(config.database, logger: logger)
     let credits = CreditBook { userID in try await store.balance(userID: userID) }
     let keyBudgets = CreditBook { keyID in try await store.keySpendRemaining(keyID: keyID) }
     let settlements = SettlementWriter(
@@ -129,8 +126,8 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
         // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
-        // and last the settlement writer, which drains every queued charge.
-        services: [gateway.settlements, gateway.pool, gateway.grants, HTTPClientService(client: httpClient)],
+        // the settlement writer, which drains every queued charge, and last the store.
+        services: [StoreService(store: gateway.store), gateway.settlements, gateway.pool, gateway.grants, HTTPClientService(client: httpClient)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }
@@ -167,10 +164,6 @@ func verificationProbe(client: OpenAICompatibleClient, logger: Logger) -> Accoun
 }
 
 /// Where `relative` (such as `Providers`) is, for the CLI; see `ResourceLocator`.
-public func locate(_ relative: String, configured: String) -> String? {
-    ResourceLocator.find(relative, configured: configured)
-}
-
 /// Finds `Providers/` and `Migrations/` when the config does not name them: in the working
 /// directory, else beside the executable or in one of its parent directories (a build tree).
 enum ResourceLocator {

@@ -2,7 +2,7 @@ import Foundation
 import SluiceCore
 
 /// Durable state, split by what each part of the gateway needs. `SQLiteStore` implements all of
-/// them; a PostgreSQL store will implement the same protocols and pass the same tests.
+/// them, and so does `PostgresStore`; both pass the same contract tests.
 public protocol UserStore: Sendable {
     /// Creates the user, with a grant entry for initial credits. Throws `StoreConflict` for an
     /// email already taken (compared without case).
@@ -149,4 +149,10 @@ public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore,
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws
+    /// Lets go of connections and background work; the store is not used afterwards.
+    func close() async
+}
+
+extension GatewayStore {
+    public func close() async {}
 }

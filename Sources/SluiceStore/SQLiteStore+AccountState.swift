@@ -36,16 +36,7 @@ extension SQLiteStore {
     public func liveCooldowns(now: Date) async throws -> [StoredCooldown] {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM account_cooldowns WHERE cooling_until <= ?", arguments: [now.unixMillis])
-            return try Row.fetchAll(db, sql: "SELECT * FROM account_cooldowns ORDER BY account_id, model").compactMap { row in
-                guard let reason = FailureClass(rawValue: row["reason"]) else { return nil }
-                let model: String = row["model"]
-                let millis = { (column: String) -> Date? in (row[column] as Int64?).map { Date(unixMillis: $0) } }
-                return StoredCooldown(
-                    accountID: row["account_id"], scope: CooldownScope(model: model.isEmpty ? nil : model),
-                    state: CooldownState(
-                        coolingUntil: millis("cooling_until"), level: row["level"], reason: reason, verifyAt: millis("verify_at"),
-                        lastFailureAt: millis("last_failure_at")))
-            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM account_cooldowns ORDER BY account_id, model").compactMap(StoredCooldown.init(row:))
         }
     }
 }

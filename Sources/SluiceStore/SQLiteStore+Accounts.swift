@@ -8,7 +8,7 @@ extension SQLiteStore {
         provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
         ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
     ) async throws -> Int64 {
-        let modelsJSON = try Self.json(models)
+        let modelsJSON = try StoredJSON.text(models)
         return try await pool.write { db in
             let now = Date().unixMillis
             try db.execute(
@@ -27,7 +27,7 @@ extension SQLiteStore {
     public func enabledAccounts() async throws -> [AccountRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE enabled = 1 AND removed_at IS NULL ORDER BY id")
-                .compactMap(Self.account)
+                .compactMap(AccountRecord.init(row:))
         }
     }
 
@@ -37,9 +37,9 @@ extension SQLiteStore {
                 return try Row.fetchAll(
                     db, sql: "SELECT * FROM upstream_accounts WHERE owner_user_id = ? AND removed_at IS NULL ORDER BY id",
                     arguments: [ownerUserID]
-                ).compactMap(Self.account)
+                ).compactMap(AccountRecord.init(row:))
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE removed_at IS NULL ORDER BY id").compactMap(Self.account)
+            return try Row.fetchAll(db, sql: "SELECT * FROM upstream_accounts WHERE removed_at IS NULL ORDER BY id").compactMap(AccountRecord.init(row:))
         }
     }
 
@@ -48,7 +48,7 @@ extension SQLiteStore {
     }
 
     public func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord? {
-        let modelsJSON = try update.models.map(Self.json)
+        let modelsJSON = try update.models.map(StoredJSON.text)
         return try await pool.write { db in
             try db.execute(
                 sql: """
@@ -103,26 +103,6 @@ extension SQLiteStore {
     }
 
     static func account(_ db: Database, id: Int64) throws -> AccountRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM upstream_accounts WHERE id = ? AND removed_at IS NULL", arguments: [id]).flatMap(account)
-    }
-
-    static func account(_ row: Row) -> AccountRecord? {
-        guard let kind = AccountKind(rawValue: row["kind"]) else { return nil }
-        let models: String = row["models"]
-        let createdAt: Int64 = row["created_at"]
-        return AccountRecord(
-            id: row["id"], provider: row["provider"], kind: kind, baseURL: row["base_url"],
-            models: (try? JSONDecoder().decode([String].self, from: Data(models.utf8))) ?? [],
-            priority: row["priority"], weight: row["weight"], ownerUserID: row["owner_user_id"],
-            secret: SealedSecret(ciphertext: row["secret_ciphertext"], keyVersion: row["secret_key_version"]),
-            secretGeneration: row["secret_generation"], enabled: row["enabled"], needsReauth: row["needs_reauth"],
-            sharing: AccountSharing(
-                shareMode: ShareMode(rawValue: row["share_mode"]) ?? .ownerOnly, reservePercent: row["reserve_percent"],
-                maxConcurrency: row["max_concurrency"]),
-            createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000))
-    }
-
-    static func json(_ models: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(models), as: UTF8.self)
+        try Row.fetchOne(db, sql: "SELECT * FROM upstream_accounts WHERE id = ? AND removed_at IS NULL", arguments: [id]).flatMap(AccountRecord.init(row:))
     }
 }

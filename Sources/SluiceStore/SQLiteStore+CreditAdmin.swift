@@ -5,7 +5,7 @@ import SluiceCore
 extension SQLiteStore {
     public func storedReply(scope: String, key: String) async throws -> StoredReply? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key]).map(Self.reply(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key]).map(StoredReply.init(row:))
         }
     }
 
@@ -18,12 +18,8 @@ extension SQLiteStore {
                     """,
                 arguments: [scope, key, reply.requestHash, reply.status, reply.body, Date().unixMillis])
             let stored = try Row.fetchOne(db, sql: "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: [scope, key])
-            return stored.map(Self.reply(row:)) ?? reply
+            return try stored.map(StoredReply.init(row:)) ?? reply
         }
-    }
-
-    static func reply(row: Row) -> StoredReply {
-        StoredReply(requestHash: row["request_hash"], status: row["status"], body: row["body"])
     }
 
     public func createRedemptionCode(_ code: NewRedemptionCode) async throws -> Int64 {
@@ -71,7 +67,7 @@ extension SQLiteStore {
             }
             sql += Self.timeRange(from: query.from, to: query.to, arguments: &arguments)
             sql += Self.paging(query.page, arguments: &arguments)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.ledgerEntry(row:))
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(LedgerEntry.init(row:))
         }
     }
 }

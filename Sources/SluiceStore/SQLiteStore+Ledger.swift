@@ -75,24 +75,14 @@ extension SQLiteStore {
 
     public func ledger(userID: Int64) async throws -> [LedgerEntry] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM credit_ledger WHERE user_id = ? ORDER BY id", arguments: [userID]).map(Self.ledgerEntry(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM credit_ledger WHERE user_id = ? ORDER BY id", arguments: [userID]).map(LedgerEntry.init(row:))
         }
     }
 
     public func usageLogs(userID: Int64) async throws -> [UsageRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM usage_logs WHERE user_id = ? ORDER BY id", arguments: [userID]).map(Self.usageRecord(row:))
+            try Row.fetchAll(db, sql: "SELECT * FROM usage_logs WHERE user_id = ? ORDER BY id", arguments: [userID]).map(UsageRecord.init(row:))
         }
-    }
-
-    static func usageRecord(row: Row) -> UsageRecord {
-        UsageRecord(
-            requestID: row["request_id"], userID: row["user_id"], apiKeyID: row["api_key_id"], model: row["model"],
-            provider: row["provider"], accountID: row["account_id"],
-            usage: TokenUsage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"], cachedPromptTokens: row["cached_tokens"]),
-            charged: Credits(micros: row["cost_micros"]), costEstimated: row["cost_estimated"],
-            latencyMs: row["latency_ms"], ttftMs: row["ttft_ms"], status: row["status"], endReason: row["end_reason"],
-            stream: row["stream"], createdAt: Date(unixMillis: row["created_at"]))
     }
 
     /// Moves a balance and appends its ledger entry in the caller's transaction. The balance before
@@ -120,14 +110,7 @@ extension SQLiteStore {
     }
 
     static func ledgerEntry(_ db: Database, referenceID: String) throws -> LedgerEntry? {
-        try Row.fetchOne(db, sql: "SELECT * FROM credit_ledger WHERE reference_id = ?", arguments: [referenceID]).map(ledgerEntry(row:))
+        try Row.fetchOne(db, sql: "SELECT * FROM credit_ledger WHERE reference_id = ?", arguments: [referenceID]).map(LedgerEntry.init(row:))
     }
 
-    static func ledgerEntry(row: Row) -> LedgerEntry {
-        LedgerEntry(
-            id: row["id"], userID: row["user_id"], kind: LedgerKind(rawValue: row["kind"]) ?? .adjust,
-            amount: Credits(micros: row["amount_micros"]), balanceBefore: Credits(micros: row["balance_before_micros"]),
-            balanceAfter: Credits(micros: row["balance_after_micros"]), referenceID: row["reference_id"], note: row["note"],
-            createdAt: Date(unixMillis: row["created_at"]))
-    }
 }

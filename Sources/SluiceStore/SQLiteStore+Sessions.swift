@@ -69,13 +69,7 @@ extension SQLiteStore {
         try await pool.read { db in
             var arguments: StatementArguments = [userID]
             let sql = "SELECT * FROM activity_log WHERE user_id = ?" + Self.paging(page, arguments: &arguments)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                var entry = ActivityEntry(
-                    userID: row["user_id"], actorID: row["actor_id"], action: row["action"], detail: row["detail"], ip: row["ip"],
-                    createdAt: Date(unixMillis: row["created_at"]))
-                entry.id = row["id"]
-                return entry
-            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(ActivityEntry.init(row:))
         }
     }
 }

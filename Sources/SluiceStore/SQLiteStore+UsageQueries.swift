@@ -7,7 +7,7 @@ extension SQLiteStore {
         try await pool.read { db in
             var arguments: StatementArguments = []
             let sql = "SELECT * FROM usage_logs WHERE 1" + Self.filters(query, arguments: &arguments) + Self.paging(query.page, arguments: &arguments)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { StoredUsage(id: $0["id"], record: Self.usageRecord(row: $0)) }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { StoredUsage(id: try $0.int(required: "id"), record: try UsageRecord(row: $0)) }
         }
     }
 
@@ -22,10 +22,7 @@ extension SQLiteStore {
                     FROM usage_logs WHERE 1\(Self.filters(query, arguments: &arguments)) GROUP BY bucket
                     """
                 return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                    let bucket = row["bucket"] as String? ?? "unknown"
-                    return (bucket, UsageTotals(
-                        requests: row["requests"], errors: row["errors"] ?? 0, promptTokens: row["prompt"] ?? 0,
-                        completionTokens: row["completion"] ?? 0, credits: Credits(micros: row["cost"] ?? 0)))
+                    (try row.text("bucket") ?? "unknown", try UsageTotals(row: row))
                 }
             }
             let day = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')"

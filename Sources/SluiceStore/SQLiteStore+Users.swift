@@ -24,12 +24,12 @@ extension SQLiteStore {
     }
 
     public func user(id: Int64) async throws -> UserRecord? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user(row:)) }
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init(row:)) }
     }
 
     public func user(email: String) async throws -> UserRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ? COLLATE NOCASE", arguments: [email]).map(Self.user(row:))
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE email = ? COLLATE NOCASE", arguments: [email]).map(UserRecord.init(row:))
         }
     }
 
@@ -50,7 +50,7 @@ extension SQLiteStore {
                     WHERE id = ?
                     """,
                 arguments: [update.status?.rawValue, update.role?.rawValue, update.trustLevel, update.plan, update.poolPreference?.rawValue, id])
-            return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(Self.user(row:))
+            return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init(row:))
         }
     }
 
@@ -63,23 +63,15 @@ extension SQLiteStore {
                 _ = arguments.append(contentsOf: [search])
             }
             sql += Self.paging(page, arguments: &arguments)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.user(row:))
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(UserRecord.init(row:))
         }
-    }
-
-    static func user(row: Row) -> UserRecord {
-        UserRecord(
-            id: row["id"], email: row["email"], status: UserStatus(rawValue: row["status"]) ?? .disabled,
-            role: UserRole(rawValue: row["role"]) ?? .user, trustLevel: row["trust_level"], plan: row["plan"],
-            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst,
-            balance: Credits(micros: row["balance_micros"]), createdAt: Date(unixMillis: row["created_at"]))
     }
 
     // MARK: API keys
 
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
-        let models = try limits.allowedModels.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
-        let networks = try limits.ipAllowlist.map { String(decoding: try JSONEncoder().encode($0.map(\.description)), as: UTF8.self) }
+        let models = try limits.allowedModels.map(StoredJSON.text)
+        let networks = try limits.ipAllowlist.map { try StoredJSON.text($0.map(\.description)) }
         return try await pool.write { db in
             try db.execute(
                 sql: """
@@ -100,7 +92,7 @@ extension SQLiteStore {
             try Row.fetchOne(
                 db, sql: "SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
                 arguments: [hash]
-            ).map(Self.apiKey(row:))
+            ).map(APIKeyRecord.init(row:))
         }
     }
 
@@ -113,7 +105,7 @@ extension SQLiteStore {
                     WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC
                     """,
                 arguments: [userID]
-            ).map(Self.apiKey(row:))
+            ).map(APIKeyRecord.init(row:))
         }
     }
 
@@ -129,25 +121,4 @@ extension SQLiteStore {
         }
     }
 
-    static func apiKey(row: Row) -> APIKeyRecord {
-        let models: String? = row["allowed_models"]
-        let networks: String? = row["ip_allowlist"]
-        let limits = APIKeyLimits(
-            allowedModels: models.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
-            expiresAt: (row["expires_at"] as Int64?).map(Date.init(unixMillis:)),
-            requestsPerMinute: row["rpm_limit"], tokensPerMinute: row["tpm_limit"],
-            spendLimit: (row["spend_limit_micros"] as Int64?).map(Credits.init(micros:)),
-            // A list that no longer parses allows nothing rather than everything.
-            ipAllowlist: networks.map { text in
-                ((try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []).compactMap(IPNetwork.init)
-            })
-        return APIKeyRecord(
-            id: row["id"], userID: row["user_id"], name: row["name"], prefix: row["prefix"],
-            revokedAt: (row["revoked_at"] as Int64?).map(Date.init(unixMillis:)),
-            userStatus: UserStatus(rawValue: row["status"]) ?? .disabled,
-            poolPreference: PoolPreference(rawValue: row["pool_preference"]) ?? .dedicatedFirst, plan: row["plan"],
-            trustLevel: row["trust_level"], limits: limits,
-            spent: Credits(micros: row["spent_micros"]), createdAt: Date(unixMillis: row["created_at"]),
-            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(unixMillis:)))
-    }
 }

@@ -75,11 +75,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        guard let dir = SluiceServer.locate("Migrations/sqlite", configured: config.database.migrationsDir) else {
-            throw ValidationError("cannot find Migrations/sqlite; set database.migrations_dir")
-        }
         // Opening the store applies what is missing.
-        _ = try await SQLiteStore(path: config.database.path, migrations: try MigrationRunner.load(directory: dir), logger: Logger(label: "sluice"))
-        print("migrations applied to \(config.database.path)")
+        let store = try await SluiceServer.openStore(config.database, logger: Logger(label: "sluice"))
+        await store.close()
+        print("migrations applied to \(config.database.url.isEmpty ? config.database.path : "the PostgreSQL database")")
     }
 }

@@ -126,6 +126,7 @@ public enum ConfigLoader {
         int("server.port", max: 65535) { $0.server.port = $1 },
         int("server.max_body_bytes", min: 1024) { $0.server.maxBodyBytes = $1 },
         string("database.path") { $0.database.path = $1 },
+        string("database.url") { $0.database.url = $1 },
         string("database.migrations_dir") { $0.database.migrationsDir = $1 },
         string("providers.dir") { $0.providers.dir = $1 },
         string("security.encryption_key") { $0.security.encryptionKey = $1 },

@@ -27,7 +27,10 @@ public struct SluiceConfig: Sendable {
 
     public struct Database: Sendable {
         public var path = "data/sluice.sqlite"
-        /// Empty: found next to the working directory or the executable.
+        /// A `postgres://` URL selects PostgreSQL; empty keeps the SQLite file at `path`.
+        public var url = ""
+        /// The directory holding `sqlite/` and `postgres/`. Empty: `Migrations/` found next to
+        /// the working directory or the executable.
         public var migrationsDir = ""
     }
 

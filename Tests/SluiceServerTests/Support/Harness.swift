@@ -9,9 +9,10 @@ import SluiceMockUpstream
 import SluiceProviders
 import SluiceServer
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
-/// A running gateway on a throwaway SQLite file, in front of a real mock upstream on loopback.
+/// A running gateway on a throwaway SQLite file (or PostgreSQL schema, see `TestPostgres`), in front of a real mock upstream on loopback.
 struct Harness {
     static let model = "gpt-test"
     /// Prices of the test model, in USD per million tokens: 1 in, 2 out, 0.5 cached.
@@ -40,7 +41,7 @@ struct Harness {
         var config = SluiceConfig()
         config.server.port = 0
         config.database.path = directory + "/sluice.sqlite"
-        config.database.migrationsDir = repoRoot.appendingPathComponent("Migrations/sqlite").path
+        config.database.migrationsDir = repoRoot.appendingPathComponent("Migrations").path
         config.providers.dir = repoRoot.appendingPathComponent("Providers").path
         config.security.encryptionKey = SecretBox.generateKeyBase64()
         config.upstream.headTimeoutSeconds = 5
@@ -62,6 +63,10 @@ struct Harness {
     ) async throws {
         let directory = directory ?? NSTemporaryDirectory() + "sluice-e2e-\(UUID().uuidString)"
         var config = Self.config(directory: directory)
+        if TestPostgres.serverTestsUsePostgres {
+            // One schema per directory, so a test that restarts on the same directory finds its data.
+            config.database.url = try await TestPostgres.schemaURL(named: "e2e_" + String(UInt64(bitPattern: Int64(directory.hashValue)), radix: 36))
+        }
         configure(&config)
         let control = MockControl()
         let logger = Logger(label: "test") { _ in

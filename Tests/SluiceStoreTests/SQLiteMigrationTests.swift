@@ -4,33 +4,21 @@ import SluiceCore
 import Testing
 @testable import SluiceStore
 import GRDB
-
-/// Paths into the repository, so tests use the real migrations.
-enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let sqliteMigrations = root.appendingPathComponent("Migrations/sqlite").path
-}
+import SluiceTestSupport
 
 func temporaryDatabasePath() -> String {
     NSTemporaryDirectory() + "sluice-store-test-\(UUID().uuidString)/db.sqlite"
 }
 
 func openStore(_ path: String = temporaryDatabasePath()) async throws -> SQLiteStore {
-    try await SQLiteStore(path: path, migrations: try MigrationRunner.load(directory: Repo.sqliteMigrations), logger: Logger(label: "test"))
-}
-
-func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> UsageRecord {
-    UsageRecord(
-        requestID: requestID, userID: user, apiKeyID: key, model: "m", provider: "p", accountID: nil,
-        usage: TokenUsage(promptTokens: 10, completionTokens: 5), charged: Credits(micros: charged), costEstimated: false,
-        latencyMs: 3, ttftMs: 1, status: 200, endReason: "completed", stream: false)
+    try await SQLiteStore(path: path, migrations: try MigrationRunner.load(directory: RepoPaths.sqliteMigrations), logger: Logger(label: "test"))
 }
 
 @Suite struct MigrationRunnerTests {
     @Test func appliesOnceAndIsANoOpOnRestart() async throws {
         let path = temporaryDatabasePath()
         let store = try await openStore(path)
-        let runner = try MigrationRunner.load(directory: Repo.sqliteMigrations)
+        let runner = try MigrationRunner.load(directory: RepoPaths.sqliteMigrations)
         #expect(try await runner.apply(to: store.pool, logger: Logger(label: "test")).isEmpty)
         _ = try await openStore(path)
         let recorded = try await store.pool.read { db in try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations") }
@@ -59,7 +47,7 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
 /// Migration 0006 rebuilds `upstream_accounts` to allow OAuth accounts.
 @Suite struct AccountTableRebuildTests {
     @Test func rowsThatNameAccountsSurviveTheRebuildAndForeignKeysStayOn() async throws {
-        let all = try MigrationRunner.load(directory: Repo.sqliteMigrations).migrations
+        let all = try MigrationRunner.load(directory: RepoPaths.sqliteMigrations).migrations
         let pool = try DatabasePoolFactory.make(temporaryDatabasePath())
         try await pool.write { db in try db.execute(sql: "PRAGMA foreign_keys = ON") }
         try await MigrationRunner(migrations: all.filter { $0.version < 6 }).apply(to: pool, logger: Logger(label: "test"))
@@ -114,90 +102,6 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64) -> Usag
             (try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"), try Int.fetchAll(db, sql: "SELECT id FROM parent"))
         }
         #expect(versions == [1] && parents == [1])
-    }
-}
-
-@Suite struct AccountSecretTests {
-    @Test func rotationsDeriveFromTheStoredSecretSoNoneIsLost() async throws {
-        let store = try await openStore()
-        let box = try SecretBox(keys: [1: Data(repeating: 3, count: 32)], activeVersion: 1)
-        let id = try await store.addAccount(
-            provider: "p", kind: .cookie, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil, secret: try box.seal("a=0"))
-        // Twenty rotations at once, each adding its own cookie: every one lands.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for n in 1...20 {
-                group.addTask {
-                    _ = try await store.rotateAccountSecret(id: id) { stored in try box.seal(try box.open(stored.sealed) + "; c\(n)=1") }
-                }
-            }
-            try await group.waitForAll()
-        }
-        let record = try #require(try await store.account(id: id))
-        let cookies = Set(try box.open(record.secret).split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) })
-        #expect(cookies == Set(["a=0"] + (1...20).map { "c\($0)=1" }))
-        #expect(record.secretGeneration == 20)
-        // A change that returns nil writes nothing; an owner's new secret counts as a generation too.
-        #expect(try await store.rotateAccountSecret(id: id) { _ in nil }?.generation == 20)
-        try await store.updateAccountSecret(id: id, try box.seal("fresh=1"))
-        #expect(try await store.account(id: id)?.secretGeneration == 21)
-        #expect(try await store.rotateAccountSecret(id: id + 1) { _ in nil } == nil)
-    }
-}
-
-@Suite struct LedgerStoreTests {
-    @Test func creditIsIdempotentByReference() async throws {
-        let store = try await openStore()
-        let user = try await store.createUser(email: "a@x", initialCredits: .zero)
-        let first = try await store.credit(userID: user, amount: Credits(whole: 5), kind: .grant, referenceID: "g1", note: nil)
-        let again = try await store.credit(userID: user, amount: Credits(whole: 5), kind: .grant, referenceID: "g1", note: nil)
-        #expect(first == again)
-        #expect(try await store.balance(userID: user) == Credits(whole: 5))
-    }
-
-    @Test func settlementsAreWrittenOnceEvenWhenReplayed() async throws {
-        let store = try await openStore()
-        let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 1_000))
-        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
-        let batch = [usage("r1", user: user, key: key, charged: 100), usage("r2", user: user, key: key, charged: 0)]
-        let charges = try await store.recordSettlements(batch)
-        #expect(charges == [PersistedCharge(
-            userID: user, apiKeyID: key, charged: Credits(micros: 100), balanceAfter: Credits(micros: 900), keySpendRemaining: nil)])
-        #expect(try await store.recordSettlements(batch).isEmpty)
-        #expect(try await store.balance(userID: user) == Credits(micros: 900))
-        #expect(try await store.usageLogs(userID: user).count == 2)
-    }
-
-    @Test func ledgerBalancesAndUsageMatchesConsumeEntries() async throws {
-        let store = try await openStore()
-        let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 10_000))
-        let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
-        _ = try await store.recordSettlements((0..<20).map { usage("r\($0)", user: user, key: key, charged: Int64($0 * 7)) })
-        _ = try await store.credit(userID: user, amount: Credits(micros: 333), kind: .grant, referenceID: "g", note: nil)
-        let ledger = try await store.ledger(userID: user)
-        var running: Int64 = 0
-        for entry in ledger {
-            #expect(entry.balanceBefore.micros == running)
-            running += entry.amount.micros
-            #expect(entry.balanceAfter.micros == running)
-        }
-        #expect(try await store.balance(userID: user)?.micros == running)
-        let consumed = ledger.filter { $0.kind == .consume }.reduce(Int64(0)) { $0 - $1.amount.micros }
-        let logged = try await store.usageLogs(userID: user).reduce(Int64(0)) { $0 + $1.charged.micros }
-        #expect(consumed == logged)
-    }
-
-    @Test func apiKeyLookupJoinsUserStatusAndRevocation() async throws {
-        let store = try await openStore()
-        let user = try await store.createUser(email: "a@x", initialCredits: .zero)
-        let id = try await store.createAPIKey(userID: user, name: "k", keyHash: "abc", prefix: "sk-", limits: APIKeyLimits(allowedModels: ["m"]))
-        #expect(try await store.apiKey(hash: "abc")?.limits.allowedModels == ["m"])
-        try await store.setUserStatus(id: user, .disabled)
-        #expect(try await store.revokeAPIKey(id: id, userID: user + 1) == nil)
-        #expect(try await store.revokeAPIKey(id: id, userID: user) == "abc")
-        let record = try #require(try await store.apiKey(hash: "abc"))
-        #expect(record.userStatus == .disabled)
-        #expect(!record.isUsable(at: Date()))
-        #expect(try await store.apiKey(hash: "nope") == nil)
     }
 }
 

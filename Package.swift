@@ -76,6 +76,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libhiredis, from Debian's libhiredis-dev: the C client the Redis target wraps.
+        // Its header is <hiredis/hiredis.h> under /usr/include, so no pkg-config flags are needed.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Shared state for several instances: an async Redis client (hiredis calls on a thread
+        // pool, pooled connections, timeouts, reconnects).
+        .target(
+            name: "SluiceRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // buildApplication(config:): routes, middleware, request contexts, services.
         .target(
             name: "SluiceServer",
@@ -116,6 +131,7 @@ let package = Package(
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceTestSupport"]),
         .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceCore"]),
         .testTarget(
             name: "SluiceStoreTests",

@@ -84,3 +84,10 @@ public enum TestPostgres {
         ProcessInfo.processInfo.environment["TEST_SERVER_STORE"] == "postgres"
     }
 }
+
+public enum TestRedis {
+    /// The Redis `scripts/test` starts, or nil when the suite runs without it.
+    public static var url: String? {
+        ProcessInfo.processInfo.environment["TEST_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}

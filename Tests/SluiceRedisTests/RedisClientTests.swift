@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import SluiceTestSupport
+import Testing
+@testable import SluiceRedis
+
+private func client(_ url: String? = TestRedis.url, connections: Int = 4, timeout: Duration = .milliseconds(500)) throws -> RedisClient {
+    RedisClient(
+        configuration: .init(endpoint: try RedisEndpoint(url: try #require(url)), maxConnections: connections, timeout: timeout),
+        logger: Logger(label: "test"))
+}
+
+private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
+
+@Suite(.enabled(if: TestRedis.url != nil)) struct RedisClientTests {
+    @Test func repliesOfEveryShapeComeBack() async throws {
+        let redis = try client()
+        let key = uniqueKey()
+        #expect(try await redis.command("SET", key, "héllo") == .status("OK"))
+        #expect(try await redis.command("GET", key) == .string("héllo"))
+        #expect(try await redis.command("GET", key + ":none") == .null)
+        #expect(try await redis.command("RPUSH", key + ":list", "a", "", "c").int == 3)
+        #expect(try await redis.command("LRANGE", key + ":list", "0", "-1") == .array([.string("a"), .string(""), .string("c")]))
+        await #expect(throws: RedisError.self) { try await redis.command("INCR", key) }
+        try await redis.ping()
+        try await redis.shutdown()
+        await #expect(throws: RedisError.closed) { try await redis.command("PING") }
+    }
+
+    @Test func scriptsRunBySHAAndAreLoadedWhenTheServerForgetsThem() async throws {
+        let redis = try client()
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        let key = uniqueKey()
+        try await redis.command("SCRIPT", "FLUSH")
+        #expect(try await redis.evaluate(script, keys: [key], arguments: ["5"]).int == 5)
+        #expect(try await redis.evaluate(script, keys: [key], arguments: ["2"]).int == 7)
+        #expect(try await redis.command("SCRIPT", "EXISTS", script.sha1) == .array([.integer(1)]))
+        try await redis.shutdown()
+    }
+
+    @Test func concurrentCommandsShareTheConnectionPool() async throws {
+        let redis = try client(connections: 3)
+        let key = uniqueKey()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 { group.addTask { try await redis.command("INCR", key) } }
+            try await group.waitForAll()
+        }
+        #expect(try await redis.command("GET", key).int == 200)
+        let clients = try #require(try await redis.command("CLIENT", "LIST").string)
+        #expect(clients.split(separator: "\n").count >= 1)
+        try await redis.shutdown()
+    }
+
+    /// A command that outlasts the timeout fails as unavailable, and the next one works on a new connection.
+    @Test func aSlowReplyTimesOutAndTheClientRecovers() async throws {
+        let redis = try client(connections: 1, timeout: .milliseconds(200))
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await redis.command("BLPOP", uniqueKey(), "2") }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(try await redis.command("PING") == .status("PONG"))
+        try await redis.shutdown()
+    }
+
+    @Test func aServerThatIsDownIsReportedUnavailableThenRecoveredFrom() async throws {
+        let port = Int.random(in: 20_000..<30_000)
+        let redis = try client("redis://127.0.0.1:\(port)", connections: 2, timeout: .milliseconds(300))
+        await #expect(throws: RedisError.self) { try await redis.command("PING") }
+        let server = try RedisServerProcess(port: port)
+        try await server.waitUntilReady(redis)
+        #expect(try await redis.command("SET", "k", "v") == .status("OK"))
+        try await server.stop()
+        await #expect(throws: RedisError.self) { try await redis.command("GET", "k") }
+        let again = try RedisServerProcess(port: port)
+        try await again.waitUntilReady(redis)
+        #expect(try await redis.command("PING") == .status("PONG"))
+        try await again.stop()
+        try await redis.shutdown()
+    }
+
+    @Test func urlsAreReadOrRefused() throws {
+        #expect(try RedisEndpoint(url: "redis://:s3cret@10.0.0.5:6380/2") == RedisEndpoint(host: "10.0.0.5", port: 6380, password: "s3cret", database: 2))
+        #expect(try RedisEndpoint(url: "redis://localhost").port == 6379)
+        #expect(throws: RedisEndpoint.URLError.self) { try RedisEndpoint(url: "http://localhost") }
+        #expect(throws: RedisEndpoint.URLError.self) { try RedisEndpoint(url: "redis://localhost/x") }
+        #expect(throws: RedisEndpoint.URLError.self) { try RedisEndpoint(url: "redis://localhost?tls=1") }
+    }
+}
+
+/// A redis-server of the test's own, to stop and start.
+private final class RedisServerProcess {
+    let process = Process()
+
+    init(port: Int) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func waitUntilReady(_ redis: RedisClient) async throws {
+        for _ in 0..<50 {
+            if (try? await redis.command("PING")) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("redis-server did not start")
+    }
+
+    /// Kills it outright, as a crash would; polls rather than waitUntilExit, which needs a run loop.
+    func stop() async throws {
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}

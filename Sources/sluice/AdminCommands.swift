@@ -22,16 +22,17 @@ struct Users: AsyncParsableCommand {
             guard let amount = SluiceCore.Credits(decimal: credits), amount >= .zero else {
                 throw ValidationError("--credits must be a non-negative decimal with at most 6 decimals")
             }
-            var passwordHash: String?
-            let (config, gateway) = try await options.openGateway()
-            if passwordStdin {
-                guard let password = readLine(strippingNewline: true) else { throw ValidationError("--password-stdin: no line on standard input") }
-                do { try PasswordHasher.validate(password) } catch { throw ValidationError(error.message) }
-                passwordHash = try await PasswordHasher(cost: config.auth.bcryptCost).hash(password)
-            }
-            let user = NewUser(email: email, passwordHash: passwordHash, role: admin ? .admin : .user, initialCredits: amount)
-            do { print(try await gateway.store.createUser(user)) } catch is StoreConflict {
-                throw ValidationError("a user with email \(email) exists")
+            try await options.withGateway { config, gateway in
+                var passwordHash: String?
+                if passwordStdin {
+                    guard let password = readLine(strippingNewline: true) else { throw ValidationError("--password-stdin: no line on standard input") }
+                    do { try PasswordHasher.validate(password) } catch let error as GatewayError { throw ValidationError(error.message) }
+                    passwordHash = try await PasswordHasher(cost: config.auth.bcryptCost).hash(password)
+                }
+                let user = NewUser(email: email, passwordHash: passwordHash, role: admin ? .admin : .user, initialCredits: amount)
+                do { print(try await gateway.store.createUser(user)) } catch is StoreConflict {
+                    throw ValidationError("a user with email \(email) exists")
+                }
             }
         }
     }
@@ -47,9 +48,10 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "A name to recognise the key by.") var name: String = ""
 
         func run() async throws {
-            let (_, gateway) = try await options.openGateway()
-            guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
-            print(try await APIKeyIssuer.issue(store: gateway.store, userID: user, name: name).key)
+            try await options.withGateway { _, gateway in
+                guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
+                print(try await APIKeyIssuer.issue(store: gateway.store, userID: user, name: name).key)
+            }
         }
     }
 }
@@ -75,24 +77,25 @@ struct Accounts: AsyncParsableCommand {
         func run() async throws {
             guard let accountKind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be api-key, cookie or oauth") }
             guard weight > 0 else { throw ValidationError("--weight must be positive") }
-            let (_, gateway) = try await options.openGateway()
-            guard let manifest = gateway.catalog[provider] else {
-                throw ValidationError("unknown provider \(provider); known: \(gateway.catalog.providers.keys.sorted().joined(separator: ", "))")
+            try await options.withGateway { _, gateway in
+                guard let manifest = gateway.catalog[provider] else {
+                    throw ValidationError("unknown provider \(provider); known: \(gateway.catalog.providers.keys.sorted().joined(separator: ", "))")
+                }
+                switch accountKind == .oauth ? OAuthAccountProblem.check(secret: secret, at: manifest) : nil {
+                case .noTokenEndpoint: throw ValidationError("provider \(provider) has no oauth token_url in its manifest")
+                case .notTokens: throw ValidationError("--secret of an oauth account is JSON with access_token, refresh_token and optionally expires_at")
+                case nil: break
+                }
+                let modelList = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+                if let unknown = modelList.first(where: { manifest.model($0) == nil }) {
+                    throw ValidationError("provider \(provider) has no model \(unknown)")
+                }
+                if let owner, try await gateway.store.user(id: owner) == nil { throw ValidationError("no user with id \(owner)") }
+                let id = try await gateway.store.addAccount(
+                    provider: provider, kind: accountKind, baseURL: baseURL, models: modelList, priority: priority, weight: weight,
+                    ownerUserID: owner, secret: try gateway.secrets.seal(secret))
+                print(id)
             }
-            switch accountKind == .oauth ? OAuthAccountProblem.check(secret: secret, at: manifest) : nil {
-            case .noTokenEndpoint: throw ValidationError("provider \(provider) has no oauth token_url in its manifest")
-            case .notTokens: throw ValidationError("--secret of an oauth account is JSON with access_token, refresh_token and optionally expires_at")
-            case nil: break
-            }
-            let modelList = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
-            if let unknown = modelList.first(where: { manifest.model($0) == nil }) {
-                throw ValidationError("provider \(provider) has no model \(unknown)")
-            }
-            if let owner, try await gateway.store.user(id: owner) == nil { throw ValidationError("no user with id \(owner)") }
-            let id = try await gateway.store.addAccount(
-                provider: provider, kind: accountKind, baseURL: baseURL, models: modelList, priority: priority, weight: weight,
-                ownerUserID: owner, secret: try gateway.secrets.seal(secret))
-            print(id)
         }
     }
 }
@@ -112,11 +115,12 @@ struct Credits: AsyncParsableCommand {
             guard let credits = SluiceCore.Credits(decimal: amount), credits > .zero else {
                 throw ValidationError("--amount must be a positive decimal with at most 6 decimals")
             }
-            let (_, gateway) = try await options.openGateway()
-            guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
-            let entry = try await gateway.store.credit(
-                userID: user, amount: credits, kind: .grant, referenceID: reference ?? "grant-\(UUID().uuidString.lowercased())", note: note)
-            print(entry.balanceAfter)
+            try await options.withGateway { _, gateway in
+                guard try await gateway.store.user(id: user) != nil else { throw ValidationError("no user with id \(user)") }
+                let entry = try await gateway.store.credit(
+                    userID: user, amount: credits, kind: .grant, referenceID: reference ?? "grant-\(UUID().uuidString.lowercased())", note: note)
+                print(entry.balanceAfter)
+            }
         }
     }
 }

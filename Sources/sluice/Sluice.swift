@@ -48,10 +48,18 @@ struct CommonOptions: ParsableArguments {
         return loaded
     }
 
-    /// Opens the store for a one-shot admin command.
-    func openGateway() async throws -> (SluiceConfig, Gateway) {
+    /// Opens the store for a one-shot admin command, runs `body`, and closes the store
+    /// (PostgreSQL's connections and their task) whether `body` succeeds or not.
+    func withGateway(_ body: (SluiceConfig, Gateway) async throws -> Void) async throws {
         let config = try load()
-        return (config, try await SluiceServer.openGateway(config: config, logger: Logger(label: "sluice")))
+        let gateway = try await SluiceServer.openGateway(config: config, logger: Logger(label: "sluice"))
+        do {
+            try await body(config, gateway)
+        } catch {
+            await gateway.store.close()
+            throw error
+        }
+        await gateway.store.close()
     }
 }
 

@@ -42,11 +42,6 @@ public enum RedisReply: Sendable, Equatable {
         default: return nil
         }
     }
-
-    public var array: [RedisReply]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
 }
 
 public enum RedisError: Error, Equatable, CustomStringConvertible {

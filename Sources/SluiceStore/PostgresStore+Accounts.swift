@@ -10,7 +10,7 @@ extension PostgresStore {
     ) async throws -> Int64 {
         let modelsJSON = try StoredJSON.text(models)
         let now = Date().unixMillis
-        guard let row = try await first(
+        return try await inserted(
             """
             INSERT INTO upstream_accounts (provider, kind, base_url, models, priority, weight, owner_user_id,
                 share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version, created_at, updated_at)
@@ -18,9 +18,7 @@ extension PostgresStore {
                 \(sharing.shareMode.rawValue), \(sharing.reservePercent), \(sharing.maxConcurrency)::bigint, \(secret.ciphertext),
                 \(secret.keyVersion), \(now), \(now))
             RETURNING id
-            """)
-        else { throw StoreDecodingError(column: "id") }
-        return try row.int(required: "id")
+            """).int(required: "id")
     }
 
     public func enabledAccounts() async throws -> [AccountRecord] {
@@ -116,8 +114,12 @@ extension PostgresStore {
     }
 
     public func liveCooldowns(now: Date) async throws -> [StoredCooldown] {
-        try await execute("DELETE FROM account_cooldowns WHERE cooling_until <= \(now.unixMillis)")
-        return try await all(
-            "SELECT * FROM account_cooldowns WHERE cooling_until > \(now.unixMillis) ORDER BY account_id, model").compactMap(StoredCooldown.init(row:))
+        // One statement, as SQLite's one transaction: the expired rows go, the live ones come back.
+        try await all(
+            """
+            WITH expired AS (DELETE FROM account_cooldowns WHERE cooling_until <= \(now.unixMillis))
+            SELECT * FROM account_cooldowns WHERE cooling_until > \(now.unixMillis) ORDER BY account_id, model
+            """
+        ).compactMap(StoredCooldown.init(row:))
     }
 }

@@ -18,15 +18,13 @@ extension PostgresStore {
     }
 
     public func createRedemptionCode(_ code: NewRedemptionCode) async throws -> Int64 {
-        guard let row = try await first(
+        return try await inserted(
             """
             INSERT INTO redemption_codes (code_hash, prefix, value_micros, max_uses, expires_at, created_by, created_at)
             VALUES (\(code.codeHash), \(code.prefix), \(code.value.micros), \(code.maxUses), \(code.expiresAt?.unixMillis)::bigint,
                 \(code.createdBy)::bigint, \(Date().unixMillis))
             RETURNING id
-            """)
-        else { throw StoreDecodingError(column: "id") }
-        return try row.int(required: "id")
+            """).int(required: "id")
     }
 
     public func redeem(codeHash: String, userID: Int64, now: Date) async throws -> RedeemOutcome {

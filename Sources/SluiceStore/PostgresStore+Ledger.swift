@@ -83,16 +83,14 @@ extension PostgresStore {
             logger: logger)?.int("balance_micros")
         else { throw StoreMissingRow(table: "users", id: userID) }
         let now = Date(unixMillis: Date().unixMillis)
-        guard let row = try await connection.first(
+        return try LedgerEntry(row: try await connection.inserted(
             """
             INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
                 reference_id, note, created_at)
             VALUES (\(userID), \(kind.rawValue), \(amount.micros), \(after - amount.micros), \(after), \(referenceID), \(note)::text,
                 \(now.unixMillis))
             RETURNING *
-            """, logger: logger)
-        else { throw StoreDecodingError(column: "id") }
-        return try LedgerEntry(row: row)
+            """, logger: logger))
     }
 
     func ledgerEntry(_ runner: some PostgresQueryRunner, referenceID: String) async throws -> LedgerEntry? {

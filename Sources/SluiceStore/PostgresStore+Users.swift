@@ -10,13 +10,11 @@ extension PostgresStore {
             return try await transaction { connection in
                 let now = Date().unixMillis
                 // A taken email (in any case) breaks the unique index on lower(email).
-                guard let row = try await connection.first(
+                let id = try await connection.inserted(
                     """
                     INSERT INTO users (email, password_hash, role, plan, balance_micros, created_at)
                     VALUES (\(user.email), \(user.passwordHash), \(user.role.rawValue), \(user.plan), 0, \(now)) RETURNING id
-                    """, logger: logger)
-                else { throw StoreDecodingError(column: "id") }
-                let id = try row.int(required: "id")
+                    """, logger: logger).int(required: "id")
                 if user.initialCredits.micros != 0 {
                     try await appendCredit(
                         connection, userID: id, amount: user.initialCredits, kind: .grant, referenceID: "signup-\(id)", note: "initial credits")
@@ -71,7 +69,7 @@ extension PostgresStore {
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
         let models = try limits.allowedModels.map(StoredJSON.text)
         let networks = try limits.ipAllowlist.map { try StoredJSON.text($0.map(\.description)) }
-        guard let row = try await first(
+        return try await inserted(
             """
             INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
                 spend_limit_micros, ip_allowlist, created_at)
@@ -79,9 +77,7 @@ extension PostgresStore {
                 \(limits.requestsPerMinute)::bigint, \(limits.tokensPerMinute)::bigint, \(limits.spendLimit?.micros)::bigint,
                 \(networks)::text, \(Date().unixMillis))
             RETURNING id
-            """)
-        else { throw StoreDecodingError(column: "id") }
-        return try row.int(required: "id")
+            """).int(required: "id")
     }
 
     public func apiKey(hash: String) async throws -> APIKeyRecord? {

@@ -20,6 +20,7 @@ public final class PostgresStore: GatewayStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        // Unstructured on purpose (see `clientRun`): awaited by `close()`.
         clientRun = Task { await client.run() }
         do {
             try await migrations.apply(to: client, logger: logger)
@@ -67,12 +68,19 @@ extension PostgresQueryRunner {
     func execute(_ query: PostgresQuery, logger: Logger) async throws {
         _ = try await rows(query, logger: logger).collect()
     }
+
+    /// The row an `INSERT … RETURNING` wrote; a statement that returns none is an error.
+    func inserted(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRandomAccessRow {
+        guard let row = try await first(query, logger: logger) else { throw StoreDecodingError(column: "RETURNING") }
+        return row
+    }
 }
 
 extension PostgresStore {
     func all(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] { try await client.all(query, logger: logger) }
     func first(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? { try await client.first(query, logger: logger) }
     func execute(_ query: PostgresQuery) async throws { try await client.execute(query, logger: logger) }
+    func inserted(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow { try await client.inserted(query, logger: logger) }
 
     /// Runs `body` in a transaction on one pooled connection: committed when it returns,
     /// rolled back when it throws, and the error comes out as itself, so callers can tell a

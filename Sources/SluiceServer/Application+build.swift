@@ -12,11 +12,11 @@ import SluiceStore
 /// The parts of a running gateway, for the CLI and for tests that need to look inside.
 public struct Gateway: Sendable {
     public let store: any GatewayStore
-    public let credits: CreditBook
+    public let credits: any CreditHolds
     /// The same bookkeeping as `credits`, keyed by API key id: what each key with a spending
     /// limit may still spend.
-    public let keyBudgets: CreditBook
-    public let rateLimiter: LocalKeyRateLimiter
+    public let keyBudgets: any CreditHolds
+    public let rateLimiter: any KeyRateLimiting
     public let allowances: LocalPoolAllowances
     public let grants: PlanGrants
     public let settlements: SettlementWriter

@@ -61,9 +61,11 @@ public enum RateDecision: Sendable, Equatable {
 /// (Redis) implements the same protocol for several instances.
 public protocol KeyRateLimiting: Sendable {
     /// Counts one request against the key's RPM, and refuses it if either limit is already reached.
-    func admit(keyID: Int64, rpm: Int?, tpm: Int?, now: Double) -> RateDecision
-    /// Adds the tokens a request used to the key's TPM window.
-    func recordTokens(keyID: Int64, tokens: Int, now: Double)
+    /// Throws when the shared windows cannot be reached: the gateway then fails closed.
+    func admit(keyID: Int64, rpm: Int?, tpm: Int?, now: Double) async throws -> RateDecision
+    /// Adds the tokens a request used to the key's TPM window. A window is not money: an
+    /// implementation that cannot record the tokens logs that and goes on.
+    func recordTokens(keyID: Int64, tokens: Int, now: Double) async
 }
 
 public final class LocalKeyRateLimiter: KeyRateLimiting {

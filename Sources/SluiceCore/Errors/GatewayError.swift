@@ -111,6 +111,12 @@ extension GatewayError {
         .init(status: 503, type: "server_error", code: "overloaded", param: nil, message: detail, shouldRetry: true, retryAfterSeconds: 1)
     }
 
+    /// A dependency the request needs (the database, Redis) does not answer: the request is refused,
+    /// never served unbilled or unlimited.
+    public static func dependencyUnavailable(_ detail: String) -> Self {
+        .init(status: 503, type: "server_error", code: "dependency_unavailable", param: nil, message: detail, shouldRetry: true, retryAfterSeconds: 1)
+    }
+
     public static func internalError() -> Self {
         .init(status: 500, type: "server_error", code: "internal_error", param: nil, message: "The gateway failed to handle this request.", shouldRetry: true)
     }

@@ -29,12 +29,17 @@ public protocol CreditHolds: Sendable {
     /// Holds `amount` for `requestID`, or reports how much is available.
     func hold(userID: Int64, amount: Credits, requestID: String) async throws -> HoldOutcome
     /// Releases the hold and charges `cost` (capped at what the user has). Returns nil when the
-    /// request id has no hold: it was settled already. Never blocks: durable effects are queued.
-    func settle(requestID: String, cost: Credits) -> Settlement?
+    /// request id has no hold: it was settled already. Durable effects are the caller's to queue.
+    /// Throws only when the holds cannot be reached; the hold is then still there to settle again.
+    func settle(requestID: String, cost: Credits) async throws -> Settlement?
     /// The store applied a charge; `balanceAfter` is the durable balance it reported.
-    func persisted(userID: Int64, charged: Credits, balanceAfter: Credits)
+    func persisted(userID: Int64, charged: Credits, balanceAfter: Credits) async
     /// Credits available to new holds, loading the balance if needed.
     func available(userID: Int64) async throws -> Credits
+    /// Forgets a quiet user's cached balance, so the next hold reads the store (after a grant).
+    func invalidate(userID: Int64) async
+    /// Holds this process made that are not settled yet; for tests and metrics.
+    var outstandingHolds: Int { get }
 }
 
 /// The embedded, single-process implementation of `CreditHolds`.
@@ -119,10 +124,8 @@ public final class CreditBook: CreditHolds {
         return state.withLock { Credits(micros: $0.users[userID]?.available ?? 0) }
     }
 
-    /// Holds currently outstanding; for tests and metrics.
     public var outstandingHolds: Int { state.withLock { $0.holds.count } }
 
-    /// Forgets a quiet user's cached balance, so the next request reads the store (after a grant).
     public func invalidate(userID: Int64) {
         state.withLock { state in
             if state.users[userID]?.isQuiet == true { state.users[userID] = nil }

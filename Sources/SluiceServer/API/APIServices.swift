@@ -14,7 +14,7 @@ struct APIServices: Sendable {
     let hasher: PasswordHasher
     let throttle: LoginThrottle
     let keyCache: KeyAuthenticator
-    let credits: CreditBook
+    let credits: any CreditHolds
     let grants: PlanGrants
     let auth: SluiceConfig.Auth
     let creditsPerUSD: Credits

@@ -79,7 +79,7 @@ struct CreditRoutes {
         let (body, _) = try await APIJSON.body(Redeem.self, from: request, allowing: ["code"])
         switch try await api.store.redeem(codeHash: KeyAuthenticator.hash(body.code), userID: user.id, now: Date()) {
         case .credited(let entry):
-            api.credits.invalidate(userID: user.id)
+            await api.credits.invalidate(userID: user.id)
             await api.log("code_redeemed", user: user.id, actor: user.id, context: context, detail: "\(entry.amount) credits")
             struct Credited: Encodable { var credited: CreditAmount; var balance: CreditAmount }
             return try APIJSON.response(Credited(credited: CreditAmount(entry.amount), balance: CreditAmount(entry.balanceAfter)))
@@ -132,7 +132,7 @@ struct CreditRoutes {
             let stored = try await api.store.saveReply(scope: scope, key: key, reply)
             guard stored.requestHash == requestHash else { throw GatewayError.idempotencyMismatch() }
         }
-        api.credits.invalidate(userID: userID)
+        await api.credits.invalidate(userID: userID)
         await api.log("credits_changed", user: userID, actor: admin.id, context: context, detail: "\(kind.rawValue) \(entry.amount): \(reason)")
         return try Self.replay(reply, requestHash: requestHash)
     }

@@ -44,9 +44,13 @@ struct ChatCompletionsHandler: Sendable {
         guard let model = pool.modelLimits(summary.model) else { throw GatewayError.modelNotFound(summary.model) }
         guard !settlements.isBackedUp else { throw GatewayError.overloaded("The gateway is catching up on billing. Retry shortly.") }
         let now = Date().timeIntervalSince1970
-        if case .limited(let limit, let retryAfter) = rateLimiter.admit(
-            keyID: key.id, rpm: key.limits.requestsPerMinute, tpm: key.limits.tokensPerMinute, now: now)
-        {
+        let admission: RateDecision
+        do {
+            admission = try await rateLimiter.admit(keyID: key.id, rpm: key.limits.requestsPerMinute, tpm: key.limits.tokensPerMinute, now: now)
+        } catch {
+            throw GatewayError.dependencyUnavailable("The gateway cannot reach its rate limits right now.")
+        }
+        if case .limited(let limit, let retryAfter) = admission {
             throw GatewayError.rateLimited("This API key's \(limit)-per-minute limit is reached.", retryAfterSeconds: retryAfter)
         }
 
@@ -66,18 +70,18 @@ struct ChatCompletionsHandler: Sendable {
         do {
             outcome = try await credits.hold(userID: key.userID, amount: worstCase, requestID: context.requestID)
         } catch {
-            _ = keyBudget?.settle(requestID: context.requestID, cost: .zero)
+            _ = try? await keyBudget?.settle(requestID: context.requestID, cost: .zero)
             if error is CreditBook.UnknownUser { throw GatewayError.invalidAPIKey }
-            throw GatewayError.overloaded("The gateway cannot reach its credit store right now.")
+            throw GatewayError.dependencyUnavailable("The gateway cannot reach its credit store right now.")
         }
         if case .insufficient(let available) = outcome {
-            _ = keyBudget?.settle(requestID: context.requestID, cost: .zero)
+            _ = try? await keyBudget?.settle(requestID: context.requestID, cost: .zero)
             throw GatewayError.insufficientQuota(needed: worstCase, available: available)
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, credits: credits, keyBudgets: keyBudget, rateLimiter: rateLimiter, allowance: allowance,
-            pricing: pricing, writer: settlements)
+            promptEstimate: promptEstimate, settler: HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter),
+            keyBudgeted: keyBudget != nil, allowance: allowance, pricing: pricing, writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.
         // The client's bytes go upstream as they came, unless a stream must be told to report usage.
@@ -92,7 +96,7 @@ struct ChatCompletionsHandler: Sendable {
         do {
             forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)
         } catch {
-            charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
+            await charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error
         }
 
@@ -104,7 +108,7 @@ struct ChatCompletionsHandler: Sendable {
         case .completion(let lease, let body, let usage):
             charge.attach(lease)
             let account = lease.account
-            charge.settle(RequestOutcome(
+            await charge.settle(RequestOutcome(
                 endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
                 price: account.manifest.model(charge.model)?.price, usage: usage,
                 completionEstimate: body.readableBytes / 4, producedOutput: true))
@@ -253,7 +257,7 @@ struct ChatCompletionsHandler: Sendable {
 
     private func passThroughRejection(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {
         let body = try? await response.body.collect(upTo: 1 << 20)
-        charge.settle(RequestOutcome(endReason: .upstreamRejected, status: response.status, provider: account.manifest.id, accountID: account.record.id))
+        await charge.settle(RequestOutcome(endReason: .upstreamRejected, status: response.status, provider: account.manifest.id, accountID: account.record.id))
         // Forward the provider's own error only when it is in OpenAI's shape; otherwise say it plainly.
         if let body, let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object["error"] is [String: Any] {
             return Response(

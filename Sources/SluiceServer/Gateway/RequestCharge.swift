@@ -31,8 +31,8 @@ struct RequestOutcome: Sendable {
 /// The hold of one request and its settlement, which happens exactly once.
 ///
 /// Every path that ends a request calls `settle`; a second call is a no-op. If the request is
-/// dropped without settling (the server could not even start the response), `deinit` releases
-/// the hold for free, so no hold outlives its request.
+/// dropped without settling (the server could not even start the response), `deinit` hands its
+/// hold to the settlement writer to release for free, so no hold outlives its request.
 final class RequestCharge: Sendable {
     let requestID: String
     let key: APIKeyRecord
@@ -40,10 +40,9 @@ final class RequestCharge: Sendable {
     let stream: Bool
     let promptEstimate: Int
     let started: ContinuousClock.Instant
-    private let credits: any CreditHolds
+    private let settler: HoldSettler
     /// Set when the key has a spending limit: its allowance is held and settled alongside.
-    private let keyBudgets: (any CreditHolds)?
-    private let rateLimiter: any KeyRateLimiting
+    private let keyBudgeted: Bool
     private let allowance: SharedPoolAllowance
     private let pricing: Pricing
     private let writer: SettlementWriter
@@ -53,8 +52,7 @@ final class RequestCharge: Sendable {
 
     init(
         requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
-        credits: any CreditHolds, keyBudgets: (any CreditHolds)?, rateLimiter: any KeyRateLimiting, allowance: SharedPoolAllowance,
-        pricing: Pricing, writer: SettlementWriter
+        settler: HoldSettler, keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
     ) {
         self.requestID = requestID
         self.key = key
@@ -62,16 +60,15 @@ final class RequestCharge: Sendable {
         self.stream = stream
         self.promptEstimate = promptEstimate
         self.started = .now
-        self.credits = credits
-        self.keyBudgets = keyBudgets
-        self.rateLimiter = rateLimiter
+        self.settler = settler
+        self.keyBudgeted = keyBudgeted
         self.allowance = allowance
         self.pricing = pricing
         self.writer = writer
     }
 
     deinit {
-        settle(RequestOutcome(endReason: .abandoned, status: 499))
+        if let pending = claim(RequestOutcome(endReason: .abandoned, status: 499)) { writer.settleLater(pending) }
     }
 
     /// The account that serves this request; its slot is freed when the request settles.
@@ -79,18 +76,29 @@ final class RequestCharge: Sendable {
         self.lease.withLock { $0 = lease }
     }
 
-    /// Charges for what the request used and queues its ledger entry and usage row.
+    /// Charges for what the request used and queues its ledger entry and usage row. When the holds
+    /// cannot be reached, the settlement writer settles it once they can.
+    func settle(_ outcome: RequestOutcome) async {
+        guard var pending = claim(outcome) else { return }
+        do {
+            if let record = try await settler.settle(&pending) { writer.enqueue(record) }
+        } catch {
+            writer.settleLater(pending)
+        }
+    }
+
+    /// The first call frees the account and prices the outcome; later calls get nil.
     ///
     /// The charging rule: reported usage is charged at the serving account's price. Without reported
     /// usage, a request that produced output is charged an estimate (prompt estimated from the body,
     /// completion from the content chunks relayed), flagged as one. A request that produced no output
     /// costs nothing. This holds for completed, failed and disconnected requests alike.
-    func settle(_ outcome: RequestOutcome) {
+    private func claim(_ outcome: RequestOutcome) -> PendingSettlement? {
         let first = settled.withLock { done in
             defer { done = true }
             return !done
         }
-        guard first else { return }
+        guard first else { return nil }
         let lease = self.lease.withLock { $0.take() }
         lease?.release()
         let estimated = outcome.usage == nil && outcome.producedOutput
@@ -101,16 +109,14 @@ final class RequestCharge: Sendable {
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
         if let lease { allowance.spend(key, lease: lease, usage: usage) }
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
-        guard let settlement = credits.settle(requestID: requestID, cost: cost) else { return }
-        _ = keyBudgets?.settle(requestID: requestID, cost: settlement.charged)
-        if key.limits.tokensPerMinute != nil {
-            rateLimiter.recordTokens(keyID: key.id, tokens: usage.promptTokens + usage.completionTokens, now: Date().timeIntervalSince1970)
-        }
-        writer.enqueue(UsageRecord(
+        let record = UsageRecord(
             requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, provider: outcome.provider,
-            accountID: outcome.accountID, usage: usage, charged: settlement.charged, costEstimated: estimated,
+            accountID: outcome.accountID, usage: usage, charged: .zero, costEstimated: estimated,
             latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
-            status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream))
+            status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)
+        return PendingSettlement(
+            record: record, cost: cost, keyBudgeted: keyBudgeted,
+            rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens)
     }
 
     static func millis(_ d: Duration) -> Int {

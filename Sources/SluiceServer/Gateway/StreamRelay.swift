@@ -115,7 +115,7 @@ struct StreamRelay: Sendable {
             progress.outcome.endReason = .upstreamError
             tail.writeBytes(Self.midStreamError)
         }
-        charge.settle(progress.outcome)
+        await charge.settle(progress.outcome)
         if !clientGone {
             try? await writer.write(tail)
             try? await writer.finish(nil)

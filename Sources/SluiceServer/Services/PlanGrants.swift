@@ -14,11 +14,11 @@ public final class PlanGrants: Service, Sendable {
 
     let plans: [String: SluiceConfig.Plan]
     private let store: any Store
-    private let credits: CreditBook
+    private let credits: any CreditHolds
     private let interval: Duration
     private let logger: Logger
 
-    public init(plans: [String: SluiceConfig.Plan], store: any Store, credits: CreditBook, interval: Duration = .seconds(3600), logger: Logger) {
+    public init(plans: [String: SluiceConfig.Plan], store: any Store, credits: any CreditHolds, interval: Duration = .seconds(3600), logger: Logger) {
         self.plans = plans
         self.store = store
         self.credits = credits
@@ -43,7 +43,7 @@ public final class PlanGrants: Service, Sendable {
         let entry = try await store.credit(
             userID: user.id, amount: plan.monthlyCredits, kind: .grant, referenceID: "plan:\(user.id):\(plan.name):\(period)",
             note: "\(plan.displayName) plan, \(period)")
-        credits.invalidate(userID: user.id)
+        await credits.invalidate(userID: user.id)
         return entry
     }
 

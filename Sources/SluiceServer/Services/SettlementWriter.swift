@@ -12,10 +12,18 @@ import Synchronization
 /// one transaction; a failed write is retried, never dropped. The queue is bounded:
 /// when it is full the gateway refuses new requests (`isBackedUp`) rather than serve them unbilled.
 /// On graceful shutdown the writer drains the queue before it returns.
+///
+/// It also settles the requests that could not settle themselves: those whose holds were out of
+/// reach when they ended (Redis was down), and those dropped before they could settle. These wait
+/// in `unsettled`, count towards the same bound, and are retried before each write.
 public final class SettlementWriter: Service {
     struct State {
         var queue: [UsageRecord] = []
+        var unsettled: [PendingSettlement] = []
         var inFlight = 0
+        /// Unsettled requests being settled right now.
+        var settling = 0
+        var isIdle: Bool { queue.isEmpty && unsettled.isEmpty && inFlight == 0 && settling == 0 }
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         /// Set by `flush()` and shutdown: write what is queued without waiting for more.
         var hurry = false
@@ -25,6 +33,7 @@ public final class SettlementWriter: Service {
     private let store: any LedgerStore
     private let credits: any CreditHolds
     private let keyBudgets: (any CreditHolds)?
+    private let settler: HoldSettler
     private let capacity: Int
     private let batchSize: Int
     private let gatherWindow: Duration
@@ -33,12 +42,13 @@ public final class SettlementWriter: Service {
     private let ring: AsyncStream<Void>.Continuation
 
     public init(
-        store: any LedgerStore, credits: any CreditHolds, keyBudgets: (any CreditHolds)? = nil, capacity: Int, batchSize: Int,
-        gatherWindow: Duration = .zero, logger: Logger
+        store: any LedgerStore, credits: any CreditHolds, keyBudgets: (any CreditHolds)? = nil,
+        rateLimiter: (any KeyRateLimiting)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
     ) {
         self.store = store
         self.credits = credits
         self.keyBudgets = keyBudgets
+        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter)
         self.capacity = capacity
         self.batchSize = batchSize
         self.gatherWindow = gatherWindow
@@ -47,7 +57,7 @@ public final class SettlementWriter: Service {
     }
 
     /// Whether the queue is full; new requests are refused until it drains.
-    public var isBackedUp: Bool { state.withLock { $0.queue.count >= capacity } }
+    public var isBackedUp: Bool { state.withLock { $0.queue.count + $0.unsettled.count + $0.settling >= capacity } }
 
     /// Queues a settled request. Never blocks and never refuses: the money is already decided.
     public func enqueue(_ record: UsageRecord) {
@@ -55,11 +65,17 @@ public final class SettlementWriter: Service {
         ring.yield()
     }
 
+    /// Queues a request whose holds are still to settle. Never blocks and never refuses.
+    func settleLater(_ pending: PendingSettlement) {
+        state.withLock { $0.unsettled.append(pending) }
+        ring.yield()
+    }
+
     /// Returns once everything queued so far is written. For tests and shutdown.
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let idle = state.withLock { state in
-                if state.queue.isEmpty && state.inFlight == 0 { return true }
+                if state.isIdle { return true }
                 state.hurry = true
                 state.idleWaiters.append(continuation)
                 return false
@@ -93,16 +109,28 @@ public final class SettlementWriter: Service {
     }
 
     private func drain() async {
+        var settleRetryDelay = Duration.milliseconds(50)
         while true {
+            let stuck = await settleWaiting()
             let batch: [UsageRecord] = state.withLock { state in
                 let batch = Array(state.queue.prefix(batchSize))
                 state.queue.removeFirst(batch.count)
                 state.inFlight = batch.count
                 return batch
             }
+            if batch.isEmpty && stuck {
+                // Only unsettled requests are left, and their holds are out of reach: wait, retry.
+                guard !Task.isCancelled else {
+                    logger.critical("settlement writer cancelled with unsettled requests", metadata: ["requests": "\(state.withLock { $0.unsettled.count })"])
+                    return
+                }
+                do { try await Task.sleep(for: settleRetryDelay) } catch {}
+                settleRetryDelay = min(settleRetryDelay * 2, .seconds(2))
+                continue
+            }
             if batch.isEmpty {
                 let waiters = state.withLock { state in
-                    guard state.inFlight == 0 && state.queue.isEmpty else { return [CheckedContinuation<Void, Never>]() }
+                    guard state.isIdle else { return [CheckedContinuation<Void, Never>]() }
                     defer { state.idleWaiters.removeAll() }
                     state.hurry = false
                     return state.idleWaiters
@@ -115,14 +143,43 @@ public final class SettlementWriter: Service {
         }
     }
 
+    /// One attempt at every unsettled request; settled ones join the write queue. Returns whether
+    /// some could not be settled.
+    private func settleWaiting() async -> Bool {
+        let waiting: [PendingSettlement] = state.withLock { state in
+            defer { state.unsettled.removeAll() }
+            state.settling = state.unsettled.count
+            return state.unsettled
+        }
+        guard !waiting.isEmpty else { return false }
+        var failed: [PendingSettlement] = []
+        var lastError: (any Error)?
+        for var pending in waiting {
+            do {
+                if let record = try await settler.settle(&pending) { state.withLock { $0.queue.append(record) } }
+            } catch {
+                failed.append(pending)
+                lastError = error
+            }
+        }
+        state.withLock { state in
+            state.unsettled.insert(contentsOf: failed, at: 0)
+            state.settling = 0
+        }
+        if let lastError {
+            logger.error("settling held requests failed; retrying", metadata: ["requests": "\(failed.count)", "error": "\(lastError)"])
+        }
+        return !failed.isEmpty
+    }
+
     private func write(_ batch: [UsageRecord]) async {
         var delay = Duration.milliseconds(50)
         while true {
             do {
                 for charge in try await store.recordSettlements(batch) {
-                    credits.persisted(userID: charge.userID, charged: charge.charged, balanceAfter: charge.balanceAfter)
+                    await credits.persisted(userID: charge.userID, charged: charge.charged, balanceAfter: charge.balanceAfter)
                     if let remaining = charge.keySpendRemaining {
-                        keyBudgets?.persisted(userID: charge.apiKeyID, charged: charge.charged, balanceAfter: remaining)
+                        await keyBudgets?.persisted(userID: charge.apiKeyID, charged: charge.charged, balanceAfter: remaining)
                     }
                 }
                 return

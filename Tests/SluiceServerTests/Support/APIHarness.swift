@@ -36,7 +36,7 @@ extension Harness {
     /// Credits for a user made through the API (they start with none in tests).
     func fund(_ session: Session, _ credits: Credits = Credits(whole: 10)) async throws {
         _ = try await gateway.store.credit(userID: session.userID, amount: credits, kind: .grant, referenceID: "fund-\(UUID())", note: nil)
-        gateway.credits.invalidate(userID: session.userID)
+        await gateway.credits.invalidate(userID: session.userID)
     }
 
     /// An admin made the way operators make the first one: straight in the store, as the CLI does.

@@ -1,0 +1,49 @@
+import Foundation
+import SluiceCore
+import SluiceStore
+
+/// A request whose cost is decided but whose holds may not be settled yet: settling needs the
+/// credit holds, which may live in Redis and be out of reach for a moment.
+struct PendingSettlement: Sendable {
+    /// The usage row; its `charged` is filled in by the settle.
+    var record: UsageRecord
+    var cost: Credits
+    /// The key has a spending limit, whose hold is settled with what the user was charged.
+    var keyBudgeted: Bool
+    /// Tokens to count against the key's TPM window, when it has one.
+    var rateLimitedTokens: Int?
+    /// What the user's hold settled at; set once, so a retry never settles it twice.
+    fileprivate(set) var charged: Credits? = nil
+}
+
+/// Settles a request's holds: the user's credits, then the key's spending allowance, then the key's
+/// TPM window. Requests settle inline; the `SettlementWriter` retries the ones whose holds could
+/// not be reached, and settles requests dropped before they could settle themselves.
+struct HoldSettler: Sendable {
+    let credits: any CreditHolds
+    let keyBudgets: (any CreditHolds)?
+    let rateLimiter: (any KeyRateLimiting)?
+
+    /// The usage record to write, or nil when the request id had no hold (it settled already).
+    /// A throw leaves `pending` holding what was done, so calling again finishes the rest.
+    func settle(_ pending: inout PendingSettlement) async throws -> UsageRecord? {
+        let requestID = pending.record.requestID
+        if pending.charged == nil {
+            guard let settlement = try await credits.settle(requestID: requestID, cost: pending.cost) else { return nil }
+            pending.charged = settlement.charged
+        }
+        let charged = pending.charged ?? .zero
+        if pending.keyBudgeted {
+            _ = try await keyBudgets?.settle(requestID: requestID, cost: charged)
+            pending.keyBudgeted = false
+        }
+        if let tokens = pending.rateLimitedTokens {
+            // A window is not money: a count that cannot be recorded is logged there and dropped.
+            await rateLimiter?.recordTokens(keyID: pending.record.apiKeyID, tokens: tokens, now: Date().timeIntervalSince1970)
+            pending.rateLimitedTokens = nil
+        }
+        var record = pending.record
+        record.charged = charged
+        return record
+    }
+}

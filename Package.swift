@@ -80,11 +80,12 @@ let package = Package(
         // Its header is <hiredis/hiredis.h> under /usr/include, so no pkg-config flags are needed.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // Shared state for several instances: an async Redis client (hiredis calls on a thread
-        // pool, pooled connections, timeouts, reconnects).
+        // pool, pooled connections, timeouts, reconnects), and the Redis implementations of the
+        // core's shared-state protocols (credit holds, rate windows, cluster events).
         .target(
             name: "SluiceRedis",
             dependencies: [
-                "CHiredis",
+                "CHiredis", "SluiceCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -10,6 +10,14 @@ public struct Settlement: Sendable, Equatable {
     /// What the usage would have cost uncapped.
     public var cost: Credits
     public var held: Credits
+
+    public init(userID: Int64, requestID: String, charged: Credits, cost: Credits, held: Credits) {
+        self.userID = userID
+        self.requestID = requestID
+        self.charged = charged
+        self.cost = cost
+        self.held = held
+    }
 }
 
 public enum HoldOutcome: Sendable, Equatable {
@@ -74,8 +82,8 @@ public final class CreditBook: CreditHolds {
         self.refreshAfter = refreshAfter
     }
 
-    public struct UnknownUser: Error {}
-    public struct DuplicateRequest: Error {}
+    public struct UnknownUser: Error { public init() {} }
+    public struct DuplicateRequest: Error { public init() {} }
 
     public func hold(userID: Int64, amount: Credits, requestID: String) async throws -> HoldOutcome {
         try await ensureLoaded(userID)

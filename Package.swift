@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "SluiceServer",
             dependencies: [
-                "SluiceCore", "SluiceProviders", "SluiceStore", "SluiceMockUpstream",
+                "SluiceCore", "SluiceProviders", "SluiceStore", "SluiceRedis", "SluiceMockUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

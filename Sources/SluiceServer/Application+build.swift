@@ -7,6 +7,7 @@ import NIOPosix
 import ServiceLifecycle
 import SluiceCore
 import SluiceProviders
+import SluiceRedis
 import SluiceStore
 
 /// The parts of a running gateway, for the CLI and for tests that need to look inside.
@@ -24,6 +25,15 @@ public struct Gateway: Sendable {
     public let authenticator: KeyAuthenticator
     public let secrets: SecretBox
     public let catalog: ProviderCatalog
+    /// Set when `redis.url` is: the client and the exchange of pool events between instances.
+    public let redis: RedisClient?
+    let exchange: RedisClusterEvents?
+
+    /// Closes what `openGateway` opened, for commands that ran no services.
+    public func close() async {
+        try? await redis?.shutdown()
+        await store.close()
+    }
 }
 
 public struct StartupError: Error, CustomStringConvertible {
@@ -41,10 +51,14 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     for manifest in extraProviders { catalog = try catalog.adding(manifest) }
     let secrets = try makeSecretBox(config.security)
     let store = try await openStore(config.database, logger: logger)
-    let credits = CreditBook { userID in try await store.balance(userID: userID) }
-    let keyBudgets = CreditBook { keyID in try await store.keySpendRemaining(keyID: keyID) }
+    let shared: SharedState
+    do { shared = try SharedState.open(config.redis, store: store, logger: logger) } catch {
+        await store.close()
+        throw error
+    }
     let settlements = SettlementWriter(
-        store: store, credits: credits, keyBudgets: keyBudgets, capacity: config.settlement.queueCapacity,
+        store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
+        capacity: config.settlement.queueCapacity,
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         logger: logger.with(label: "settlement"))
@@ -55,14 +69,18 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     poolSettings.oauthRefreshAhead = TimeInterval(config.accounts.oauthRefreshAheadSeconds)
     let pool = AccountPool(
         store: store, secrets: secrets, catalog: catalog, settings: poolSettings,
-        refreshInterval: .seconds(config.accounts.refreshSeconds), logger: logger)
+        refreshInterval: .seconds(config.accounts.refreshSeconds), events: shared.events, logger: logger)
     let authenticator = KeyAuthenticator(
-        store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize)
-    let grants = PlanGrants(plans: config.plans, store: store, credits: credits, logger: logger.with(label: "plans"))
+        store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize, events: shared.events)
+    let grants = PlanGrants(plans: config.plans, store: store, credits: shared.credits, logger: logger.with(label: "plans"))
+    shared.exchange?.onEvent { [pool, authenticator] event in
+        pool.apply(event)
+        authenticator.apply(event)
+    }
     return Gateway(
-        store: store, credits: credits, keyBudgets: keyBudgets, rateLimiter: LocalKeyRateLimiter(), allowances: LocalPoolAllowances(),
-        grants: grants,
-        settlements: settlements, pool: pool, authenticator: authenticator, secrets: secrets, catalog: catalog)
+        store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
+        allowances: LocalPoolAllowances(), grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
+        secrets: secrets, catalog: catalog, redis: shared.redis, exchange: shared.exchange)
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
@@ -105,7 +123,8 @@ public func buildApplication(
         client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
         limits: config.upstream, waits: config.accounts, maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
-        authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, startedAt: Int(Date().timeIntervalSince1970))
+        authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
+        startedAt: Int(Date().timeIntervalSince1970))
 
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: OpenAIErrorMiddleware())
@@ -122,12 +141,18 @@ public func buildApplication(
     let pool = gateway.pool
     APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }).register(on: router)
 
+    // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
+    // the event exchange, the settlement writer, which settles and writes every queued charge,
+    // then Redis, and last the store.
+    var services: [any Service] = [StoreService(store: gateway.store)]
+    if let redis = gateway.redis { services.append(redis) }
+    services.append(gateway.settlements)
+    if let exchange = gateway.exchange { services.append(exchange) }
+    services += [gateway.pool, gateway.grants, HTTPClientService(client: httpClient)]
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
-        // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
-        // the settlement writer, which drains every queued charge, and last the store.
-        services: [StoreService(store: gateway.store), gateway.settlements, gateway.pool, gateway.grants, HTTPClientService(client: httpClient)],
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }

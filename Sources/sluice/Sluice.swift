@@ -56,10 +56,10 @@ struct CommonOptions: ParsableArguments {
         do {
             try await body(config, gateway)
         } catch {
-            await gateway.store.close()
+            await gateway.close()
             throw error
         }
-        await gateway.store.close()
+        await gateway.close()
     }
 }
 

@@ -139,7 +139,9 @@ import Testing
     @Test func aRestartReleasesHoldsThatWereNeverSettled() async throws {
         let directory = NSTemporaryDirectory() + "sluice-restart-\(UUID().uuidString)"
         var userID: Int64 = 0
-        try await Harness.run(directory: directory) { h in
+        // Shared holds (Redis) outlive a process by their lease; in process they die with it.
+        let shortLease: (inout SluiceConfig) -> Void = { $0.redis.holdLeaseSeconds = 1 }
+        try await Harness.run(configure: shortLease, directory: directory) { h in
             try await h.account(secret: "a")
             let user = try await h.user(credits: Credits(micros: 5_000))
             userID = user.id
@@ -149,7 +151,8 @@ import Testing
         }
         // Same database, new process: the stale hold is gone and the full balance is available.
         let restartedUser = userID
-        try await Harness.run(directory: directory) { (h: Harness) async throws -> Void in
+        try await Harness.run(configure: shortLease, directory: directory) { (h: Harness) async throws -> Void in
+            if h.gateway.redis != nil { try await Task.sleep(for: .milliseconds(1_100)) }
             let available = try await h.gateway.credits.available(userID: restartedUser)
             #expect(available == Credits(micros: 5_000))
             let consumed = try await h.gateway.store.ledger(userID: restartedUser).filter { $0.kind == .consume }

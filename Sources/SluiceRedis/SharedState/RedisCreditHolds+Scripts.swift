@@ -5,23 +5,31 @@
 /// settled marker. Amounts are integer micro-credits; Lua holds them exactly (below 2^53), and
 /// `string.format('%d', …)` writes them back as integers rather than as `1e+15`.
 extension RedisCreditHolds {
-    /// Releases holds whose lease ran out; then answers `{-1, version}` when the balance must be
-    /// loaded (missing, or quiet and stale), `{-2}` for a request id that already holds, `{0,
-    /// available}` when the amount is not available, and `{1}` when it is now held.
-    static let holdScript = RedisScript("""
-        local now = tonumber(ARGV[3])
-        for _, rid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
-          local amount = redis.call('HGET', KEYS[2], rid)
-          if amount then
-            redis.call('HDEL', KEYS[2], rid)
-            if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'held', string.format('%d', -tonumber(amount))) end
+    /// Gives back the holds whose lease ran out before `now`: their instance died mid-request.
+    static let releaseExpired = """
+        local function release_expired(now)
+          for _, rid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+            local amount = redis.call('HGET', KEYS[2], rid)
+            if amount then
+              redis.call('HDEL', KEYS[2], rid)
+              if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'held', string.format('%d', -tonumber(amount))) end
+            end
+            redis.call('ZREM', KEYS[3], rid)
           end
-          redis.call('ZREM', KEYS[3], rid)
         end
+        """
+
+    /// Releases holds whose lease ran out; then answers `{-1, version}` when the balance must be
+    /// loaded (missing, or quiet and stale, unless `ARGV[6]` says it was just loaded), `{-2}` for a request id that already holds, `{0,
+    /// available}` when the amount is not available, and `{1}` when it is now held.
+    static let holdScript = RedisScript(releaseExpired + """
+
+        local now = tonumber(ARGV[3])
+        release_expired(now)
         local b = redis.call('HMGET', KEYS[1], 'durable', 'unflushed', 'held', 'loaded', 'version')
         if not b[1] then return {-1, 0} end
         local durable, unflushed, held = tonumber(b[1]), tonumber(b[2]), tonumber(b[3])
-        if unflushed == 0 and held == 0 and now - tonumber(b[4]) > tonumber(ARGV[5]) then return {-1, tonumber(b[5])} end
+        if unflushed == 0 and held == 0 and now - tonumber(b[4]) > tonumber(ARGV[5]) and ARGV[6] ~= '1' then return {-1, tonumber(b[5])} end
         if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {-2} end
         local available = durable - unflushed - held
         if available < tonumber(ARGV[1]) then return {0, available} end
@@ -82,11 +90,13 @@ extension RedisCreditHolds {
         """)
 
     /// `{1, available}`, or `{-1, version}` when the balance must be loaded first.
-    static let availableScript = RedisScript("""
+    static let availableScript = RedisScript(releaseExpired + """
+
+        release_expired(tonumber(ARGV[1]))
         local b = redis.call('HMGET', KEYS[1], 'durable', 'unflushed', 'held', 'loaded', 'version')
         if not b[1] then return {-1, 0} end
         local unflushed, held = tonumber(b[2]), tonumber(b[3])
-        if unflushed == 0 and held == 0 and tonumber(ARGV[1]) - tonumber(b[4]) > tonumber(ARGV[2]) then return {-1, tonumber(b[5])} end
+        if unflushed == 0 and held == 0 and tonumber(ARGV[1]) - tonumber(b[4]) > tonumber(ARGV[2]) and ARGV[3] ~= '1' then return {-1, tonumber(b[5])} end
         return {1, tonumber(b[1]) - unflushed - held}
         """)
 

@@ -41,10 +41,13 @@ public final class RedisCreditHolds: CreditHolds {
     public var outstandingHolds: Int { holders.withLock { $0.count } }
 
     public func hold(userID: Int64, amount: Credits, requestID: String) async throws -> HoldOutcome {
-        for _ in 0..<3 {
+        for attempt in 0..<3 {
             let reply = try await redis.evaluate(
                 Self.holdScript, keys: keys(userID),
-                arguments: [String(amount.micros), requestID, String(Self.nowMillis()), String(leaseMillis), String(refreshAfterMillis)])
+                arguments: [
+                    String(amount.micros), requestID, String(Self.nowMillis()), String(leaseMillis), String(refreshAfterMillis),
+                    attempt == 0 ? "0" : "1",
+                ])
             let values = try Self.integers(reply)
             switch values.first {
             case 1:
@@ -75,9 +78,10 @@ public final class RedisCreditHolds: CreditHolds {
     }
 
     public func available(userID: Int64) async throws -> Credits {
-        for _ in 0..<3 {
+        for attempt in 0..<3 {
             let values = try Self.integers(try await redis.evaluate(
-                Self.availableScript, keys: keys(userID), arguments: [String(Self.nowMillis()), String(refreshAfterMillis)]))
+                Self.availableScript, keys: keys(userID),
+                arguments: [String(Self.nowMillis()), String(refreshAfterMillis), attempt == 0 ? "0" : "1"]))
             if values.first == 1 { return Credits(micros: max(0, values[1])) }
             try await load(userID, seenVersion: values.count > 1 ? values[1] : 0)
         }

@@ -6,6 +6,7 @@ import SluiceCore
 public struct SluiceConfig: Sendable {
     public var server = Server()
     public var database = Database()
+    public var redis = Redis()
     public var providers = Providers()
     public var security = Security()
     public var billing = Billing()
@@ -32,6 +33,18 @@ public struct SluiceConfig: Sendable {
         /// The directory holding `sqlite/` and `postgres/`. Empty: `Migrations/` found next to
         /// the working directory or the executable.
         public var migrationsDir = ""
+    }
+
+    public struct Redis: Sendable {
+        /// A `redis://` URL shares holds, rate windows and pool events between instances; empty
+        /// keeps them in process.
+        public var url = ""
+        public var poolSize = 8
+        public var timeoutMillis = 500
+        /// Prefix of every key, so deployments can share one Redis.
+        public var keyPrefix = "sluice"
+        /// How long a hold outlives an instance that died holding it.
+        public var holdLeaseSeconds = 3600
     }
 
     public struct Providers: Sendable {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SluiceCore
+import SluiceRedis
 import SluiceStore
 
 /// `/v1/models`, `/v1/models/{id}` and `/health`. Chat completions live in `ChatCompletionsHandler`.
@@ -10,6 +11,7 @@ struct PublicRoutes: Sendable {
     let authenticator: KeyAuthenticator
     let pool: AccountPool
     let store: any GatewayStore
+    let redis: RedisClient?
     let startedAt: Int
     static let version = "0.1.0"
 
@@ -37,11 +39,17 @@ struct PublicRoutes: Sendable {
         return try json(model)
     }
 
+    /// 200 when every dependency answers; else 503 `degraded`, naming the one that does not.
     func health() async -> Response {
         let storeOK = (try? await store.ping()) != nil
-        let body = #"{"status":"\#(storeOK ? "ok" : "degraded")","version":"\#(Self.version)","store":"\#(storeOK ? "ok" : "unreachable")"}"#
+        var redisOK = true
+        if let redis { redisOK = (try? await redis.ping()) != nil }
+        let healthy = storeOK && redisOK
+        var body = #"{"status":"\#(healthy ? "ok" : "degraded")","version":"\#(Self.version)","store":"\#(storeOK ? "ok" : "unreachable")""#
+        if redis != nil { body += #","redis":"\#(redisOK ? "ok" : "unreachable")""# }
+        body += "}"
         return Response(
-            status: storeOK ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+            status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 

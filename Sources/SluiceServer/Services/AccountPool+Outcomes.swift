@@ -49,6 +49,9 @@ extension AccountPool {
                 let bound = state.bindings.account(for: key, now: now)
                 let away = bound.map { state.isAway($0, model: model, now: now, grace: settings.stickyGrace) } ?? true
                 state.bindings.served(key, by: accountID, now: now, boundIsAway: away)
+                if bound != accountID, state.bindings.account(for: key, now: now) == accountID {
+                    events.publish(.bound(key, accountID: accountID))
+                }
             }
             var cleared: [ScopeKey] = []
             let modelKey = ScopeKey(accountID: accountID, scope: .model(model))
@@ -63,9 +66,10 @@ extension AccountPool {
         for key in cleared { await persist(key, nil) }
     }
 
-    /// Writes one scope's state (nil: deletes it). A failed write is logged: the in-memory state
-    /// still rules this process, and the next change writes again.
+    /// Writes one scope's state (nil: deletes it) and tells the other instances. A failed write is
+    /// logged: the in-memory state still rules this process, and the next change writes again.
     func persist(_ key: ScopeKey, _ cooldown: CooldownState?) async {
+        events.publish(.cooldown(accountID: key.accountID, scope: key.scope, state: cooldown))
         do {
             if let cooldown {
                 try await store.saveCooldown(accountID: key.accountID, scope: key.scope, cooldown)
@@ -94,9 +98,28 @@ extension AccountPool {
             }
         }
         guard let tightest else { return }
+        applyHeadroom(accountID, share: tightest.share, resetsAt: tightest.resetsAt)
+        events.publish(.headroom(accountID: accountID, share: tightest.share, resetsAt: tightest.resetsAt))
+    }
+
+    func applyHeadroom(_ accountID: Int64, share: Double, resetsAt: Date?) {
         state.withLock { state in
-            state.runtime[accountID, default: AccountRuntime()].headroom = min(tightest.share, 1)
-            state.runtime[accountID, default: AccountRuntime()].quotaResetsAt = tightest.resetsAt
+            state.runtime[accountID, default: AccountRuntime()].headroom = min(share, 1)
+            state.runtime[accountID, default: AccountRuntime()].quotaResetsAt = resetsAt
+        }
+    }
+
+    /// What another instance learned about the pool; the store already has what it must keep.
+    public func apply(_ event: ClusterEvent, now: Date = Date()) {
+        switch event {
+        case .cooldown(let accountID, let scope, let cooldown):
+            state.withLock { $0.cooldowns[ScopeKey(accountID: accountID, scope: scope)] = cooldown }
+        case .headroom(let accountID, let share, let resetsAt):
+            applyHeadroom(accountID, share: share, resetsAt: resetsAt)
+        case .bound(let key, let accountID):
+            state.withLock { $0.bindings.served(key, by: accountID, now: now, boundIsAway: true) }
+        case .keyRevoked:
+            break
         }
     }
 

@@ -71,11 +71,14 @@ public final class AccountPool: Service {
     let logger: Logger
     let prober = Mutex<Prober?>(nil)
     let tokenRefresher = Mutex<TokenRefresher?>(nil)
+    /// Where cooldowns, headroom and bindings learned here go, for the other instances.
+    let events: any ClusterEvents
 
     public init(
         store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, policy: CooldownPolicy = CooldownPolicy(),
-        settings: Settings = Settings(), refreshInterval: Duration, logger: Logger
+        settings: Settings = Settings(), refreshInterval: Duration, events: any ClusterEvents = SoloInstance(), logger: Logger
     ) {
+        self.events = events
         self.store = store
         self.secrets = secrets
         self.catalog = catalog

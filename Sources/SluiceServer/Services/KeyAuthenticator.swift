@@ -33,7 +33,11 @@ public final class KeyAuthenticator: Sendable {
     private let ttl: Duration
     private let capacity: Int
 
-    public init(store: any APIKeyStore, ttl: Duration, capacity: Int) {
+    /// Where revocations go, for the other instances' caches.
+    private let events: any ClusterEvents
+
+    public init(store: any APIKeyStore, ttl: Duration, capacity: Int, events: any ClusterEvents = SoloInstance()) {
+        self.events = events
         self.store = store
         self.ttl = ttl
         self.capacity = capacity
@@ -74,9 +78,19 @@ public final class KeyAuthenticator: Sendable {
         }
     }
 
-    /// Drops a key from the cache, so its revocation applies to the next request at once. Other
-    /// instances see it when their entry expires (the TTL, a second by default).
+    /// Drops a key from this cache and every other instance's, so its revocation applies to the
+    /// next request. Without Redis, other instances see it when their entry expires (the TTL).
     public func forget(hash: String) {
+        drop(hash: hash)
+        events.publish(.keyRevoked(hash: hash))
+    }
+
+    /// Drops a key another instance revoked.
+    public func apply(_ event: ClusterEvent) {
+        if case .keyRevoked(let hash) = event { drop(hash: hash) }
+    }
+
+    private func drop(hash: String) {
         cache.withLock { cache in
             if case .ready = cache[hash] { cache[hash] = nil }
         }

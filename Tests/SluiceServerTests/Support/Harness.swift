@@ -65,7 +65,13 @@ struct Harness {
         var config = Self.config(directory: directory)
         if TestPostgres.serverTestsUsePostgres {
             // One schema per directory, so a test that restarts on the same directory finds its data.
-            config.database.url = try await TestPostgres.schemaURL(named: "e2e_" + String(UInt64(bitPattern: Int64(directory.hashValue)), radix: 36))
+            let name = "e2e_" + String(UInt64(bitPattern: Int64(directory.hashValue)), radix: 36)
+            config.database.url = try await TestPostgres.schemaURL(named: name)
+            // Shared state in Redis too, under keys of this gateway's own, like its schema.
+            if let redis = TestRedis.url {
+                config.redis.url = redis
+                config.redis.keyPrefix = name
+            }
         }
         configure(&config)
         let control = MockControl()

@@ -1,0 +1,41 @@
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import SluiceRedis
+import SluiceStore
+
+/// What instances must agree on: credit holds, key budgets, rate windows and pool events. In
+/// process when `redis.url` is empty; in Redis, behind the same protocols, when it is set.
+struct SharedState: Sendable {
+    var credits: any CreditHolds
+    var keyBudgets: any CreditHolds
+    var rateLimiter: any KeyRateLimiting
+    var events: any ClusterEvents
+    /// The Redis client and the event exchange, when there is a Redis.
+    var redis: RedisClient?
+    var exchange: RedisClusterEvents?
+
+    static func open(_ config: SluiceConfig.Redis, store: any GatewayStore, logger: Logger) throws -> SharedState {
+        let loadBalance: @Sendable (Int64) async throws -> Credits? = { try await store.balance(userID: $0) }
+        let loadKeyBudget: @Sendable (Int64) async throws -> Credits? = { try await store.keySpendRemaining(keyID: $0) }
+        guard !config.url.isEmpty else {
+            return SharedState(
+                credits: CreditBook(loader: loadBalance), keyBudgets: CreditBook(loader: loadKeyBudget),
+                rateLimiter: LocalKeyRateLimiter(), events: SoloInstance())
+        }
+        let endpoint: RedisEndpoint
+        do { endpoint = try RedisEndpoint(url: config.url) } catch { throw StartupError("redis.url: \(error)") }
+        let redis = RedisClient(
+            configuration: .init(endpoint: endpoint, maxConnections: config.poolSize, timeout: .milliseconds(config.timeoutMillis)),
+            logger: logger.with(label: "redis"))
+        let prefix = config.keyPrefix
+        let lease = Duration.seconds(config.holdLeaseSeconds)
+        let exchange = RedisClusterEvents(redis: redis, stream: "\(prefix):events", logger: logger.with(label: "cluster"))
+        return SharedState(
+            credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, loader: loadBalance),
+            keyBudgets: RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget),
+            rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
+            events: exchange, redis: redis,
+            exchange: exchange)
+    }
+}

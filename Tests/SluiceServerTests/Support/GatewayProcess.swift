@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import SluiceServer
+
+/// A `sluice serve` child process, for tests that need several real instances.
+final class GatewayProcess {
+    let port: Int
+    let process = Process()
+    let logPath: String
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// The `sluice` executable the test bundle was built with.
+    static var executable: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("sluice")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return Harness.repoRoot.appendingPathComponent(".build/debug/sluice")
+    }
+
+    /// Starts `sluice serve --config configPath --port port` and waits until `/health` answers 200.
+    init(configPath: String, port: Int, environment: [String: String], logPath: String) async throws {
+        self.port = port
+        self.logPath = logPath
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = Self.executable
+        process.arguments = ["serve", "--config", configPath, "--port", String(port)]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLUICE_") }.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if process.isRunning == false { break }
+            var request = HTTPClientRequest(url: baseURL + "/health")
+            request.method = .GET
+            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)), response.status == .ok { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        stop()
+        throw StartupError("sluice on port \(port) did not become healthy; its log: \(logPath)")
+    }
+
+    /// SIGTERM, the way an operator stops it: settles drain before it exits.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// A port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw StartupError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

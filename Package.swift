@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "SluiceTestSupport",
             dependencies: [
-                "SluiceStore",
+                "SluiceStore", "SluiceRedis",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -57,10 +57,12 @@ extension RedisCreditHolds {
 
     /// Releases the hold and charges the cost, capped at what is available: `{1, charged, held}`.
     /// The result is kept for a while under the request's marker, so a retry after a lost reply
-    /// gets the same answer and charges nothing twice.
+    /// gets the same answer and charges nothing twice. `{-1, 0}` when the balance is gone (Redis
+    /// restarted empty): it is loaded, and the settle tried again.
     static let settleScript = RedisScript("""
         local done = redis.call('GET', KEYS[4])
         if done then return {1, tonumber(done), 0} end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
         local amount = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
         if amount > 0 then
           redis.call('HDEL', KEYS[2], ARGV[1])
@@ -68,13 +70,10 @@ extension RedisCreditHolds {
           redis.call('HINCRBY', KEYS[1], 'held', string.format('%d', -amount))
         end
         local b = redis.call('HMGET', KEYS[1], 'durable', 'unflushed', 'held')
-        local charge = 0
-        if b[1] then
-          local available = tonumber(b[1]) - tonumber(b[2]) - tonumber(b[3])
-          charge = math.min(math.max(tonumber(ARGV[2]), 0), math.max(available, 0))
-          redis.call('HINCRBY', KEYS[1], 'unflushed', string.format('%d', charge))
-          redis.call('HINCRBY', KEYS[1], 'version', 1)
-        end
+        local available = tonumber(b[1]) - tonumber(b[2]) - tonumber(b[3])
+        local charge = math.min(math.max(tonumber(ARGV[2]), 0), math.max(available, 0))
+        redis.call('HINCRBY', KEYS[1], 'unflushed', string.format('%d', charge))
+        redis.call('HINCRBY', KEYS[1], 'version', 1)
         redis.call('SET', KEYS[4], string.format('%d', charge), 'PX', ARGV[3])
         return {1, charge, amount}
         """)

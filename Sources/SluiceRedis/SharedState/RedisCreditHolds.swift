@@ -63,11 +63,16 @@ public final class RedisCreditHolds: CreditHolds {
 
     public func settle(requestID: String, cost: Credits) async throws -> Settlement? {
         guard let userID = holders.withLock({ $0[requestID] }) else { return nil }
-        let reply = try await redis.evaluate(
-            Self.settleScript, keys: keys(userID) + ["\(prefix):settled:\(requestID)"],
-            arguments: [requestID, String(cost.micros), String(Self.settledMarkerMillis)])
+        var values: [Int64] = []
+        for attempt in 0..<2 {
+            values = try Self.integers(try await redis.evaluate(
+                Self.settleScript, keys: keys(userID) + ["\(prefix):settled:\(requestID)"],
+                arguments: [requestID, String(cost.micros), String(Self.settledMarkerMillis)]))
+            // Redis lost the balance (it restarted empty): read it from the store and settle again.
+            guard values.first == -1, attempt == 0 else { break }
+            try await load(userID, seenVersion: 0)
+        }
         holders.withLock { $0[requestID] = nil }
-        let values = try Self.integers(reply)
         guard values.first == 1, values.count == 3 else { return nil }
         return Settlement(userID: userID, requestID: requestID, charged: Credits(micros: values[1]), cost: cost, held: Credits(micros: values[2]))
     }

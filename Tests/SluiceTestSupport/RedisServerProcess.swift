@@ -1,0 +1,28 @@
+import Foundation
+import SluiceRedis
+
+/// A redis-server of the test's own, to stop and start.
+public final class RedisServerProcess {
+    let process = Process()
+
+    public init(port: Int) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func waitUntilReady(_ redis: RedisClient) async throws {
+        for _ in 0..<50 {
+            if (try? await redis.command("PING")) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RedisError.unavailable("redis-server did not start")
+    }
+
+    /// Kills it outright, as a crash would; polls rather than waitUntilExit, which needs a run loop.
+    public func stop() async throws {
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    }
+}

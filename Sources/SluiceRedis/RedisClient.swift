@@ -58,6 +58,7 @@ public final class RedisClient: Service, Sendable {
     }
 
     /// Runs a Lua script by its SHA-1, loading it on the first NOSCRIPT (a new or restarted server).
+    @discardableResult
     public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisReply {
         let tail = [String(keys.count)] + keys + arguments
         let reply = try await withConnection { connection in

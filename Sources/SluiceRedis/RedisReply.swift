@@ -35,6 +35,15 @@ public enum RedisReply: Sendable, Equatable {
         }
     }
 
+    /// The integers of an array reply, as the scripts return them; throws for any other shape.
+    func integers() throws -> [Int64] {
+        guard case .array(let items) = self else { throw RedisError.command("unexpected script reply \(self)") }
+        return try items.map { item in
+            guard let value = item.int else { throw RedisError.command("unexpected script reply \(self)") }
+            return value
+        }
+    }
+
     public var string: String? {
         switch self {
         case .string(let text), .status(let text): return text

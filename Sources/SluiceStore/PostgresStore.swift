@@ -20,7 +20,8 @@ public final class PostgresStore: GatewayStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        // Unstructured on purpose (see `clientRun`): awaited by `close()`.
+        // Unstructured on purpose: the store is used before any service runs (see `clientRun`).
+        // Awaited at shutdown by `close()`, which `StoreService` calls after every other service stopped.
         clientRun = Task { await client.run() }
         do {
             try await migrations.apply(to: client, logger: logger)

@@ -48,7 +48,7 @@ public final class RedisCreditHolds: CreditHolds {
                     String(amount.micros), requestID, String(Self.nowMillis()), String(leaseMillis), String(refreshAfterMillis),
                     attempt == 0 ? "0" : "1",
                 ])
-            let values = try Self.integers(reply)
+            let values = try reply.integers()
             switch values.first {
             case 1:
                 holders.withLock { $0[requestID] = userID }
@@ -65,9 +65,10 @@ public final class RedisCreditHolds: CreditHolds {
         guard let userID = holders.withLock({ $0[requestID] }) else { return nil }
         var values: [Int64] = []
         for attempt in 0..<2 {
-            values = try Self.integers(try await redis.evaluate(
+            values = try await redis.evaluate(
                 Self.settleScript, keys: keys(userID) + ["\(prefix):settled:\(requestID)"],
-                arguments: [requestID, String(cost.micros), String(Self.settledMarkerMillis)]))
+                arguments: [requestID, String(cost.micros), String(Self.settledMarkerMillis)]
+            ).integers()
             // Redis lost the balance (it restarted empty): read it from the store and settle again.
             guard values.first == -1, attempt == 0 else { break }
             try await load(userID, seenVersion: 0)
@@ -84,9 +85,10 @@ public final class RedisCreditHolds: CreditHolds {
 
     public func available(userID: Int64) async throws -> Credits {
         for attempt in 0..<3 {
-            let values = try Self.integers(try await redis.evaluate(
+            let values = try await redis.evaluate(
                 Self.availableScript, keys: keys(userID),
-                arguments: [String(Self.nowMillis()), String(refreshAfterMillis), attempt == 0 ? "0" : "1"]))
+                arguments: [String(Self.nowMillis()), String(refreshAfterMillis), attempt == 0 ? "0" : "1"]
+            ).integers()
             if values.first == 1 { return Credits(micros: max(0, values[1])) }
             try await load(userID, seenVersion: values.count > 1 ? values[1] : 0)
         }
@@ -112,12 +114,4 @@ public final class RedisCreditHolds: CreditHolds {
     }
 
     static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
-    static func integers(_ reply: RedisReply) throws -> [Int64] {
-        guard case .array(let items) = reply else { throw RedisError.command("unexpected script reply \(reply)") }
-        return try items.map { item in
-            guard let value = item.int else { throw RedisError.command("unexpected script reply \(reply)") }
-            return value
-        }
-    }
 }

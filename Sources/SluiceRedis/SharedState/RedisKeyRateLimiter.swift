@@ -22,7 +22,7 @@ public final class RedisKeyRateLimiter: KeyRateLimiting {
         guard rpm != nil || tpm != nil else { return .allowed }
         let reply = try await redis.evaluate(
             Self.admitScript, keys: keys(keyID), arguments: [String(now), String(rpm ?? -1), String(tpm ?? -1)])
-        let values = try RedisCreditHolds.integers(reply)
+        let values = try reply.integers()
         guard values.first == 0, values.count == 3 else { return .allowed }
         return .limited(limit: values[1] == 1 ? "requests" : "tokens", retryAfterSeconds: Int(values[2]))
     }

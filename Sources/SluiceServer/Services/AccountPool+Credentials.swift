@@ -116,9 +116,10 @@ extension AccountPool {
             }
         case .lead(let account, let tokens):
             // Unstructured on purpose: a child task would inherit the leader's cancellation, and a
-            // client that hangs up must not fail the refresh for everyone waiting on it. The leader
-            // awaits it right here (the token request times out after 30 s), so it never outlives
-            // the request or the refresh loop that started it, and shutdown waits for those.
+            // client that hangs up must not fail the refresh for everyone waiting on it (this
+            // toolchain has no cancellation shield). The token request times out after 30 s.
+            // Awaited right here by the leader, so at shutdown it is awaited with the request or the
+            // refresh loop that started it.
             let refresh = Task { await self.runRefresh(account, tokens) }
             let result = await refresh.value
             for waiter in state.withLock({ $0.tokenRefreshes.finish(accountID) }) { waiter.resume(returning: result) }

@@ -112,6 +112,7 @@ public final class SettlementWriter: Service {
         var settleRetryDelay = Duration.milliseconds(50)
         while true {
             let stuck = await settleWaiting()
+            if !stuck { settleRetryDelay = .milliseconds(50) }
             let batch: [UsageRecord] = state.withLock { state in
                 let batch = Array(state.queue.prefix(batchSize))
                 state.queue.removeFirst(batch.count)

@@ -10,10 +10,10 @@ struct SharedState: Sendable {
     var credits: any CreditHolds
     var keyBudgets: any CreditHolds
     var rateLimiter: any KeyRateLimiting
-    var events: any ClusterEvents
     /// The Redis client and the event exchange, when there is a Redis.
     var redis: RedisClient?
     var exchange: RedisClusterEvents?
+    var events: any ClusterEvents { exchange ?? SoloInstance() }
 
     static func open(_ config: SluiceConfig.Redis, store: any GatewayStore, logger: Logger) throws -> SharedState {
         let loadBalance: @Sendable (Int64) async throws -> Credits? = { try await store.balance(userID: $0) }
@@ -21,7 +21,7 @@ struct SharedState: Sendable {
         guard !config.url.isEmpty else {
             return SharedState(
                 credits: CreditBook(loader: loadBalance), keyBudgets: CreditBook(loader: loadKeyBudget),
-                rateLimiter: LocalKeyRateLimiter(), events: SoloInstance())
+                rateLimiter: LocalKeyRateLimiter())
         }
         let endpoint: RedisEndpoint
         do { endpoint = try RedisEndpoint(url: config.url) } catch { throw StartupError("redis.url: \(error)") }
@@ -35,7 +35,7 @@ struct SharedState: Sendable {
             credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, loader: loadBalance),
             keyBudgets: RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget),
             rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
-            events: exchange, redis: redis,
+            redis: redis,
             exchange: exchange)
     }
 }

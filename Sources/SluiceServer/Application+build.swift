@@ -18,7 +18,8 @@ public struct Gateway: Sendable {
     /// limit may still spend.
     public let keyBudgets: any CreditHolds
     public let rateLimiter: any KeyRateLimiting
-    public let allowances: LocalPoolAllowances
+    public let allowances: any PoolAllowances
+    let loginThrottle: any LoginThrottling
     public let grants: PlanGrants
     public let settlements: SettlementWriter
     public let pool: AccountPool
@@ -52,13 +53,13 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     let secrets = try makeSecretBox(config.security)
     let store = try await openStore(config.database, logger: logger)
     let shared: SharedState
-    do { shared = try SharedState.open(config.redis, store: store, logger: logger) } catch {
+    do { shared = try SharedState.open(config.redis, auth: config.auth, store: store, logger: logger) } catch {
         await store.close()
         throw error
     }
     let settlements = SettlementWriter(
         store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
-        capacity: config.settlement.queueCapacity,
+        allowances: shared.allowances, capacity: config.settlement.queueCapacity,
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         logger: logger.with(label: "settlement"))
@@ -79,7 +80,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     }
     return Gateway(
         store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
-        allowances: LocalPoolAllowances(), grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
+        allowances: shared.allowances, loginThrottle: shared.loginThrottle, grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
         secrets: secrets, catalog: catalog, redis: shared.redis, exchange: shared.exchange)
 }
 
@@ -132,9 +133,7 @@ public func buildApplication(
     if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
-        throttle: LoginThrottle(
-            attemptsPerAddressPerMinute: config.auth.loginAttemptsPerIPPerMinute,
-            failuresPerAccountPer15Minutes: config.auth.loginFailuresPerAccountPer15Minutes),
+        throttle: gateway.loginThrottle,
         keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
         catalog: gateway.catalog)

@@ -23,11 +23,12 @@ struct TwoInstanceTests {
         var control: MockControl
     }
 
-    @Test func twoProcessesShareMoneyCooldownsAndRevocations() async throws {
+    @Test func twoProcessesShareMoneyCooldownsRevocationsAndSignInLimits() async throws {
         try await withCluster { cluster in
             try await balanceCoversOnlySomeRequests(cluster)
             try await revokedKeyIsRefusedByTheOtherInstance(cluster)
             try await cooldownIsHonouredByTheOtherInstance(cluster)
+            try await failedSignInsCountOnBothInstances(cluster)
         }
     }
 
@@ -93,6 +94,20 @@ struct TwoInstanceTests {
         #expect(reply.outcome == "429 upstream_capacity")
         #expect(reply.message?.contains("cooling down") == true, "\(reply.message ?? "")")
         #expect(cluster.control.requests.count == sent)
+    }
+
+    /// Four failed sign-ins, alternating between the instances, pause the account on both: each
+    /// instance alone saw only two, under its limit of four.
+    func failedSignInsCountOnBothInstances(_ cluster: Cluster) async throws {
+        let wrong = #"{"email":"guess@test","password":"not the password"}"#
+        for i in 0..<4 {
+            let reply = try await Self.send(i.isMultiple(of: 2) ? cluster.a.baseURL : cluster.b.baseURL, "/api/auth/login", body: wrong, key: nil)
+            #expect(reply.status == 401, "attempt \(i): \(reply.outcome)")
+        }
+        for instance in [cluster.a.baseURL, cluster.b.baseURL] {
+            let reply = try await Self.send(instance, "/api/auth/login", body: wrong, key: nil)
+            #expect(reply.status == 429, "\(reply.outcome)")
+        }
     }
 
     // MARK: Setup
@@ -167,6 +182,7 @@ struct TwoInstanceTests {
             auth:
               jwt_secret: "two-instance-test-secret-of-enough-length"
               key_cache_ttl_millis: 60000
+              login_failures_per_account_per_15_minutes: 4
             logging:
               level: warning
             plans:

@@ -17,6 +17,12 @@ public struct RecoveringBudget: Sendable, Equatable {
         updatedAt = now
     }
 
+    /// A budget as a shared store kept it.
+    public init(capacity: Int, perHour: Int, level: Double, updatedAt: Double) {
+        self.init(capacity: capacity, perHour: perHour, now: updatedAt)
+        self.level = min(level, self.capacity)
+    }
+
     /// New terms (the user's plan changed): what was spent stays spent.
     public mutating func reterm(capacity: Int, perHour: Int) {
         self.capacity = Double(max(capacity, 0))
@@ -85,9 +91,12 @@ public struct AllowanceTerms: Sendable, Equatable {
 /// requests served by the shared pool spend it; a user's own accounts never do. The in-process
 /// implementation is `LocalPoolAllowances`; a shared one (Redis) implements the same protocol.
 public protocol PoolAllowances: Sendable {
-    /// The user's budget in `group` at `now` under `terms`, recovered to `now`.
-    func budget(userID: Int64, group: String, terms: AllowanceTerms, now: Double) -> RecoveringBudget
-    func spend(userID: Int64, group: String, terms: AllowanceTerms, units: Int, now: Double)
+    /// The user's budget in `group` at `now` under `terms`, recovered to `now`. Throws when a
+    /// shared store cannot be reached.
+    func budget(userID: Int64, group: String, terms: AllowanceTerms, now: Double) async throws -> RecoveringBudget
+    /// Spends what a request used. An allowance is not money: an implementation that cannot
+    /// record the spend logs that and goes on.
+    func spend(userID: Int64, group: String, terms: AllowanceTerms, units: Int, now: Double) async
 }
 
 public final class LocalPoolAllowances: PoolAllowances {

@@ -38,32 +38,32 @@ public final class RedisKeyRateLimiter: KeyRateLimiting {
 
     private func keys(_ keyID: Int64) -> [String] { ["\(prefix):\(keyID):requests", "\(prefix):\(keyID):tokens"] }
 
-    /// `SlidingWindow`'s arithmetic in Lua: a window is `start`, `cur` and `prev` in a hash.
+    /// `SlidingWindow`'s arithmetic in Lua: a window is `start`, `cur` and `prev` in a hash, and
+    /// `len` seconds long (given when it is loaded).
     static let windowFunctions = """
-        local len = 60
         local function roll(w, now)
-          local start = math.floor(now / len) * len
+          local start = math.floor(now / w.len) * w.len
           if start ~= w.start then
-            if start - w.start == len then w.prev = w.cur else w.prev = 0 end
+            if start - w.start == w.len then w.prev = w.cur else w.prev = 0 end
             w.cur = 0
             w.start = start
           end
         end
-        local function load(key, now)
+        local function load(key, now, len)
           local v = redis.call('HMGET', key, 'start', 'cur', 'prev')
-          local w = {start = tonumber(v[1] or 0), cur = tonumber(v[2] or 0), prev = tonumber(v[3] or 0)}
+          local w = {len = len, start = tonumber(v[1] or 0), cur = tonumber(v[2] or 0), prev = tonumber(v[3] or 0)}
           roll(w, now)
           return w
         end
         local function count(w, now)
-          local overlap = 1 - (now - w.start) / len
+          local overlap = 1 - (now - w.start) / w.len
           if overlap < 0 then overlap = 0 end
           return w.cur + math.ceil(w.prev * overlap)
         end
         local function seconds_until_below(w, limit, now)
           local t = now
-          local probe = {start = w.start, cur = w.cur, prev = w.prev}
-          while t - now < len * 2 do
+          local probe = {len = w.len, start = w.start, cur = w.cur, prev = w.prev}
+          while t - now < w.len * 2 do
             roll(probe, t)
             if count(probe, t) < limit then break end
             t = t + 1
@@ -72,17 +72,17 @@ public final class RedisKeyRateLimiter: KeyRateLimiting {
         end
         local function save(key, w)
           redis.call('HSET', key, 'start', string.format('%d', w.start), 'cur', string.format('%d', w.cur), 'prev', string.format('%d', w.prev))
-          redis.call('PEXPIRE', key, len * 2000)
+          redis.call('PEXPIRE', key, w.len * 2000)
         end
         """
 
     /// `{1}` when admitted (and counted), else `{0, 1 (requests) or 2 (tokens), retry-after seconds}`.
     static let admitScript = RedisScript(windowFunctions + "\n" + """
         local now, rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-        local requests = load(KEYS[1], now)
+        local requests = load(KEYS[1], now, 60)
         if rpm >= 0 and count(requests, now) + 1 > rpm then return {0, 1, seconds_until_below(requests, rpm, now)} end
         if tpm >= 0 then
-          local tokens = load(KEYS[2], now)
+          local tokens = load(KEYS[2], now, 60)
           if count(tokens, now) >= tpm then return {0, 2, seconds_until_below(tokens, tpm, now)} end
         end
         requests.cur = requests.cur + 1
@@ -92,7 +92,7 @@ public final class RedisKeyRateLimiter: KeyRateLimiting {
 
     static let recordScript = RedisScript(windowFunctions + "\n" + """
         local now = tonumber(ARGV[1])
-        local tokens = load(KEYS[2], now)
+        local tokens = load(KEYS[2], now, 60)
         tokens.cur = tokens.cur + tonumber(ARGV[2])
         save(KEYS[2], tokens)
         return 1

@@ -12,7 +12,7 @@ struct APIServices: Sendable {
     let store: any GatewayStore
     let tokens: AccessTokens
     let hasher: PasswordHasher
-    let throttle: LoginThrottle
+    let throttle: any LoginThrottling
     let keyCache: KeyAuthenticator
     let credits: any CreditHolds
     let grants: PlanGrants

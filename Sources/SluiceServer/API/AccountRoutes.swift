@@ -150,14 +150,20 @@ struct AccountRoutes {
         }
         let now = Date()
         let terms = api.allowance.terms(userID: user.id, plan: user.plan, trustLevel: user.trustLevel)
-        let data: [Quota] = api.pool.sharedGroups().sorted { $0.key < $1.key }.compactMap { group, models in
-            guard let terms else { return nil }
-            let budget = api.allowance.allowances.budget(userID: user.id, group: group, terms: terms, now: now.timeIntervalSince1970)
-            func at(_ seconds: Double) -> Date? { seconds > 0 && seconds.isFinite ? now.addingTimeInterval(seconds.rounded(.up)) : nil }
-            return Quota(
-                group: group, models: models.sorted(), unit: terms.unit.rawValue, capacity: terms.capacity,
-                available: max(0, Int(budget.level.rounded(.down))), recoveryPerHour: terms.perHour,
-                refillsAt: at(budget.secondsUntilFull()), usableAt: at(budget.secondsUntilUsable()))
+        var data: [Quota] = []
+        if let terms {
+            for (group, models) in api.pool.sharedGroups().sorted(by: { $0.key < $1.key }) {
+                let budget: RecoveringBudget
+                do { budget = try await api.allowance.allowances.budget(userID: user.id, group: group, terms: terms, now: now.timeIntervalSince1970) } catch {
+                    throw GatewayError.dependencyUnavailable("The gateway cannot reach its shared-pool allowances right now.")
+                }
+                func at(_ seconds: Double) -> Date? { seconds > 0 && seconds.isFinite ? now.addingTimeInterval(seconds.rounded(.up)) : nil }
+                data.append(
+                    Quota(
+                        group: group, models: models.sorted(), unit: terms.unit.rawValue, capacity: terms.capacity,
+                        available: max(0, Int(budget.level.rounded(.down))), recoveryPerHour: terms.perHour,
+                        refillsAt: at(budget.secondsUntilFull()), usableAt: at(budget.secondsUntilUsable())))
+            }
         }
         return try APIJSON.response(Quotas(contributor: api.pool.isContributor(user.id), trustLevel: user.trustLevel, data: data))
     }

@@ -81,7 +81,7 @@ struct AuthRoutes {
         let email = body.email.trimmingCharacters(in: .whitespaces)
         guard Self.looksLikeEmail(email) else { throw GatewayError.invalidRequest("`email` is not an email address.", param: "email") }
         try PasswordHasher.validate(body.password)
-        try api.throttle.admit(address: context.remoteAddress ?? "unknown", account: email)
+        try await admitSignIn(account: email, context: context)
         let hash = try await api.hasher.hash(body.password)
         let id: Int64
         do { id = try await api.store.createUser(NewUser(email: email, passwordHash: hash)) } catch is StoreConflict {
@@ -95,14 +95,14 @@ struct AuthRoutes {
 
     @Sendable func login(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password"])
-        try api.throttle.admit(address: context.remoteAddress ?? "unknown", account: body.email)
+        try await admitSignIn(account: body.email, context: context)
         guard let user = try await api.store.user(email: body.email), let hash = try await api.store.passwordHash(userID: user.id) else {
             try await api.hasher.verifyNothing(body.password)
-            api.throttle.recordFailure(account: body.email)
+            await api.throttle.recordFailure(account: body.email, now: Date().timeIntervalSince1970)
             throw GatewayError.invalidCredentials
         }
         guard try await api.hasher.verify(body.password, against: hash) else {
-            api.throttle.recordFailure(account: body.email)
+            await api.throttle.recordFailure(account: body.email, now: Date().timeIntervalSince1970)
             await api.log("login_failed", user: user.id, actor: nil, context: context)
             throw GatewayError.invalidCredentials
         }
@@ -146,6 +146,18 @@ struct AuthRoutes {
         Session(
             accessToken: try await api.tokens.sign(userID: user.id, sessionID: familyID), expiresIn: api.auth.accessTokenTTLSeconds,
             refreshToken: refreshToken, user: UserView(user))
+    }
+
+    /// The login throttle's verdict as an error: 429 when it refuses, 503 when its windows (in
+    /// Redis) cannot be reached, since an unthrottled sign-in would let guessing through.
+    private func admitSignIn(account: String, context: SluiceRequestContext) async throws {
+        let wait: Int?
+        do {
+            wait = try await api.throttle.admit(address: context.remoteAddress ?? "unknown", account: account, now: Date().timeIntervalSince1970)
+        } catch {
+            throw GatewayError.dependencyUnavailable("The gateway cannot reach its sign-in limits right now.")
+        }
+        if let wait { throw GatewayError.rateLimited("Too many sign-in attempts. Try again later.", retryAfterSeconds: wait) }
     }
 
     private func refreshExpiry() -> Date { Date().addingTimeInterval(Double(api.auth.refreshTokenTTLDays) * 86_400) }

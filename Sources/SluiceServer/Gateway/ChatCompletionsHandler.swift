@@ -53,6 +53,10 @@ struct ChatCompletionsHandler: Sendable {
         if case .limited(let limit, let retryAfter) = admission {
             throw GatewayError.rateLimited("This API key's \(limit)-per-minute limit is reached.", retryAfterSeconds: retryAfter)
         }
+        let sharedPoolClosedFor: Int?
+        do { sharedPoolClosedFor = try await allowance.closedFor(key, model: summary.model) } catch {
+            throw GatewayError.dependencyUnavailable("The gateway cannot reach its shared-pool allowances right now.")
+        }
 
         // 3. Hold the worst case.
         let promptEstimate = TokenEstimate.promptTokens(bodyBytes: body.count)
@@ -80,7 +84,8 @@ struct ChatCompletionsHandler: Sendable {
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, settler: HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter),
+            promptEstimate: promptEstimate, settler: HoldSettler(
+                credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowance.allowances),
             keyBudgeted: keyBudget != nil, allowance: allowance, pricing: pricing, writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.
@@ -91,7 +96,7 @@ struct ChatCompletionsHandler: Sendable {
         }
         let requester = AccountPool.Requester(
             userID: key.userID, preference: key.poolPreference, session: summary.sessionKey(header: request.headers[.sessionID]),
-            sharedPoolClosedFor: allowance.closedFor(key, model: summary.model))
+            sharedPoolClosedFor: sharedPoolClosedFor)
         let forwarded: Forwarded
         do {
             forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)

@@ -12,17 +12,20 @@ struct PendingSettlement: Sendable {
     var keyBudgeted: Bool
     /// Tokens to count against the key's TPM window, when it has one.
     var rateLimitedTokens: Int?
+    /// What the request took from the user's shared-pool allowance, when it was served from there.
+    var poolSpend: PoolSpend?
     /// What the user's hold settled at; set once, so a retry never settles it twice.
     fileprivate(set) var charged: Credits? = nil
 }
 
 /// Settles a request's holds: the user's credits, then the key's spending allowance, then the key's
-/// TPM window. Requests settle inline; the `SettlementWriter` retries the ones whose holds could
+/// TPM window and the user's shared-pool allowance. Requests settle inline; the `SettlementWriter` retries the ones whose holds could
 /// not be reached, and settles requests dropped before they could settle themselves.
 struct HoldSettler: Sendable {
     let credits: any CreditHolds
     let keyBudgets: (any CreditHolds)?
     let rateLimiter: (any KeyRateLimiting)?
+    let allowances: (any PoolAllowances)?
 
     /// The usage record to write, or nil when the request id had no hold (it settled already).
     /// A throw leaves `pending` holding what was done, so calling again finishes the rest.
@@ -41,6 +44,11 @@ struct HoldSettler: Sendable {
             // A window is not money: a count that cannot be recorded is logged there and dropped.
             await rateLimiter?.recordTokens(keyID: pending.record.apiKeyID, tokens: tokens, now: Date().timeIntervalSince1970)
             pending.rateLimitedTokens = nil
+        }
+        if let spend = pending.poolSpend {
+            // Nor is an allowance: `spend` logs what it cannot record.
+            await allowances?.spend(userID: spend.userID, group: spend.group, terms: spend.terms, units: spend.units, now: Date().timeIntervalSince1970)
+            pending.poolSpend = nil
         }
         var record = pending.record
         record.charged = charged

@@ -107,7 +107,6 @@ final class RequestCharge: Sendable {
             ?? (outcome.producedOutput
                 ? TokenUsage(promptTokens: promptEstimate, completionTokens: outcome.completionEstimate)
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
-        if let lease { allowance.spend(key, lease: lease, usage: usage) }
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         let record = UsageRecord(
             requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, provider: outcome.provider,
@@ -116,7 +115,8 @@ final class RequestCharge: Sendable {
             status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)
         return PendingSettlement(
             record: record, cost: cost, keyBudgeted: keyBudgeted,
-            rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens)
+            rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens,
+            poolSpend: lease.flatMap { allowance.spending(key, lease: $0, usage: usage) })
     }
 
     static func millis(_ d: Duration) -> Int {

@@ -43,12 +43,12 @@ public final class SettlementWriter: Service {
 
     public init(
         store: any LedgerStore, credits: any CreditHolds, keyBudgets: (any CreditHolds)? = nil,
-        rateLimiter: (any KeyRateLimiting)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
+        rateLimiter: (any KeyRateLimiting)? = nil, allowances: (any PoolAllowances)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
     ) {
         self.store = store
         self.credits = credits
         self.keyBudgets = keyBudgets
-        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter)
+        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowances)
         self.capacity = capacity
         self.batchSize = batchSize
         self.gatherWindow = gatherWindow

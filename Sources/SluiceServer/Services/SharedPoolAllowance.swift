@@ -24,19 +24,27 @@ struct SharedPoolAllowance: Sendable {
     func terms(for key: APIKeyRecord) -> AllowanceTerms? { terms(userID: key.userID, plan: key.plan, trustLevel: key.trustLevel) }
 
     /// Seconds until the key's owner may be served from the shared tier for `model` again; nil
-    /// while they may.
-    func closedFor(_ key: APIKeyRecord, model: String, now: Date = Date()) -> Int? {
+    /// while they may. Throws when shared allowances (Redis) cannot be reached.
+    func closedFor(_ key: APIKeyRecord, model: String, now: Date = Date()) async throws -> Int? {
         guard let group = pool.modelGroup(model), let terms = terms(for: key) else { return nil }
-        let budget = allowances.budget(userID: key.userID, group: group, terms: terms, now: now.timeIntervalSince1970)
+        let budget = try await allowances.budget(userID: key.userID, group: group, terms: terms, now: now.timeIntervalSince1970)
         guard !budget.allowsSpending() else { return nil }
         let wait = budget.secondsUntilUsable()
         return wait.isFinite ? max(1, Int(wait.rounded(.up))) : 3600
     }
 
-    /// Spends what a request served from the shared tier used.
-    func spend(_ key: APIKeyRecord, lease: AccountLease, usage: TokenUsage, now: Date = Date()) {
-        guard lease.tier == .shared, let terms = terms(for: key) else { return }
+    /// What a request served from the shared tier spends; nil for any other request.
+    func spending(_ key: APIKeyRecord, lease: AccountLease, usage: TokenUsage) -> PoolSpend? {
+        guard lease.tier == .shared, let terms = terms(for: key) else { return nil }
         let units = terms.units(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
-        allowances.spend(userID: key.userID, group: lease.account.manifest.id, terms: terms, units: units, now: now.timeIntervalSince1970)
+        return PoolSpend(userID: key.userID, group: lease.account.manifest.id, terms: terms, units: units)
     }
+}
+
+/// A shared-pool spend, settled with the request's holds.
+struct PoolSpend: Sendable {
+    var userID: Int64
+    var group: String
+    var terms: AllowanceTerms
+    var units: Int
 }

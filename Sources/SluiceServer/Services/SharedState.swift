@@ -4,24 +4,30 @@ import SluiceCore
 import SluiceRedis
 import SluiceStore
 
-/// What instances must agree on: credit holds, key budgets, rate windows and pool events. In
+/// What instances must agree on: credit holds, key budgets, rate windows, shared-pool allowances,
+/// sign-in windows and pool events. In
 /// process when `redis.url` is empty; in Redis, behind the same protocols, when it is set.
 struct SharedState: Sendable {
     var credits: any CreditHolds
     var keyBudgets: any CreditHolds
     var rateLimiter: any KeyRateLimiting
+    var allowances: any PoolAllowances
+    var loginThrottle: any LoginThrottling
     /// The Redis client and the event exchange, when there is a Redis.
     var redis: RedisClient?
     var exchange: RedisClusterEvents?
     var events: any ClusterEvents { exchange ?? SoloInstance() }
 
-    static func open(_ config: SluiceConfig.Redis, store: any GatewayStore, logger: Logger) throws -> SharedState {
+    static func open(_ config: SluiceConfig.Redis, auth: SluiceConfig.Auth, store: any GatewayStore, logger: Logger) throws -> SharedState {
         let loadBalance: @Sendable (Int64) async throws -> Credits? = { try await store.balance(userID: $0) }
         let loadKeyBudget: @Sendable (Int64) async throws -> Credits? = { try await store.keySpendRemaining(keyID: $0) }
         guard !config.url.isEmpty else {
             return SharedState(
                 credits: CreditBook(loader: loadBalance), keyBudgets: CreditBook(loader: loadKeyBudget),
-                rateLimiter: LocalKeyRateLimiter())
+                rateLimiter: LocalKeyRateLimiter(), allowances: LocalPoolAllowances(),
+                loginThrottle: LocalLoginThrottle(
+                    attemptsPerAddressPerMinute: auth.loginAttemptsPerIPPerMinute,
+                    failuresPerAccountPer15Minutes: auth.loginFailuresPerAccountPer15Minutes))
         }
         let endpoint: RedisEndpoint
         do { endpoint = try RedisEndpoint(url: config.url) } catch { throw StartupError("redis.url: \(error)") }
@@ -35,6 +41,10 @@ struct SharedState: Sendable {
             credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, loader: loadBalance),
             keyBudgets: RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget),
             rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
+            allowances: RedisPoolAllowances(redis: redis, prefix: "\(prefix):allowance", logger: logger.with(label: "allowance")),
+            loginThrottle: RedisLoginThrottle(
+                redis: redis, prefix: "\(prefix):login", attemptsPerAddressPerMinute: auth.loginAttemptsPerIPPerMinute,
+                failuresPerAccountPer15Minutes: auth.loginFailuresPerAccountPer15Minutes, logger: logger.with(label: "login")),
             redis: redis,
             exchange: exchange)
     }

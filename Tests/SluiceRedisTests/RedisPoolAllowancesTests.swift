@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceTestSupport
+import Testing
+@testable import SluiceRedis
+
+@Suite(.enabled(if: TestRedis.url != nil)) struct RedisPoolAllowancesTests {
+    let redis: RedisClient
+    let prefix = "test:allowance:\(UUID().uuidString)"
+
+    init() throws {
+        redis = RedisClient(
+            configuration: .init(endpoint: try RedisEndpoint(url: try #require(TestRedis.url)), maxConnections: 4), logger: Logger(label: "test"))
+    }
+
+    func instance() -> RedisPoolAllowances { RedisPoolAllowances(redis: redis, prefix: prefix, logger: Logger(label: "test")) }
+
+    @Test func aSpendOnOneInstanceClosesThePoolOnTheOther() async throws {
+        let a = instance()
+        let b = instance()
+        let terms = AllowanceTerms(capacity: 100, perHour: 3600, unit: .tokens)
+        let now = Date().timeIntervalSince1970
+        let fresh = try await b.budget(userID: 1, group: "openai", terms: terms, now: now)
+        #expect(fresh.level == 100)
+        await a.spend(userID: 1, group: "openai", terms: terms, units: 130, now: now)
+        let closed = try await b.budget(userID: 1, group: "openai", terms: terms, now: now + 10)
+        #expect(!closed.allowsSpending())
+        #expect(closed.level == -20)  // 130 spent from 100 is -30, and 10 seconds recover 10.
+        // Another group and another user are untouched.
+        let otherGroup = try await b.budget(userID: 1, group: "deepseek", terms: terms, now: now)
+        let otherUser = try await b.budget(userID: 2, group: "openai", terms: terms, now: now)
+        #expect(otherGroup.level == 100 && otherUser.level == 100)
+        // 3600 an hour is one a second: from -30, usable again 31 seconds after the spend.
+        let reopened = try await a.budget(userID: 1, group: "openai", terms: terms, now: now + 31)
+        #expect(reopened.allowsSpending())
+    }
+
+    /// The script is `LocalPoolAllowances` in Lua: over spends at uneven times, with the plan's
+    /// terms changing underneath, every budget it reports equals the in-process one exactly.
+    @Test func budgetsMatchTheInProcessAllowancesExactly() async throws {
+        let shared = instance()
+        let local = LocalPoolAllowances()
+        var generator = SplitMix(seed: 7)
+        var now = Date().timeIntervalSince1970
+        var terms = AllowanceTerms(capacity: 500, perHour: 1800, unit: .tokens)
+        var closedSeen = false
+        for step in 0..<300 {
+            now += Double(generator.next() % 3000) / 1000
+            if step % 50 == 49 { terms = AllowanceTerms(capacity: 200 + Int(generator.next() % 600), perHour: Int(generator.next() % 4000), unit: .tokens) }
+            let units = Int(generator.next() % 120)
+            await shared.spend(userID: 3, group: "openai", terms: terms, units: units, now: now)
+            local.spend(userID: 3, group: "openai", terms: terms, units: units, now: now)
+            let probe = now + Double(generator.next() % 1000) / 1000
+            let expected = local.budget(userID: 3, group: "openai", terms: terms, now: probe)
+            let actual = try await shared.budget(userID: 3, group: "openai", terms: terms, now: probe)
+            #expect(actual == expected, "step \(step)")
+            if !actual.allowsSpending() { closedSeen = true }
+        }
+        #expect(closedSeen)
+    }
+
+    @Test func anUnreachableRedisThrowsOnReadAndDropsASpend() async throws {
+        let nowhere = RedisClient(
+            configuration: .init(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), timeout: .milliseconds(200)), logger: Logger(label: "test"))
+        let allowances = RedisPoolAllowances(redis: nowhere, prefix: prefix, logger: Logger(label: "test"))
+        let terms = AllowanceTerms(capacity: 10, perHour: 10, unit: .requests)
+        await allowances.spend(userID: 1, group: "openai", terms: terms, units: 1, now: 0)
+        await #expect(throws: RedisError.self) { try await allowances.budget(userID: 1, group: "openai", terms: terms, now: 0) }
+    }
+}

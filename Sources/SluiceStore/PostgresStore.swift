@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SluiceCore
+import Synchronization
 
 /// The scale-out store: PostgreSQL through postgres-nio's pooled `PostgresClient`. Several Sluice
 /// instances share one database; every read-modify-write below is one statement or one
@@ -9,6 +10,10 @@ import SluiceCore
 public final class PostgresStore: GatewayStore {
     let client: PostgresClient
     let logger: Logger
+    /// How long a query waits for a pooled connection: the URL's `connect_timeout`. postgres-nio's
+    /// pool keeps a request waiting while it retries a server that refuses connections (up to a
+    /// minute, until its circuit breaker opens), and a gateway must answer a 503 well before that.
+    let connectionWait: Duration
     /// Runs `client.run()`, which the pool needs before it lends a connection. It is started
     /// here rather than in a ServiceGroup because the CLI and `openGateway` use the store before
     /// any service runs. `close()` cancels it and awaits it: `StoreService` calls `close()` at
@@ -20,6 +25,7 @@ public final class PostgresStore: GatewayStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        connectionWait = configuration.options.connectTimeout
         // Unstructured on purpose: the store is used before any service runs (see `clientRun`).
         // Awaited at shutdown by `close()`, which `StoreService` calls after every other service stopped.
         clientRun = Task { await client.run() }
@@ -78,17 +84,61 @@ extension PostgresQueryRunner {
 }
 
 extension PostgresStore {
-    func all(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] { try await client.all(query, logger: logger) }
-    func first(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? { try await client.first(query, logger: logger) }
-    func execute(_ query: PostgresQuery) async throws { try await client.execute(query, logger: logger) }
-    func inserted(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow { try await client.inserted(query, logger: logger) }
+    func all(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] { try await leased { try await $0.all(query, logger: self.logger) } }
+    func first(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? { try await all(query).first }
+    func execute(_ query: PostgresQuery) async throws { _ = try await all(query) }
+    func inserted(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow {
+        try await leased { try await $0.inserted(query, logger: self.logger) }
+    }
 
     /// Runs `body` in a transaction on one pooled connection: committed when it returns,
     /// rolled back when it throws, and the error comes out as itself, so callers can tell a
     /// conflict from a failure.
     func transaction<Result: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withConnection { connection in try await connection.inTransaction(logger: logger, body) }
+        // `leased` awaits its task group to the end, so `body` does not outlive this call.
+        try await withoutActuallyEscaping(body) { body in
+            try await leased { connection in try await connection.inTransaction(logger: self.logger, body) }
+        }
     }
+
+    /// Runs `body` on a pooled connection, or throws `StoreUnavailable` when none is lent within
+    /// `connectionWait`. Only the wait is bounded: once `body` has its connection it runs to the end.
+    func leased<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        let lent = LentFlag()
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    lent.set()
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: self.connectionWait)
+                if lent.isSet { return nil }
+                throw StoreUnavailable(waited: self.connectionWait)
+            }
+            while let result = try await group.next() {
+                if let result {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            throw CancellationError()
+        }
+    }
+}
+
+/// The database did not lend a connection in time: it is down or out of connections.
+public struct StoreUnavailable: Error, CustomStringConvertible {
+    public var waited: Duration
+    public var description: String { "no database connection within \(waited)" }
+}
+
+/// Set once a connection is lent, read by the timer that would otherwise give up.
+private final class LentFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 extension PostgresConnection {

@@ -6,10 +6,10 @@ import SluiceServer
 import SluiceTestSupport
 import Testing
 
-/// Redis going away under a running gateway (issue 5, part 4): requests that need it are refused
-/// with a 503, `/health` says what is down, a request already running still gets its answer, and
-/// its settle waits for Redis and is written when it returns, with no one's help.
-@Suite(.enabled(if: TestRedis.url != nil && !TestPostgres.serverTestsUsePostgres))
+/// A dependency going away under a running gateway (issue 5, part 4): requests that need it are
+/// refused with a 503, `/health` says what is down, what is already decided is kept until the
+/// dependency returns, and service resumes with no one's help. Each test runs a server of its own.
+@Suite(.enabled(if: TestRedis.url != nil && TestPostgres.baseURL != nil && !TestPostgres.serverTestsUsePostgres))
 struct DependencyFailureTests {
     @Test func redisGoingAwayFailsClosedThenServiceResumesWithoutLosingASettle() async throws {
         let port = try GatewayProcess.freePort()
@@ -61,5 +61,63 @@ struct DependencyFailureTests {
         }
         try await restarted?.stop()
         try await probe.shutdown()
+    }
+
+    /// PostgreSQL crashes: a key the gateway has not cached is refused, cached keys with loaded
+    /// balances are still served while their charges queue, the bounded queue then refuses new
+    /// requests rather than serve them unbilled, and every queued charge is written on return.
+    @Test func postgresGoingAwayQueuesChargesUpToTheBoundThenRecovers() async throws {
+        let postgres = try await PostgresServerProcess(port: try GatewayProcess.freePort())
+        let capacity = 3
+        do {
+            try await Harness.run(configure: {
+                $0.database.url = postgres.url + "&connect_timeout=1"
+                $0.settlement.queueCapacity = capacity
+                $0.auth.keyCacheTTLMillis = 60_000
+            }) { h in
+                try await h.account(secret: "a")
+                let known = try await h.user(credits: Credits(whole: 1))
+                let stranger = try await h.user(credits: Credits(whole: 1))
+                #expect(try await h.chat(known.key).status == 200)
+                await h.settled()
+                try await postgres.stop()
+
+                let unknownKey = try await h.chat(stranger.key)
+                #expect(unknownKey.status == 503)
+                #expect(unknownKey.error?["code"] as? String == "store_unavailable")
+                let health = try await h.request("/health", method: .GET, key: nil)
+                #expect(health.status == 503)
+                #expect(health.json?["status"] as? String == "degraded" && health.json?["store"] as? String == "unreachable")
+
+                // Served while their charges wait, until the queue holds `capacity` of them.
+                var servedWhileDown = 0
+                var refusal: Harness.Reply?
+                for _ in 0..<(capacity + 3) {
+                    let reply = try await h.chat(known.key)
+                    if reply.status == 200 { servedWhileDown += 1 } else { refusal = reply; break }
+                }
+                #expect(servedWhileDown == capacity)
+                #expect(refusal?.status == 503)
+                #expect(refusal?.error?["code"] as? String == "overloaded", "\(refusal?.json ?? [:])")
+
+                try await postgres.start()
+                try await eventually("the queued charges are written", within: 15) {
+                    (try? await h.gateway.store.usageLogs(userID: known.id).count) == 1 + servedWhileDown
+                }
+                #expect(try await h.chat(stranger.key).status == 200)
+                #expect(try await h.chat(known.key).status == 200)
+                #expect(try await h.request("/health", method: .GET, key: nil).status == 200)
+                await h.settled()
+                // Every served request is billed once, the refused ones not at all.
+                let served = Int64(2 + servedWhileDown)
+                #expect(try await h.gateway.store.usageLogs(userID: known.id).count == Int(served))
+                #expect(try await h.gateway.store.balance(userID: known.id) == Credits(whole: 1) - Credits(micros: served * BillingTests.mockCost.micros))
+                try await BillingTests().expectLedgerBalances(h, userID: known.id)
+            }
+        } catch {
+            await postgres.remove()
+            throw error
+        }
+        await postgres.remove()
     }
 }

@@ -56,8 +56,10 @@ public final class SettlementWriter: Service {
         (doorbell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Whether the queue is full; new requests are refused until it drains.
-    public var isBackedUp: Bool { state.withLock { $0.queue.count + $0.unsettled.count + $0.settling >= capacity } }
+    /// Whether the queue is full; new requests are refused until it drains. The batch being written
+    /// counts too: while the store is down its write is retried, and its charges are as unwritten
+    /// as the queued ones.
+    public var isBackedUp: Bool { state.withLock { $0.queue.count + $0.inFlight + $0.unsettled.count + $0.settling >= capacity } }
 
     /// Queues a settled request. Never blocks and never refuses: the money is already decided.
     public func enqueue(_ record: UsageRecord) {

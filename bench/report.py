@@ -7,7 +7,7 @@ import platform
 import subprocess
 import sys
 
-path, duration, sequential, streams = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, duration, sequential, streams, backend = sys.argv[1:6]
 values = {}
 for line in open(path):
     item = json.loads(line)
@@ -85,7 +85,8 @@ commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=
 print(f"# Benchmark results\n")
 print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC · commit {commit} · {os.cpu_count()} × {cpu}")
 print(f"Sluice pinned to core 0; mock upstream, wrk and the probes on core 1. wrk loads {duration} s each;")
-print(f"{sequential} sequential requests; SQLite default. \"Direct\" is the same load straight to the mock upstream.\n")
+store = "PostgreSQL and Redis (on core 1, with the load)" if backend == "postgres" else "SQLite default"
+print(f"{sequential} sequential requests; {store}. \"Direct\" is the same load straight to the mock upstream.\n")
 print("| measure | unit | direct | Sluice | Sluice/direct |")
 print("|---|---|---:|---:|---:|")
 print("\n".join(rows))

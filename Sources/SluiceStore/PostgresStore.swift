@@ -26,9 +26,10 @@ public final class PostgresStore: GatewayStore {
         self.client = client
         self.logger = logger
         connectionWait = configuration.options.connectTimeout
-        // Unstructured on purpose: the store is used before any service runs (see `clientRun`).
-        // Awaited at shutdown by `close()`, which `StoreService` calls after every other service stopped.
-        clientRun = Task { await client.run() }
+        // Unstructured on purpose: migrations below, CLI commands and `openGateway` query the store
+        // before any service group runs, and the pool lends no connection until `run()` does.
+        // `StoreService` calls `close()` at shutdown, after every other service has stopped.
+        clientRun = Task { await client.run() }  // awaited by `close()`
         do {
             try await migrations.apply(to: client, logger: logger)
         } catch {

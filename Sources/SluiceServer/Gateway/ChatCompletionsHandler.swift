@@ -84,8 +84,7 @@ struct ChatCompletionsHandler: Sendable {
         }
         let charge = RequestCharge(
             requestID: context.requestID, key: key, model: summary.model, stream: summary.stream,
-            promptEstimate: promptEstimate, settler: HoldSettler(
-                credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowance.allowances),
+            promptEstimate: promptEstimate, settler: settlements.settler,
             keyBudgeted: keyBudget != nil, allowance: allowance, pricing: pricing, writer: settlements)
 
         // 4–6. Select, forward, fail over before the first byte.

@@ -117,10 +117,9 @@ extension AccountPool {
         case .lead(let account, let tokens):
             // Unstructured on purpose: a child task would inherit the leader's cancellation, and a
             // client that hangs up must not fail the refresh for everyone waiting on it (this
-            // toolchain has no cancellation shield). The token request times out after 30 s.
-            // Awaited right here by the leader, so at shutdown it is awaited with the request or the
-            // refresh loop that started it.
-            let refresh = Task { await self.runRefresh(account, tokens) }
+            // toolchain has no cancellation shield). The token request times out after 30 s. Shutdown
+            // awaits it with the request or the refresh loop that started it, since the leader does:
+            let refresh = Task { await self.runRefresh(account, tokens) }  // awaited on the next line
             let result = await refresh.value
             for waiter in state.withLock({ $0.tokenRefreshes.finish(accountID) }) { waiter.resume(returning: result) }
             return result

@@ -33,7 +33,8 @@ public final class SettlementWriter: Service {
     private let store: any LedgerStore
     private let credits: any CreditHolds
     private let keyBudgets: (any CreditHolds)?
-    private let settler: HoldSettler
+    /// Settles holds: the writer's retries and the requests that settle inline share it.
+    let settler: HoldSettler
     private let capacity: Int
     private let batchSize: Int
     private let gatherWindow: Duration

@@ -20,8 +20,10 @@ struct Sluice: AsyncParsableCommand {
     /// Swift concurrency's default pool and NIO's event loops are different threads, so a request
     /// would hop between them at every await that touches the network: each hop is a thread wake-up
     /// and, on a busy core, a context switch. Running tasks on NIO's event loops removes those hops.
-    /// NIO allows this only from the main thread, before other async work, hence here.
+    /// NIO allows this only from the main thread, before other async work, hence here; the loop
+    /// count is fixed here too, for the same reason.
     static func main() async {
+        NIOSingletons.groupLoopCountSuggestion = EventLoopSizing.loopCount
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()

@@ -81,28 +81,43 @@ import Testing
         #expect(try Self.run(["serve", "--port", "1"], environment: env.merging(["SLUICE_SERVER_PROT": "1"]) { $1 }).status != 0)
     }
 
-    @Test func demoServesAStreamedAnswerWithItsPrintedKey() async throws {
-        let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-demo-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let output = try FileHandle(forWritingTo: outputURL)
+    /// A `sluice serve --demo` process and the banner it printed.
+    final class DemoProcess {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--demo", "--port", "0"]
-        process.environment = ["SLUICE_LOGGING_LEVEL": "error"]
-        process.currentDirectoryURL = Harness.repoRoot
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
+        let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-demo-\(UUID().uuidString).out")
+        private(set) var banner = ""
+
+        /// Starts the demo, through `launcher` (such as `taskset`) when given, and waits for its banner.
+        init(launcher: [String] = []) async throws {
+            FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+            let output = try FileHandle(forWritingTo: outputURL)
+            let command = launcher + [CommandLineTests.binary, "serve", "--demo", "--port", "0"]
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            process.environment = ["SLUICE_LOGGING_LEVEL": "error"]
+            process.currentDirectoryURL = Harness.repoRoot
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let outputURL = outputURL
+            var printed = ""
+            try await eventually("the demo prints its API key") {
+                printed = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
+                return printed.contains("API key: ")
+            }
+            banner = printed
+        }
+
+        deinit {
             process.terminate()
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: outputURL)
         }
-        var banner = ""
-        try await eventually("the demo prints its API key") {
-            banner = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
-            return banner.contains("API key: ")
-        }
+    }
+
+    @Test func demoServesAStreamedAnswerWithItsPrintedKey() async throws {
+        let demo = try await DemoProcess()
+        let banner = demo.banner
         let key = try #require(banner.split(separator: "\n").first { $0.hasPrefix("API key: ") }?.dropFirst("API key: ".count))
         let url = try #require(banner.split(separator: " ").first { $0.hasPrefix("http://") && !$0.hasSuffix("/v1") })
         var request = HTTPClientRequest(url: "\(url)/v1/chat/completions")
@@ -115,5 +130,30 @@ import Testing
         #expect(events.last == "[DONE]")
         #expect(events.joined().contains("Sluice demo "))
         #expect(banner.contains("not a real model"))
+    }
+
+    /// NIO sizes its loops by the machine's cores; a gateway pinned to fewer must run fewer loops, or
+    /// its requests hop between threads that share one core.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")))
+    func aServerPinnedToOneCoreRunsOneEventLoop() async throws {
+        let demo = try await DemoProcess(launcher: ["/usr/bin/taskset", "-c", "0"])
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(demo.process.processIdentifier)/task")
+        let loops = threads.filter { thread in
+            let name = (try? String(contentsOfFile: "/proc/\(demo.process.processIdentifier)/task/\(thread)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("NIO-SGLTN-")
+        }
+        #expect(loops.count == 1)
+        #expect(EventLoopSizing.coresInAffinityMask == Self.coresAllowedByProc())
+    }
+
+    /// The affinity mask as the kernel reports it in /proc, counted independently of the code under test.
+    static func coresAllowedByProc() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+        else { return nil }
+        return line.dropFirst("Cpus_allowed_list:".count).split(separator: ",").reduce(0) { total, range in
+            let bounds = range.trimmingCharacters(in: .whitespaces).split(separator: "-").compactMap { Int($0) }
+            return total + (bounds.count == 2 ? bounds[1] - bounds[0] + 1 : 1)
+        }
     }
 }

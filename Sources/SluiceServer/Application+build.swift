@@ -108,6 +108,8 @@ public func buildApplication(
         connect: .seconds(Int64(config.upstream.connectTimeoutSeconds)), read: .seconds(Int64(config.upstream.readTimeoutSeconds)))
     clientConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
     clientConfig.decompression = .disabled
+    // Sluice bootstraps no tracer; without this the client would open a no-op span per request.
+    clientConfig.tracing.tracer = nil
     let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
 
     let upstreamClient = OpenAICompatibleClient(http: httpClient)

@@ -75,7 +75,7 @@ func bootstrapLogging(level: String) {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = logLevel
-        return handler
+        return DeferredMetadataLogHandler(handler)
     }
 }
 

@@ -26,6 +26,19 @@ import Testing
         }
     }
 
+    /// The scheme is case-insensitive and blanks around the key are not part of it (RFC 9110 §11.1).
+    @Test func theAuthorizationHeaderIsReadAsHTTPDefinesIt() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "a")
+            let key = try await h.user().key
+            var statuses: [Int] = []
+            for header in ["Bearer \(key)", "bearer \(key)", "BEARER \(key)", "Bearer  \t\(key) \t", "Bearer \(key)x", "Basic \(key)", "Bearer ", "Bearer"] {
+                statuses.append(try await h.request("/v1/models", method: .GET, key: nil, headers: [("authorization", header)]).status)
+            }
+            #expect(statuses == [200, 200, 200, 200, 401, 401, 401, 401])
+        }
+    }
+
     @Test func disabledUserGets403() async throws {
         try await Harness.run { h in
             try await h.account(secret: "a")

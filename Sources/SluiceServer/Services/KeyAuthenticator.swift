@@ -58,10 +58,16 @@ public final class KeyAuthenticator: Sendable {
 
     /// The credential in `Authorization: Bearer <credential>` (scheme in any case), or nil. The
     /// API keys of `/v1` and the access tokens of `/api` both arrive this way.
+    /// Works on the header's bytes: every request passes here, and `lowercased()` with Foundation's
+    /// whitespace trimming cost more than the key's hash.
     static func bearerToken(_ authorization: String?) -> String? {
-        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = authorization.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        guard let header = authorization?.utf8, header.count > 7 else { return nil }
+        let asciiLowercase = { (byte: UInt8) in (65...90).contains(byte) ? byte + 32 : byte }
+        guard header.prefix(7).elementsEqual("bearer ".utf8, by: { asciiLowercase($0) == $1 }) else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let token = header.dropFirst(7).drop(while: isBlank)
+        guard let last = token.lastIndex(where: { !isBlank($0) }) else { return nil }
+        return String(decoding: token[...last], as: UTF8.self)
     }
 
     /// The key behind an `Authorization` header, or the error the client should see.

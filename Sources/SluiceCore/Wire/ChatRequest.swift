@@ -25,77 +25,175 @@ public struct ChatRequestSummary: Sendable, Equatable {
     }
 
     /// Reads and validates a chat request body. Errors name the offending parameter.
+    ///
+    /// Invalid JSON anywhere is reported before any field's error; of several wrong fields, the first
+    /// in the order of `Field` is named.
     public static func parse(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
-        let probe: Probe
+        var fields = Fields()
         do {
-            probe = try JSONDecoder().decode(Probe.self, from: body)
-        } catch let error as GatewayError {
-            throw error
-        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
-            throw .invalidRequest("The request body must be a JSON object.")
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            try body.withUnsafeBytes { bytes in try JSONReader.read(bytes) { reader in try fields.read(&reader) } }
+        } catch is JSONReader.JSONSyntaxError {
             throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-            let DecodingError.dataCorrupted(context)
-        {
-            let param = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-            throw .invalidRequest("Invalid type or value for '\(param)'.", param: param)
         } catch {
             throw .invalidRequest("We could not parse the JSON body of your request.")
         }
-        guard let model = probe.model else {
+        if !fields.isObject { throw .invalidRequest("The request body must be a JSON object.") }
+        if let problem = fields.problems.min(by: { $0.key < $1.key })?.value { throw problem }
+        guard let model = fields.model else {
             throw .invalidRequest("You must provide a model parameter.", param: "model")
         }
         guard !model.isEmpty else { throw .invalidRequest("The model parameter must not be empty.", param: "model") }
-        guard let messages = probe.messages else {
+        guard let messageCount = fields.messageCount else {
             throw .invalidRequest("Missing required parameter: 'messages'.", param: "messages")
         }
-        guard messages.count > 0 else {
+        guard messageCount > 0 else {
             throw .invalidRequest("'messages' must contain at least one message.", param: "messages", code: "empty_array")
         }
-        let maxOut = probe.max_completion_tokens ?? probe.max_tokens
+        let maxOut = fields.maxCompletionTokens ?? fields.maxTokens
         if let maxOut, maxOut < 1 {
-            let param = probe.max_completion_tokens != nil ? "max_completion_tokens" : "max_tokens"
+            let param = fields.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
             throw .invalidRequest("'\(param)' must be at least 1.", param: param)
         }
         return ChatRequestSummary(
-            model: model, stream: probe.stream ?? false,
-            clientIncludeUsage: probe.stream_options?.include_usage ?? false,
-            hasStreamOptions: probe.stream_options != nil,
-            maxOutputTokens: maxOut, user: probe.user, firstMessageHash: messages[0].fingerprint.map { SessionHash.of("m:" + $0) })
+            model: model, stream: fields.stream ?? false, clientIncludeUsage: fields.includeUsage ?? false,
+            hasStreamOptions: fields.hasStreamOptions, maxOutputTokens: maxOut, user: fields.user,
+            firstMessageHash: fields.fingerprint.map { SessionHash.of("m:" + $0) })
     }
 
-    private struct Probe: Decodable {
-        struct StreamOptions: Decodable { var include_usage: Bool? }
-        /// Validates each message is an object with a string role. Of the first message it also
-        /// reads the text, for the conversation's fingerprint; of the others nothing more.
-        struct Message: Decodable {
-            var fingerprint: String?
+    /// The fields as read, and what was wrong with them. A field sent as `null` counts as absent.
+    private struct Fields {
+        /// The interpreted fields, in the order in which their errors are reported.
+        enum Field: Int, Comparable {
+            case model, messages, stream, streamOptions, maxTokens, maxCompletionTokens, user
+            static func < (a: Field, b: Field) -> Bool { a.rawValue < b.rawValue }
+        }
 
-            init(from decoder: any Decoder) throws {
-                let c = try decoder.container(keyedBy: Key.self)
-                guard let role = try c.decodeIfPresent(String.self, forKey: .role) else {
-                    let path = decoder.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined()
-                    throw GatewayError.invalidRequest("Missing required parameter: '\(path).role'.", param: "\(path).role")
-                }
-                guard decoder.codingPath.last?.intValue == 0 else { return }
-                if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
-                    fingerprint = role + "\n" + text
-                } else if let parts = try? c.decodeIfPresent([Part].self, forKey: .content) {
-                    fingerprint = role + "\n" + parts.compactMap(\.text).joined(separator: "\n")
+        var isObject = false
+        var model: String?
+        var messageCount: Int?
+        var fingerprint: String?
+        var stream: Bool?
+        var hasStreamOptions = false
+        var includeUsage: Bool?
+        var maxTokens: Int?
+        var maxCompletionTokens: Int?
+        var user: String?
+        var problems: [Field: GatewayError] = [:]
+
+        mutating func read(_ reader: inout JSONReader) throws {
+            isObject = try reader.readObject { key, reader in
+                switch key {
+                case "model": model = try value(&reader, .model, "model") { try $0.readString() }
+                case "messages": try readMessages(&reader)
+                case "stream": stream = try value(&reader, .stream, "stream") { try $0.readBool() }
+                case "stream_options": try readStreamOptions(&reader)
+                case "max_tokens": maxTokens = try value(&reader, .maxTokens, "max_tokens") { try $0.readInteger() }
+                case "max_completion_tokens":
+                    maxCompletionTokens = try value(&reader, .maxCompletionTokens, "max_completion_tokens") { try $0.readInteger() }
+                case "user": user = try value(&reader, .user, "user") { try $0.readString() }
+                default: try reader.skipValue()
                 }
             }
-            struct Part: Decodable { var text: String? }
-            enum Key: String, CodingKey { case role, content }
         }
-        var model: String?
-        var messages: [Message]?
-        var stream: Bool?
-        var stream_options: StreamOptions?
-        var max_tokens: Int?
-        var max_completion_tokens: Int?
-        var user: String?
+
+        /// Reads one optional field; a value of the wrong kind is recorded against `field`.
+        private mutating func value<Value>(
+            _ reader: inout JSONReader, _ field: Field, _ param: String, _ read: (inout JSONReader) throws -> Value?
+        ) throws -> Value? {
+            if try reader.readNull() { return nil }
+            guard let value = try read(&reader) else {
+                record(field, .invalidRequest("Invalid type or value for '\(param)'.", param: param))
+                return nil
+            }
+            return value
+        }
+
+        private mutating func record(_ field: Field, _ problem: GatewayError) {
+            if problems[field] == nil { problems[field] = problem }
+        }
+
+        /// Checks that each message is an object with a string role. Of the first message it also
+        /// reads the text, for the conversation's fingerprint; of the others nothing more.
+        private mutating func readMessages(_ reader: inout JSONReader) throws {
+            if try reader.readNull() { return }
+            var count = 0
+            let isArray = try reader.readArray { position, reader in
+                count += 1
+                try readMessage(&reader, position: position)
+            }
+            if isArray {
+                messageCount = count
+            } else {
+                record(.messages, .invalidRequest("Invalid type or value for 'messages'.", param: "messages"))
+            }
+        }
+
+        private mutating func readMessage(_ reader: inout JSONReader, position: Int) throws {
+            let path = "messages[\(position)]"
+            var role: String?
+            var text: String?
+            var roleIsWrong = false
+            let isObject = try reader.readObject { key, reader in
+                switch key {
+                case "role":
+                    if try reader.readNull() { return }
+                    role = try reader.readString()
+                    roleIsWrong = role == nil
+                case "content" where position == 0: text = try Self.readContentText(&reader)
+                default: try reader.skipValue()
+                }
+            }
+            if !isObject {
+                record(.messages, .invalidRequest("Invalid type or value for '\(path)'.", param: path))
+            } else if roleIsWrong {
+                record(.messages, .invalidRequest("Invalid type or value for '\(path).role'.", param: "\(path).role"))
+            } else if let role {
+                if position == 0, let text { fingerprint = role + "\n" + text }
+            } else {
+                record(.messages, .invalidRequest("Missing required parameter: '\(path).role'.", param: "\(path).role"))
+            }
+        }
+
+        /// A message's text: the content string, or the `text` of each content part joined by lines.
+        /// Nil when the content has any other shape.
+        private static func readContentText(_ reader: inout JSONReader) throws -> String? {
+            switch try reader.peekKind() {
+            case .string: return try reader.readString()
+            case .array:
+                var texts: [String] = []
+                var wellFormed = true
+                _ = try reader.readArray { _, reader in
+                    if try reader.readNull() {
+                        wellFormed = false
+                        return
+                    }
+                    let isObject = try reader.readObject { key, reader in
+                        guard key == "text" else { return try reader.skipValue() }
+                        if try reader.readNull() { return }
+                        if let text = try reader.readString() { texts.append(text) } else { wellFormed = false }
+                    }
+                    wellFormed = wellFormed && isObject
+                }
+                return wellFormed ? texts.joined(separator: "\n") : nil
+            default:
+                try reader.skipValue()
+                return nil
+            }
+        }
+
+        private mutating func readStreamOptions(_ reader: inout JSONReader) throws {
+            // Sent, even as null: the body is then re-encoded rather than spliced, so it never
+            // carries two `stream_options` keys.
+            hasStreamOptions = true
+            if try reader.readNull() { return }
+            let isObject = try reader.readObject { key, reader in
+                guard key == "include_usage" else { return try reader.skipValue() }
+                includeUsage = try value(&reader, .streamOptions, "stream_options.include_usage") { try $0.readBool() }
+            }
+            if !isObject {
+                record(.streamOptions, .invalidRequest("Invalid type or value for 'stream_options'.", param: "stream_options"))
+            }
+        }
     }
 }
 

@@ -12,8 +12,54 @@ public enum ResponseInspection {
 
     /// Reads a non-streaming `chat.completion` body in one parse.
     public static func completion(_ body: Data) -> Completion {
-        guard let envelope = try? JSONDecoder().decode(UsageEnvelope.self, from: body) else { return .invalid }
-        return .valid(usage: envelope.usage?.tokenUsage)
+        let usage: TokenUsage??
+        do {
+            usage = try body.withUnsafeBytes { bytes in
+                try JSONReader.read(bytes) { reader -> TokenUsage?? in
+                    var usage: TokenUsage?? = .some(nil)
+                    let isObject = try reader.readObject { key, reader in
+                        guard key == "usage" else { return try reader.skipValue() }
+                        usage = try readUsage(&reader)
+                    }
+                    return isObject ? usage : nil
+                }
+            }
+        } catch {
+            return .invalid
+        }
+        guard let usage else { return .invalid }
+        return .valid(usage: usage)
+    }
+
+    /// A `usage` object: nil inside when it is null, nil outside when it has the wrong shape.
+    private static func readUsage(_ reader: inout JSONReader) throws -> TokenUsage?? {
+        if try reader.readNull() { return .some(nil) }
+        var (prompt, completion, cached) = (0, 0, 0)
+        var wellFormed = true
+        func count(_ reader: inout JSONReader) throws -> Int {
+            if try reader.readNull() { return 0 }
+            guard let count = try reader.readInteger() else {
+                wellFormed = false
+                return 0
+            }
+            return count
+        }
+        let isObject = try reader.readObject { key, reader in
+            switch key {
+            case "prompt_tokens": prompt = try count(&reader)
+            case "completion_tokens": completion = try count(&reader)
+            case "prompt_tokens_details":
+                if try reader.readNull() { return }
+                wellFormed = try reader.readObject { key, reader in
+                    guard key == "cached_tokens" else { return try reader.skipValue() }
+                    cached = try count(&reader)
+                } && wellFormed
+            default: try reader.skipValue()
+            }
+        }
+        guard isObject && wellFormed else { return nil }
+        // Through the initialiser, which clamps what an upstream may get wrong.
+        return .some(TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached))
     }
 
     /// What one SSE `data:` payload of a chat stream means to the gateway.
@@ -56,8 +102,6 @@ public enum ResponseInspection {
                 cachedPromptTokens: prompt_tokens_details?.cached_tokens ?? 0)
         }
     }
-
-    struct UsageEnvelope: Decodable { var usage: UsageWire? }
 
     struct ChunkProbe: Decodable {
         struct Present: Decodable { init(from decoder: any Decoder) throws {} }

@@ -54,9 +54,9 @@ private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
     /// A command that outlasts the timeout fails as unavailable, and the next one works on a new connection.
     @Test func aSlowReplyTimesOutAndTheClientRecovers() async throws {
         let redis = try client(connections: 1, timeout: .milliseconds(200))
-        let started = ContinuousClock.now
-        await #expect(throws: RedisError.self) { try await redis.command("BLPOP", uniqueKey(), "2") }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // BLPOP on an empty list answers null after 10 s; only the client's timeout can make it throw.
+        // (No wall-clock bound here: under a loaded CI machine it flaked.)
+        await #expect(throws: RedisError.self) { try await redis.command("BLPOP", uniqueKey(), "10") }
         #expect(try await redis.command("PING") == .status("PONG"))
         try await redis.shutdown()
     }

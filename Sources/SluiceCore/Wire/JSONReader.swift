@@ -60,17 +60,17 @@ struct JSONReader {
         }
         try enter()
         index += 1
-        if try take(UInt8(ascii: "}")) {
+        if take(UInt8(ascii: "}")) {
             depth -= 1
             return true
         }
         repeat {
             guard try peekKind() == .string else { throw JSONSyntaxError() }
             let key = try readRawString()
-            guard try take(UInt8(ascii: ":")) else { throw JSONSyntaxError() }
+            guard take(UInt8(ascii: ":")) else { throw JSONSyntaxError() }
             try member(key, &self)
-        } while try take(UInt8(ascii: ","))
-        guard try take(UInt8(ascii: "}")) else { throw JSONSyntaxError() }
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")) else { throw JSONSyntaxError() }
         depth -= 1
         return true
     }
@@ -84,7 +84,7 @@ struct JSONReader {
         }
         try enter()
         index += 1
-        if try take(UInt8(ascii: "]")) {
+        if take(UInt8(ascii: "]")) {
             depth -= 1
             return true
         }
@@ -92,8 +92,8 @@ struct JSONReader {
         repeat {
             try element(position, &self)
             position += 1
-        } while try take(UInt8(ascii: ","))
-        guard try take(UInt8(ascii: "]")) else { throw JSONSyntaxError() }
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "]")) else { throw JSONSyntaxError() }
         depth -= 1
         return true
     }
@@ -113,8 +113,8 @@ struct JSONReader {
             try skipValue()
             return nil
         }
-        if try consumeLiteral("true") { return true }
-        if try consumeLiteral("false") { return false }
+        if consumeLiteral("true") { return true }
+        if consumeLiteral("false") { return false }
         throw JSONSyntaxError()
     }
 
@@ -140,15 +140,15 @@ struct JSONReader {
         case .array: _ = try readArray { _, reader in try reader.skipValue() }
         case .string: try skipString()
         case .number: _ = try scanNumber()
-        case .bool: guard try consumeLiteral("true") || consumeLiteral("false") else { throw JSONSyntaxError() }
-        case .null: guard try consumeLiteral("null") else { throw JSONSyntaxError() }
+        case .bool: guard consumeLiteral("true") || consumeLiteral("false") else { throw JSONSyntaxError() }
+        case .null: guard consumeLiteral("null") else { throw JSONSyntaxError() }
         }
     }
 
     /// Consumes a `null`, and says whether the next value was one.
     mutating func readNull() throws -> Bool {
         guard try peekKind() == .null else { return false }
-        return try consumeLiteral("null")
+        return consumeLiteral("null")
     }
 
     // MARK: Tokens
@@ -167,14 +167,14 @@ struct JSONReader {
         }
     }
 
-    private mutating func take(_ byte: UInt8) throws -> Bool {
+    private mutating func take(_ byte: UInt8) -> Bool {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { return false }
         index += 1
         return true
     }
 
-    private mutating func consumeLiteral(_ literal: StaticString) throws -> Bool {
+    private mutating func consumeLiteral(_ literal: StaticString) -> Bool {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { return false }
         let matches = literal.withUTF8Buffer { expected in

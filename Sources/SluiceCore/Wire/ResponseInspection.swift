@@ -12,36 +12,34 @@ public enum ResponseInspection {
 
     /// Reads a non-streaming `chat.completion` body in one parse.
     public static func completion(_ body: Data) -> Completion {
-        let usage: TokenUsage??
         do {
-            usage = try body.withUnsafeBytes { bytes in
-                try JSONReader.read(bytes) { reader -> TokenUsage?? in
-                    var usage: TokenUsage?? = .some(nil)
+            let usage = try body.withUnsafeBytes { bytes in
+                try JSONReader.read(bytes) { reader -> TokenUsage? in
+                    var usage: TokenUsage?
                     let isObject = try reader.readObject { key, reader in
                         guard key == "usage" else { return try reader.skipValue() }
                         usage = try readUsage(&reader)
                     }
-                    return isObject ? usage : nil
+                    guard isObject else { throw WrongShape() }
+                    return usage
                 }
             }
+            return .valid(usage: usage)
         } catch {
             return .invalid
         }
-        guard let usage else { return .invalid }
-        return .valid(usage: usage)
     }
 
-    /// A `usage` object: nil inside when it is null, nil outside when it has the wrong shape.
-    private static func readUsage(_ reader: inout JSONReader) throws -> TokenUsage?? {
-        if try reader.readNull() { return .some(nil) }
+    /// Valid JSON in a shape a `chat.completion` does not have.
+    private struct WrongShape: Error {}
+
+    /// A `usage` object, or nil when it is null.
+    private static func readUsage(_ reader: inout JSONReader) throws -> TokenUsage? {
+        if try reader.readNull() { return nil }
         var (prompt, completion, cached) = (0, 0, 0)
-        var wellFormed = true
         func count(_ reader: inout JSONReader) throws -> Int {
             if try reader.readNull() { return 0 }
-            guard let count = try reader.readInteger() else {
-                wellFormed = false
-                return 0
-            }
+            guard let count = try reader.readInteger() else { throw WrongShape() }
             return count
         }
         let isObject = try reader.readObject { key, reader in
@@ -50,16 +48,16 @@ public enum ResponseInspection {
             case "completion_tokens": completion = try count(&reader)
             case "prompt_tokens_details":
                 if try reader.readNull() { return }
-                wellFormed = try reader.readObject { key, reader in
+                guard try reader.readObject({ key, reader in
                     guard key == "cached_tokens" else { return try reader.skipValue() }
                     cached = try count(&reader)
-                } && wellFormed
+                }) else { throw WrongShape() }
             default: try reader.skipValue()
             }
         }
-        guard isObject && wellFormed else { return nil }
+        guard isObject else { throw WrongShape() }
         // Through the initialiser, which clamps what an upstream may get wrong.
-        return .some(TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached))
+        return TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached)
     }
 
     /// What one SSE `data:` payload of a chat stream means to the gateway.

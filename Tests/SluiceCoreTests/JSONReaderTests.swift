@@ -128,31 +128,38 @@ import Testing
         try Self.expectStrictParserAgrees(Self.compare(Data(body.utf8)).map { [$0] } ?? [])
     }
 
-    /// Seeded mutations: bytes deleted, replaced, inserted and spans duplicated, so that most bodies
-    /// are broken somewhere the hand-picked ones are not.
+    /// The hand-picked bodies, mutated.
     @Test func mutatedBodiesReadAsJSONDecoderDid() throws {
         var checks: [(body: Data, refused: Bool)] = []
         var random = SplitMix(seed: 0x5eed_1e55)
-        let alphabet = Array(#"{}[]":,\ 0123456789.-+eEtrufalsn"/bu\#t"#.utf8) + [0x00, 0x7F, 0xC3, 0xA9, 0xFF, 0xE2, 0x82]
         for (index, seed) in (Self.requests + Self.completions).enumerated() where !seed.isEmpty {
-            for _ in 0..<400 {
-                var bytes = Array(seed.utf8)
-                for _ in 0..<Int.random(in: 1...3, using: &random) {
-                    let at = Int.random(in: 0..<max(1, bytes.count), using: &random)
-                    switch Int.random(in: 0..<4, using: &random) {
-                    case 0 where !bytes.isEmpty: bytes.remove(at: at)
-                    case 1 where !bytes.isEmpty: bytes[at] = alphabet.randomElement(using: &random)!
-                    case 2: bytes.insert(alphabet.randomElement(using: &random)!, at: min(at, bytes.count))
-                    default:
-                        let end = min(bytes.count, at + Int.random(in: 1...8, using: &random))
-                        bytes.insert(contentsOf: bytes[min(at, end)..<end], at: end)
-                    }
-                }
-                let location = SourceLocation(fileID: #fileID, filePath: #filePath, line: index + 1, column: 1)
-                if let check = Self.compare(Data(bytes), sourceLocation: location) { checks.append(check) }
+            let location = SourceLocation(fileID: #fileID, filePath: #filePath, line: index + 1, column: 1)
+            for body in Self.mutations(of: seed, count: 400, using: &random) {
+                if let check = Self.compare(body, sourceLocation: location) { checks.append(check) }
             }
         }
         try Self.expectStrictParserAgrees(checks)
+    }
+
+    /// `count` copies of `seed`, each with one to three bytes deleted, replaced or inserted, or a
+    /// span duplicated, so that most are broken somewhere a hand-picked body is not.
+    static func mutations(of seed: String, count: Int, using random: inout SplitMix) -> [Data] {
+        let alphabet = Array(#"{}[]":,\ 0123456789.-+eEtrufalsn"/bu\#t"#.utf8) + [0x00, 0x7F, 0xC3, 0xA9, 0xFF, 0xE2, 0x82]
+        return (0..<count).map { _ in
+            var bytes = Array(seed.utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                let at = Int.random(in: 0..<max(1, bytes.count), using: &random)
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0 where !bytes.isEmpty: bytes.remove(at: at)
+                case 1 where !bytes.isEmpty: bytes[at] = alphabet.randomElement(using: &random)!
+                case 2: bytes.insert(alphabet.randomElement(using: &random)!, at: min(at, bytes.count))
+                default:
+                    let end = min(bytes.count, at + Int.random(in: 1...8, using: &random))
+                    bytes.insert(contentsOf: bytes[min(at, end)..<end], at: end)
+                }
+            }
+            return Data(bytes)
+        }
     }
 
     /// Documents nested past JSONDecoder's limit are refused rather than read recursively to a crash.

@@ -80,10 +80,63 @@ enum ReferenceChatRequestParser {
 
 /// The completion usage as it was read with `JSONDecoder`: the oracle for `ResponseInspection.completion`.
 enum ReferenceCompletionReader {
-    struct Envelope: Decodable { var usage: ResponseInspection.UsageWire? }
+    struct Envelope: Decodable { var usage: UsageWire? }
+
+    struct UsageWire: Decodable {
+        struct Details: Decodable { var cached_tokens: Int? }
+        var prompt_tokens: Int?
+        var completion_tokens: Int?
+        var prompt_tokens_details: Details?
+        var tokenUsage: TokenUsage {
+            TokenUsage(
+                promptTokens: prompt_tokens ?? 0, completionTokens: completion_tokens ?? 0,
+                cachedPromptTokens: prompt_tokens_details?.cached_tokens ?? 0)
+        }
+    }
 
     static func completion(_ body: Data) -> ResponseInspection.Completion {
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: body) else { return .invalid }
         return .valid(usage: envelope.usage?.tokenUsage)
+    }
+}
+
+/// Stream chunks as they were classified with `JSONDecoder`: the oracle for `ResponseInspection.classify`.
+/// nil where JSONDecoder refused the chunk, which the gateway took as `.other`.
+enum ReferenceChunkClassifier {
+    static func classify(_ payload: Data, needOutputCheck: Bool) -> ResponseInspection.ChunkKind? {
+        if payload.elementsEqual("[DONE]".utf8) { return .done }
+        let mayBeError = payload.containsASCII(#""error""#)
+        let mayHaveUsage = payload.containsASCII(#""usage""#)
+        if !mayBeError && !mayHaveUsage && !needOutputCheck { return .output }
+        guard let probe = try? JSONDecoder().decode(ChunkProbe.self, from: payload) else { return nil }
+        if probe.error != nil { return .error }
+        if let usage = probe.usage?.tokenUsage {
+            return .usage(usage, hasChoices: !(probe.choices ?? []).isEmpty)
+        }
+        guard needOutputCheck else { return .output }
+        return (probe.choices ?? []).contains(where: \.hasOutput) ? .output : .other
+    }
+
+    struct ChunkProbe: Decodable {
+        struct Present: Decodable { init(from decoder: any Decoder) throws {} }
+        struct Choice: Decodable {
+            struct Delta: Decodable {
+                var content: String?
+                var refusal: String?
+                var tool_calls: [Present]?
+                var function_call: Present?
+            }
+            var delta: Delta?
+            var finish_reason: String?
+            var hasOutput: Bool {
+                if finish_reason != nil { return true }
+                guard let delta else { return false }
+                return !(delta.content ?? "").isEmpty || !(delta.refusal ?? "").isEmpty
+                    || !(delta.tool_calls ?? []).isEmpty || delta.function_call != nil
+            }
+        }
+        var error: Present?
+        var usage: ReferenceCompletionReader.UsageWire?
+        var choices: [Choice]?
     }
 }

@@ -73,55 +73,96 @@ public enum ResponseInspection {
         case other
     }
 
-    /// Classifies a chunk. Cheap byte checks decide whether a decode is needed at all, so most
-    /// chunks after the first few are never decoded.
+    /// Classifies a chunk. Cheap byte checks decide whether a read is needed at all, so most
+    /// chunks after the first few are never parsed. One that is not JSON, or not in a chunk's
+    /// shape, is `.other`: it is relayed as it came and never counted as output or usage.
     public static func classify(_ payload: Data, needOutputCheck: Bool) -> ChunkKind {
         if payload.elementsEqual("[DONE]".utf8) { return .done }
         let mayBeError = payload.containsASCII(#""error""#)
         let mayHaveUsage = payload.containsASCII(#""usage""#)
         if !mayBeError && !mayHaveUsage && !needOutputCheck { return .output }
-        guard let probe = try? JSONDecoder().decode(ChunkProbe.self, from: payload) else { return .other }
-        if probe.error != nil { return .error }
-        if let usage = probe.usage?.tokenUsage {
-            return .usage(usage, hasChoices: !(probe.choices ?? []).isEmpty)
-        }
+        guard let chunk = try? payload.withUnsafeBytes({ try JSONReader.read($0, readChunk) }) else { return .other }
+        if chunk.isError { return .error }
+        if let usage = chunk.usage { return .usage(usage, hasChoices: chunk.hasChoices) }
         guard needOutputCheck else { return .output }
-        return (probe.choices ?? []).contains(where: \.hasOutput) ? .output : .other
+        return chunk.hasOutput ? .output : .other
     }
 
-    struct UsageWire: Decodable {
-        struct Details: Decodable { var cached_tokens: Int? }
-        var prompt_tokens: Int?
-        var completion_tokens: Int?
-        var prompt_tokens_details: Details?
-        var tokenUsage: TokenUsage {
-            TokenUsage(
-                promptTokens: prompt_tokens ?? 0, completionTokens: completion_tokens ?? 0,
-                cachedPromptTokens: prompt_tokens_details?.cached_tokens ?? 0)
-        }
+    /// What a `chat.completion.chunk` says, as far as the gateway cares.
+    private struct ChunkFacts {
+        /// A non-null `error` member, whatever its shape.
+        var isError = false
+        var usage: TokenUsage?
+        var hasChoices = false
+        /// Some choice has content, a refusal, tool calls, a function call or a finish reason.
+        var hasOutput = false
     }
 
-    struct ChunkProbe: Decodable {
-        struct Present: Decodable { init(from decoder: any Decoder) throws {} }
-        struct Choice: Decodable {
-            struct Delta: Decodable {
-                var content: String?
-                var refusal: String?
-                var tool_calls: [Present]?
-                var function_call: Present?
-            }
-            var delta: Delta?
-            var finish_reason: String?
-            var hasOutput: Bool {
-                if finish_reason != nil { return true }
-                guard let delta else { return false }
-                return !(delta.content ?? "").isEmpty || !(delta.refusal ?? "").isEmpty
-                    || !(delta.tool_calls ?? []).isEmpty || delta.function_call != nil
+    /// Reads a chunk. Each member may be absent or null; a member of the wrong type makes the
+    /// whole chunk unreadable, as it would for an SDK decoding it. A repeated key counts once, last.
+    private static func readChunk(_ reader: inout JSONReader) throws -> ChunkFacts {
+        var facts = ChunkFacts()
+        let isObject = try reader.readObject { key, reader in
+            switch key {
+            case "error":
+                facts.isError = try !reader.readNull()
+                if facts.isError { try reader.skipValue() }
+            case "usage": facts.usage = try readUsage(&reader)
+            case "choices":
+                (facts.hasChoices, facts.hasOutput) = (false, false)
+                if try reader.readNull() { return }
+                guard try reader.readArray({ _, reader in
+                    facts.hasChoices = true
+                    if try readChoiceHasOutput(&reader) { facts.hasOutput = true }
+                }) else { throw WrongShape() }
+            default: try reader.skipValue()
             }
         }
-        var error: Present?
-        var usage: UsageWire?
-        var choices: [Choice]?
+        guard isObject else { throw WrongShape() }
+        return facts
+    }
+
+    /// Reads one element of `choices`, which must be an object.
+    private static func readChoiceHasOutput(_ reader: inout JSONReader) throws -> Bool {
+        var finished = false
+        var deltaHasOutput = false
+        let isObject = try reader.readObject { key, reader in
+            switch key {
+            case "finish_reason": finished = try readOptionalString(&reader) != nil
+            case "delta":
+                deltaHasOutput = false
+                if try reader.readNull() { return }
+                var fields = (content: false, refusal: false, toolCalls: false, functionCall: false)
+                guard try reader.readObject({ key, reader in
+                    switch key {
+                    case "content": fields.content = try !(readOptionalString(&reader) ?? "").isEmpty
+                    case "refusal": fields.refusal = try !(readOptionalString(&reader) ?? "").isEmpty
+                    case "tool_calls":
+                        fields.toolCalls = false
+                        if try reader.readNull() { return }
+                        guard try reader.readArray({ _, reader in
+                            fields.toolCalls = true
+                            try reader.skipValue()
+                        }) else { throw WrongShape() }
+                    case "function_call":
+                        fields.functionCall = try !reader.readNull()
+                        if fields.functionCall { try reader.skipValue() }
+                    default: try reader.skipValue()
+                    }
+                }) else { throw WrongShape() }
+                deltaHasOutput = fields.content || fields.refusal || fields.toolCalls || fields.functionCall
+            default: try reader.skipValue()
+            }
+        }
+        guard isObject else { throw WrongShape() }
+        return finished || deltaHasOutput
+    }
+
+    /// A string or null; any other value is the wrong shape.
+    private static func readOptionalString(_ reader: inout JSONReader) throws -> String? {
+        if try reader.readNull() { return nil }
+        guard let string = try reader.readString() else { throw WrongShape() }
+        return string
     }
 }
 

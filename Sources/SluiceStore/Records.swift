@@ -255,6 +255,42 @@ public struct PersistedCharge: Sendable, Equatable {
     public var keySpendRemaining: Credits?
 }
 
+/// What one written batch did to one balance: its charges summed, and the balance the last left.
+public struct BalanceChange: Sendable, Equatable {
+    /// A user id, or an API key id for a key's spending allowance.
+    public var id: Int64
+    public var charged: Credits
+    public var balanceAfter: Credits
+}
+
+extension [PersistedCharge] {
+    /// The charges of one batch folded per user and per limited key, in order of first charge. A
+    /// batch's charges apply in order, so telling a credit book once per balance ends in the same
+    /// state as telling it once per charge, for one Redis round trip per user instead of per request.
+    public func perBalance() -> (users: [BalanceChange], keys: [BalanceChange]) {
+        var users: [BalanceChange] = []
+        var keys: [BalanceChange] = []
+        var userIndex: [Int64: Int] = [:]
+        var keyIndex: [Int64: Int] = [:]
+        func fold(_ id: Int64, _ charged: Credits, _ after: Credits, into changes: inout [BalanceChange], index: inout [Int64: Int]) {
+            if let at = index[id] {
+                changes[at].charged = changes[at].charged + charged
+                changes[at].balanceAfter = after
+            } else {
+                index[id] = changes.count
+                changes.append(BalanceChange(id: id, charged: charged, balanceAfter: after))
+            }
+        }
+        for charge in self {
+            fold(charge.userID, charge.charged, charge.balanceAfter, into: &users, index: &userIndex)
+            if let remaining = charge.keySpendRemaining {
+                fold(charge.apiKeyID, charge.charged, remaining, into: &keys, index: &keyIndex)
+            }
+        }
+        return (users, keys)
+    }
+}
+
 extension Date {
     var unixMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
     init(unixMillis: Int64) { self.init(timeIntervalSince1970: Double(unixMillis) / 1000) }

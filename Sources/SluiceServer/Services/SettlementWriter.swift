@@ -180,11 +180,12 @@ public final class SettlementWriter: Service {
         var delay = Duration.milliseconds(50)
         while true {
             do {
-                for charge in try await store.recordSettlements(batch) {
-                    await credits.persisted(userID: charge.userID, charged: charge.charged, balanceAfter: charge.balanceAfter)
-                    if let remaining = charge.keySpendRemaining {
-                        await keyBudgets?.persisted(userID: charge.apiKeyID, charged: charge.charged, balanceAfter: remaining)
-                    }
+                let changes = try await store.recordSettlements(batch).perBalance()
+                for user in changes.users {
+                    await credits.persisted(userID: user.id, charged: user.charged, balanceAfter: user.balanceAfter)
+                }
+                for key in changes.keys {
+                    await keyBudgets?.persisted(userID: key.id, charged: key.charged, balanceAfter: key.balanceAfter)
                 }
                 return
             } catch {

@@ -63,6 +63,43 @@ struct DependencyFailureTests {
         try await probe.shutdown()
     }
 
+    /// When only the shared-pool allowance cannot be read (its Redis hash is replaced by a string,
+    /// so its script fails), the request is refused with a 503 before anything is held: nothing is
+    /// charged or logged, and the next request is served.
+    @Test func anUnreadableAllowanceRefusesTheRequestBeforeHoldingAnything() async throws {
+        let url = try #require(TestRedis.url)
+        let prefix = "allowance-\(UUID().uuidString)"
+        let redis = RedisClient(configuration: .init(endpoint: try RedisEndpoint(url: url)), logger: Logger(label: "test"))
+        try await Harness.run(configure: {
+            $0.redis.url = url
+            $0.redis.keyPrefix = prefix
+        }) { h in
+            try await h.account(secret: "a")
+            let user = try await h.user(credits: Credits(whole: 1))
+            #expect(try await h.chat(user.key).status == 200)
+
+            let allowanceKey = "\(prefix):allowance:\(user.id):mock"
+            try await redis.command("DEL", allowanceKey)
+            try await redis.command("SET", allowanceKey, "not a hash")
+            let refused = try await h.chat(user.key)
+            #expect(refused.status == 503)
+            #expect(refused.error?["code"] as? String == "dependency_unavailable")
+            #expect(h.gateway.credits.outstandingHolds == 0)
+
+            try await redis.command("DEL", allowanceKey)
+            #expect(try await h.chat(user.key).status == 200)
+            await h.settled()
+            let spent = Credits(micros: 2 * BillingTests.mockCost.micros)
+            #expect(try await h.gateway.store.balance(userID: user.id) == Credits(whole: 1) - spent)
+            let available = try await h.gateway.credits.available(userID: user.id)
+            #expect(available == Credits(whole: 1) - spent)
+            let logs = try await h.gateway.store.usageLogs(userID: user.id)
+            #expect(logs.map(\.status) == [200, 200])
+            try await BillingTests().expectLedgerBalances(h, userID: user.id)
+        }
+        try await redis.shutdown()
+    }
+
     /// PostgreSQL crashes: a key the gateway has not cached is refused, cached keys with loaded
     /// balances are still served while their charges queue, the bounded queue then refuses new
     /// requests rather than serve them unbilled, and every queued charge is written on return.

@@ -29,7 +29,7 @@ import Testing
 
     /// nil when the two agree. Otherwise the chunk, and whether it must be invalid JSON for the
     /// disagreement to be right, for the strict parser to settle.
-    static func compare(_ payload: Data, needOutputCheck: Bool, sourceLocation: SourceLocation = #_sourceLocation) -> (body: Data, refused: Bool)? {
+    static func compare(_ payload: Data, needOutputCheck: Bool) -> (body: Data, refused: Bool)? {
         let reader = ResponseInspection.classify(payload, needOutputCheck: needOutputCheck)
         let reference = ReferenceChunkClassifier.classify(payload, needOutputCheck: needOutputCheck)
         guard reader != reference ?? .other else { return nil }
@@ -39,7 +39,7 @@ import Testing
             return (payload, false)
         }
         // JSONDecoder read it: the reader may differ only by refusing a chunk that is not JSON.
-        #expect(reader == .other, "reader \(reader), JSONDecoder \(String(describing: reference)): \(text)", sourceLocation: sourceLocation)
+        #expect(reader == .other, "reader \(reader), JSONDecoder \(String(describing: reference)): \(text)")
         return (payload, true)
     }
 

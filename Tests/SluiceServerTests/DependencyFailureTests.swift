@@ -79,7 +79,6 @@ struct DependencyFailureTests {
             #expect(try await h.chat(user.key).status == 200)
 
             let allowanceKey = "\(prefix):allowance:\(user.id):mock"
-            try await redis.command("DEL", allowanceKey)
             try await redis.command("SET", allowanceKey, "not a hash")
             let refused = try await h.chat(user.key)
             #expect(refused.status == 503)

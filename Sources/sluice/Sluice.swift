@@ -15,16 +15,18 @@ struct Sluice: AsyncParsableCommand {
         abstract: "An OpenAI-compatible AI gateway.",
         subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self, MockUpstreamCommand.self])
 
-    /// The entry point: ArgumentParser's own, after one change to where async code runs.
+    /// The entry point: ArgumentParser's own, after fixing the number of NIO event loops, which must
+    /// happen before anything touches NIO's shared loops.
     ///
-    /// Swift concurrency's default pool and NIO's event loops are different threads, so a request
-    /// would hop between them at every await that touches the network: each hop is a thread wake-up
-    /// and, on a busy core, a context switch. Running tasks on NIO's event loops removes those hops.
-    /// NIO allows this only from the main thread, before other async work, hence here; the loop
-    /// count is fixed here too, for the same reason.
+    /// Swift concurrency stays on its own thread pool. NIO can move it onto its event loops
+    /// (`unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`), saving a thread
+    /// hop at each await that touches the network. Measured with the gateway on one core, that cost
+    /// throughput instead: 6.0–6.8k against 6.7–7.8k requests/s at 32 connections, lower in each of
+    /// three alternated pairs, with the same latency at one connection (docs/benchmarks.md). NIO's
+    /// installer also finds the runtime's hook with dlsym, which fails in a binary with the runtime
+    /// linked in (`--static-swift-stdlib`), so release builds already ran this way.
     static func main() async {
         NIOSingletons.groupLoopCountSuggestion = EventLoopSizing.loopCount
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -28,10 +28,11 @@ rows = []
 
 def row(label, name, keys, unit, scale=1.0, direct=True):
     d = get(name, "direct", *keys) if direct else None
+    p = get(name, "proxy", *keys) if direct else None
     s = get(name, "sluice", *keys)
     fmt = lambda v: "—" if v is None else (f"{v * scale:,.0f}" if v * scale >= 100 else f"{v * scale:,.2f}")
-    ratio = f"{s / d:.2f}" if d and s is not None else "—"
-    rows.append(f"| {label} | {unit} | {fmt(d)} | {fmt(s)} | {ratio} |")
+    ratio = lambda over: f"{over / d:.2f}" if d and over is not None else "—"
+    rows.append(f"| {label} | {unit} | {fmt(d)} | {fmt(p)} | {ratio(p)} | {fmt(s)} | {ratio(s)} |")
 
 
 for c in (1, 32, 256):
@@ -50,25 +51,23 @@ row("memory: idle after warm-up", "idle_after_load_rss_kib", [], "MiB", 1 / 1024
 row("memory: peak under 256-conn load", "load_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row(f"memory: {streams} open streams", "open_streams", ["rss_kib"], "MiB", 1 / 1024, direct=False)
 
-added = []
-for p in ("p50", "p90", "p99"):
-    d, s = get("sequential", "direct", "latency_us", p), get("sequential", "sluice", "latency_us", p)
-    if d is not None and s is not None:
-        added.append(f"{p} {s - d:,.0f} µs")
-ttfb = []
-for p in ("p50", "p99"):
-    d, s = get("streaming", "direct", "first_event_us", p), get("streaming", "sluice", "first_event_us", p)
-    if d is not None and s is not None:
-        ttfb.append(f"{p} {s - d:,.0f} µs")
+def added(name, keys, percentiles, side):
+    """What `side` adds over going straight to the upstream, per percentile."""
+    out = []
+    for p in percentiles:
+        d, s = get(name, "direct", *keys, p), get(name, side, *keys, p)
+        if d is not None and s is not None:
+            out.append(f"{p} {s - d:,.0f} µs")
+    return ", ".join(out) or "—"
 
 errors = []
 for name in ("chat_c1", "chat_c32", "chat_c256", "models"):
-    for side in ("direct", "sluice"):
+    for side in ("direct", "proxy", "sluice"):
         e, n = get(name, side, "errors"), get(name, side, "non2xx")
         if e or n:
             errors.append(f"{name} {side}: {e} socket errors, {n} non-2xx")
 for name in ("sequential", "streaming"):
-    for side in ("direct", "sluice"):
+    for side in ("direct", "proxy", "sluice"):
         if get(name, side, "failures"):
             errors.append(f"{name} {side}: {get(name, side, 'failures')} failures")
 held = values.get(("open_streams", "sluice"), {})
@@ -84,15 +83,20 @@ commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=
 
 print(f"# Benchmark results\n")
 print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC · commit {commit} · {os.cpu_count()} × {cpu}")
-print(f"Sluice pinned to core 0; mock upstream, wrk and the probes on core 1. wrk loads {duration} s each;")
+print(f"Sluice and nginx pinned to core 0; mock upstream, wrk and the probes on core 1. wrk loads {duration} s each;")
 store = "PostgreSQL and Redis (on core 1, with the load)" if backend == "postgres" else "SQLite default"
-print(f"{sequential} sequential requests; {store}. \"Direct\" is the same load straight to the mock upstream.\n")
-print("| measure | unit | direct | Sluice | Sluice/direct |")
-print("|---|---|---:|---:|---:|")
+print(f"{sequential} sequential requests; {store}. \"Direct\" is the same load straight to the mock upstream;")
+print("\"nginx\" goes through nginx as a reverse proxy that does no work, pinned to Sluice's core: the limit.\n")
+print("| measure | unit | direct | nginx | nginx/direct | Sluice | Sluice/direct |")
+print("|---|---|---:|---:|---:|---:|---:|")
 print("\n".join(rows))
 print()
-print(f"- Added latency at one connection (Sluice − direct, {sequential} sequential requests): {', '.join(added) or '—'}")
-print(f"- Added time to first streamed event: {', '.join(ttfb) or '—'}")
+seq_keys, first_event = ["latency_us"], ["first_event_us"]
+print(f"- Added latency at one connection ({sequential} sequential requests, over direct): "
+      f"Sluice {added('sequential', seq_keys, ('p50', 'p90', 'p99'), 'sluice')}; "
+      f"nginx {added('sequential', seq_keys, ('p50', 'p90', 'p99'), 'proxy')}")
+print(f"- Added time to first streamed event: Sluice {added('streaming', first_event, ('p50', 'p99'), 'sluice')}; "
+      f"nginx {added('streaming', first_event, ('p50', 'p99'), 'proxy')}")
 print(f"- Open streams held: {held.get('open', '—')} of {streams}")
 print(f"- Errors: {'; '.join(errors) if errors else 'none'}")
 verdict = "balances" if ledger.get("balanced") else f"DOES NOT BALANCE: {ledger.get('problems')}"

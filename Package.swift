@@ -12,8 +12,10 @@ let package = Package(
         // HTTP server for /v1 and /api: routing, typed request contexts, streaming response bodies.
         // Default traits are off: we need neither swift-configuration nor the full-Foundation extras.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
-        // Upstream calls: pooled, streaming HTTP/1.1 and HTTP/2 client with cancellation.
+        // The tests' HTTP client, speaking to the gateway as an SDK would (streaming, keep-alive).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // TLS for upstream connections (the upstream client is Sluice's own, on NIO).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // Embedded store: SQLite with WAL, a connection pool and serialized write transactions.
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // SHA-256 for API-key hashes and AES-GCM for account secrets at rest. 4.x is what JWTKit needs.
@@ -30,7 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Reading config/sluice.yaml.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
-        // Event loops and byte buffers shared with Hummingbird and AsyncHTTPClient.
+        // Event loops, byte buffers and HTTP/1.1 framing, shared by the server and the upstream client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // HTTP field names and statuses, the vocabulary Hummingbird's requests and responses use.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -43,15 +45,16 @@ let package = Package(
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
         .target(name: "SluiceCore"),
-        // Provider manifests and the upstream adapters that speak to providers over HTTP.
+        // Provider manifests, the upstream HTTP client, and the adapters that speak to providers over it.
         .target(
             name: "SluiceProviders",
             dependencies: [
                 "SluiceCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Durable state behind protocols: the SQLite and PostgreSQL stores and their migration runners.
@@ -98,7 +101,6 @@ let package = Package(
             dependencies: [
                 "SluiceCore", "SluiceProviders", "SluiceStore", "SluiceRedis", "SluiceMockUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,7 +142,13 @@ let package = Package(
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTestSupport"]),
         .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceProvidersTests", dependencies: ["SluiceProviders", "SluiceCore"]),
+        .testTarget(
+            name: "SluiceProvidersTests",
+            dependencies: [
+                "SluiceProviders", "SluiceCore",
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "SluiceStoreTests",
             dependencies: ["SluiceStore", "SluiceCore", "SluiceTestSupport", .product(name: "GRDB", package: "GRDB.swift")]

@@ -1,7 +1,6 @@
-import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
+import NIOHTTP1
 
 /// What an OAuth account's sealed secret holds: JSON with `access_token`, `refresh_token` and,
 /// when known, `expires_at` in Unix seconds.
@@ -83,28 +82,27 @@ public enum OAuthRefreshResult: Sendable, Equatable {
 
 /// Refreshes access tokens with the OAuth 2.0 refresh-token grant (RFC 6749 §6).
 public struct OAuthTokenClient: Sendable {
-    private let http: HTTPClient
+    private let http: UpstreamHTTPClient
 
-    public init(http: HTTPClient) { self.http = http }
+    public init(http: UpstreamHTTPClient) { self.http = http }
 
-    public func refresh(_ tokens: OAuthTokens, at endpoint: ProviderManifest.OAuth, now: Date = Date(), logger: Logger) async -> OAuthRefreshResult {
+    public func refresh(_ tokens: OAuthTokens, at endpoint: ProviderManifest.OAuth, now: Date = Date()) async -> OAuthRefreshResult {
         var form = [("grant_type", "refresh_token"), ("refresh_token", tokens.refreshToken)]
         if let clientID = endpoint.clientID { form.append(("client_id", clientID)) }
-        var request = HTTPClientRequest(url: endpoint.tokenURL)
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "accept", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: Self.formEncoded(form)))
-        let status: UInt
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+        headers.add(name: "accept", value: "application/json")
+        let status: Int
         let body: Data
         do {
-            let response = try await http.execute(request, timeout: .seconds(30), logger: logger)
-            status = response.status.code
+            let response = try await http.execute(
+                .POST, url: endpoint.tokenURL, headers: headers, body: ByteBuffer(string: Self.formEncoded(form)), headTimeout: .seconds(30))
+            status = response.status
             body = Data(try await response.body.collect(upTo: 64 << 10).readableBytesView)
         } catch {
             return .failed("token endpoint unreachable (\(type(of: error)))")
         }
-        return Self.interpret(status: Int(status), body: body, previous: tokens, now: now)
+        return Self.interpret(status: status, body: body, previous: tokens, now: now)
     }
 
     /// Reads a token endpoint's answer. A response without a new refresh token keeps the old one,

@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
 import NIOHTTP1
 import SluiceCore
@@ -31,7 +29,7 @@ public struct UpstreamTarget: Sendable {
 public struct UpstreamResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
-    public var body: HTTPClientResponse.Body
+    public var body: UpstreamBody
 }
 
 /// The call failed before a response head arrived.
@@ -40,38 +38,25 @@ public enum UpstreamTransportError: Error, Sendable, Equatable {
     case timeout
 }
 
-/// Speaks the OpenAI chat wire protocol to an upstream, over a shared AsyncHTTPClient.
+/// Speaks the OpenAI chat wire protocol to an upstream, over the shared upstream client.
 ///
 /// It sends bytes and hands back a streaming body: it never buffers a response and never decodes one.
 public struct OpenAICompatibleClient: Sendable {
-    private let http: HTTPClient
+    private let http: UpstreamHTTPClient
 
-    public init(http: HTTPClient) { self.http = http }
+    public init(http: UpstreamHTTPClient) { self.http = http }
 
     /// Sends a chat completion request. Waits at most `headTimeout` for the response head; after that
     /// the body streams, bounded by the client's idle read timeout.
     public func chatCompletions(
-        _ body: ByteBuffer, stream: Bool, to target: UpstreamTarget, headTimeout: TimeAmount, logger: Logger
+        _ body: ByteBuffer, stream: Bool, to target: UpstreamTarget, headTimeout: TimeAmount
     ) async throws -> UpstreamResponse {
-        var request = HTTPClientRequest(url: Self.join(target.baseURL, "chat/completions"))
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        request.headers.add(name: "accept", value: stream ? "text/event-stream" : "application/json")
-        Self.authorize(&request.headers, target: target)
-        request.body = .bytes(body)
-        do {
-            let response = try await http.execute(request, timeout: headTimeout, logger: logger)
-            return UpstreamResponse(status: Int(response.status.code), headers: response.headers, body: response.body)
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw UpstreamTransportError.timeout
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as HTTPClientError where error == .cancelled {
-            throw error
-        } catch {
-            // Connection refused, reset, TLS failure, bad URL: all mean "try another account".
-            throw UpstreamTransportError.connect(String(describing: type(of: error)))
-        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: stream ? "text/event-stream" : "application/json")
+        Self.authorize(&headers, target: target)
+        return try await http.execute(
+            .POST, url: Self.join(target.baseURL, "chat/completions"), headers: headers, body: body, headTimeout: headTimeout)
     }
 
     static func authorize(_ headers: inout HTTPHeaders, target: UpstreamTarget) {

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -103,19 +102,15 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     try await gateway.pool.reload()
 
-    var clientConfig = HTTPClient.Configuration()
-    clientConfig.timeout = .init(
-        connect: .seconds(Int64(config.upstream.connectTimeoutSeconds)), read: .seconds(Int64(config.upstream.readTimeoutSeconds)))
-    clientConfig.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
-    clientConfig.decompression = .disabled
-    // Sluice bootstraps no tracer; without this the client would open a no-op span per request.
-    clientConfig.tracing.tracer = nil
-    let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
+    var clientConfig = UpstreamHTTPClient.Configuration()
+    clientConfig.connectTimeout = .seconds(Int64(config.upstream.connectTimeoutSeconds))
+    clientConfig.readTimeout = .seconds(Int64(config.upstream.readTimeoutSeconds))
+    let httpClient = UpstreamHTTPClient(group: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
 
     let upstreamClient = OpenAICompatibleClient(http: httpClient)
-    gateway.pool.useProber(verificationProbe(client: upstreamClient, logger: logger))
+    gateway.pool.useProber(verificationProbe(client: upstreamClient))
     let tokenClient = OAuthTokenClient(http: httpClient)
-    gateway.pool.useTokenRefresher { tokens, endpoint in await tokenClient.refresh(tokens, at: endpoint, logger: logger) }
+    gateway.pool.useTokenRefresher { tokens, endpoint in await tokenClient.refresh(tokens, at: endpoint) }
 
     let allowance = SharedPoolAllowance(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
@@ -149,7 +144,7 @@ public func buildApplication(
     if let redis = gateway.redis { services.append(redis) }
     services.append(gateway.settlements)
     if let exchange = gateway.exchange { services.append(exchange) }
-    services += [gateway.pool, gateway.grants, HTTPClientService(client: httpClient)]
+    services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient)]
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
@@ -170,13 +165,13 @@ func accessTokens(_ auth: SluiceConfig.Auth, logger: Logger) async -> AccessToke
 
 /// The smallest chat request a model accepts: one token out. It uses a little of the account's
 /// own quota and is billed to no one.
-func verificationProbe(client: OpenAICompatibleClient, logger: Logger) -> AccountPool.Prober {
+func verificationProbe(client: OpenAICompatibleClient) -> AccountPool.Prober {
     { account, model in
         let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
         guard let body = try? JSONSerialization.data(withJSONObject: payload) else { return .stillFailing }
         do {
             let response = try await client.chatCompletions(
-                ByteBuffer(data: body), stream: false, to: account.target, headTimeout: .seconds(30), logger: logger)
+                ByteBuffer(data: body), stream: false, to: account.target, headTimeout: .seconds(30))
             _ = try? await response.body.collect(upTo: 1 << 20)
             switch response.status {
             case 200..<300: return .ok

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import Logging
 import SluiceCore
 import SluiceProviders
 import SluiceServer
@@ -103,7 +102,7 @@ import Testing
             // what it got. This process has not re-read the store yet.
             let endpoint = try #require(h.gateway.catalog["mock"]?.oauth)
             let stale = try await storedTokens(h, id).0
-            guard case .refreshed(let winner) = await OAuthTokenClient(http: .shared).refresh(stale, at: endpoint, logger: Logger(label: "test"))
+            guard case .refreshed(let winner) = await OAuthTokenClient(http: UpstreamHTTPClient()).refresh(stale, at: endpoint)
             else {
                 Issue.record("the other instance's refresh failed")
                 return

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -98,7 +97,7 @@ struct ChatCompletionsHandler: Sendable {
             sharedPoolClosedFor: sharedPoolClosedFor)
         let forwarded: Forwarded
         do {
-            forwarded = try await forward(upstreamBody, summary: summary, requester: requester, logger: context.logger)
+            forwarded = try await forward(upstreamBody, summary: summary, requester: requester)
         } catch {
             await charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error
@@ -141,7 +140,7 @@ struct ChatCompletionsHandler: Sendable {
     /// Before the first attempt it may wait: for a cooldown that ends within
     /// `waitForCooldownMillis`, or for a slot on a busy account up to `queueTimeoutMillis`.
     private func forward(
-        _ body: ByteBuffer, summary: ChatRequestSummary, requester: AccountPool.Requester, logger: Logger
+        _ body: ByteBuffer, summary: ChatRequestSummary, requester: AccountPool.Requester
     ) async throws -> Forwarded {
         var tried: Set<Int64> = []
         var lastFailure: FailureClass?
@@ -186,7 +185,7 @@ struct ChatCompletionsHandler: Sendable {
 
             let response: UpstreamResponse
             do {
-                guard let sent = try await send(body, stream: summary.stream, through: account, logger: logger) else {
+                guard let sent = try await send(body, stream: summary.stream, through: account) else {
                     // No usable OAuth token: out of rotation when the account now needs re-auth, else
                     // the refresh failed for now and the account cools briefly.
                     if pool.needsReauth(id) { lease.release() } else {
@@ -240,21 +239,21 @@ struct ChatCompletionsHandler: Sendable {
     /// Sends through `account`. An OAuth account's token is refreshed first when it is about to
     /// expire, and once more when the provider answers 401; a 401 to the refreshed token means the
     /// provider rejects the account (*needs re-auth*). nil: the account has no usable token.
-    private func send(_ body: ByteBuffer, stream: Bool, through account: AccountPool.Account, logger: Logger) async throws -> UpstreamResponse? {
+    private func send(_ body: ByteBuffer, stream: Bool, through account: AccountPool.Account) async throws -> UpstreamResponse? {
         let headTimeout = TimeAmount.seconds(Int64(limits.headTimeoutSeconds))
         guard case .oauth = account.credential else {
-            return try await client.chatCompletions(body, stream: stream, to: account.target, headTimeout: headTimeout, logger: logger)
+            return try await client.chatCompletions(body, stream: stream, to: account.target, headTimeout: headTimeout)
         }
         var target = account.target
         guard let credential = await pool.usableCredential(account) else { return nil }
         target.credential = credential
-        let response = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout, logger: logger)
+        let response = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout)
         guard response.status == 401, case .oauth(let rejected) = credential,
               let refreshed = await pool.refreshToken(account.record.id, replacing: rejected)
         else { return response }
         _ = try? await response.body.collect(upTo: 64 << 10)
         target.credential = refreshed
-        let retried = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout, logger: logger)
+        let retried = try await client.chatCompletions(body, stream: stream, to: target, headTimeout: headTimeout)
         if retried.status == 401 { await pool.markNeedsReauth(account.record.id) }
         return retried
     }

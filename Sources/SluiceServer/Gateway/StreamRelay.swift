@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import NIOCore
@@ -8,13 +7,13 @@ import SluiceProviders
 /// An upstream SSE body and its parser, handed from the handler (which peeks at the first events)
 /// to the response writer (which relays the rest).
 ///
-/// `@unchecked Sendable`: AsyncHTTPClient's body iterator is not Sendable. Exactly one task uses this
+/// `@unchecked Sendable`: the body's iterator is not Sendable. Exactly one task uses this
 /// box at a time: the handler until it returns the response, then the response body closure.
 final class UpstreamEventStream: @unchecked Sendable {
-    var iterator: HTTPClientResponse.Body.AsyncIterator
+    var iterator: UpstreamBody.AsyncIterator
     var parser = SSEParser()
 
-    init(_ body: HTTPClientResponse.Body) { iterator = body.makeAsyncIterator() }
+    init(_ body: UpstreamBody) { iterator = body.makeAsyncIterator() }
 
     /// The next events, `[]` for a read that completed none, nil at the end of the body.
     func nextEvents() async throws -> [ServerSentEvent]? {

@@ -1,0 +1,200 @@
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Foundation
+import Testing
+@testable import SluiceProviders
+
+@Suite struct UpstreamHTTPClientTests {
+    let client = UpstreamHTTPClient()
+
+    func post(_ url: String, body: String = #"{"model":"m"}"#, headTimeout: TimeAmount = .seconds(5)) async throws -> UpstreamResponse {
+        try await client.execute(
+            .POST, url: url, headers: ["content-type": "application/json", "authorization": "Bearer k"],
+            body: ByteBuffer(string: body), headTimeout: headTimeout)
+    }
+
+    /// Waits (a bounded while) for the server to have seen what `condition` looks for.
+    func eventually(_ server: ScriptedUpstream, _ condition: (ScriptedUpstream.Seen) -> Bool) async throws -> Bool {
+        for _ in 0..<200 {
+            if server.seen.withLockedValue({ condition($0) }) { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test func sequentialRequestsShareOneKeepAliveConnection() async throws {
+        let server = try await ScriptedUpstream.start(.json(#"{"ok":true}"#))
+        defer { Task { try await server.stop() } }
+        for _ in 0..<3 {
+            let response = try await post(server.url + "/v1/chat/completions")
+            #expect(response.status == 200)
+            #expect(String(buffer: try await response.body.collect(upTo: 1024)) == #"{"ok":true}"#)
+        }
+        let seen = server.seen.withLockedValue { $0 }
+        #expect(seen.connections == 1)
+        #expect(seen.requests.count == 3)
+        let request = try #require(seen.requests.first)
+        #expect(request.head.method == .POST)
+        #expect(request.head.uri == "/v1/chat/completions")
+        #expect(request.head.headers["host"] == [String(server.url.dropFirst("http://".count))])
+        #expect(request.head.headers["authorization"] == ["Bearer k"])
+        #expect(request.head.headers["content-length"] == ["13"])
+        #expect(request.body == #"{"model":"m"}"#)
+        await client.shutdown()
+    }
+
+    @Test func aResponseThatClosesTheConnectionIsNotReused() async throws {
+        let server = try await ScriptedUpstream.start(.json("{}", close: true))
+        defer { Task { try await server.stop() } }
+        for _ in 0..<2 {
+            let response = try await post(server.url + "/v1/x")
+            _ = try await response.body.collect(upTo: 1024)
+        }
+        #expect(server.seen.withLockedValue { $0.connections } == 2)
+        await client.shutdown()
+    }
+
+    @Test func aConnectionTheUpstreamClosedWhileIdleIsReplaced() async throws {
+        let server = try await ScriptedUpstream.start(.json("{}"))
+        defer { Task { try await server.stop() } }
+        _ = try await post(server.url + "/v1/x").body.collect(upTo: 1024)
+        try await server.closeClientConnections()
+        #expect(try await eventually(server) { $0.closedConnections == 1 })
+        let response = try await post(server.url + "/v1/x")
+        #expect(response.status == 200)
+        #expect(server.seen.withLockedValue { $0.connections } == 2)
+        await client.shutdown()
+    }
+
+    @Test func noHeadInTimeIsATimeout() async throws {
+        let server = try await ScriptedUpstream.start(.hang)
+        defer { Task { try await server.stop() } }
+        await #expect(throws: UpstreamTransportError.timeout) {
+            _ = try await post(server.url + "/v1/x", headTimeout: .milliseconds(200))
+        }
+        #expect(try await eventually(server) { $0.closedConnections == 1 }, "the connection is closed, not reused")
+        await client.shutdown()
+    }
+
+    @Test func aStreamArrivesInItsPartsAndEnds() async throws {
+        let server = try await ScriptedUpstream.start(.stream(parts: 5, interval: .milliseconds(5)))
+        defer { Task { try await server.stop() } }
+        let response = try await post(server.url + "/v1/x")
+        var parts: [String] = []
+        for try await part in response.body { parts.append(String(buffer: part)) }
+        #expect(parts.joined() == (1...5).map { "part \($0)\n" }.joined())
+        #expect(parts.count > 1, "parts are handed over as they arrive, not gathered")
+        await client.shutdown()
+    }
+
+    @Test func silenceInsideABodyEndsItAfterTheReadTimeout() async throws {
+        var configuration = UpstreamHTTPClient.Configuration()
+        configuration.readTimeout = .milliseconds(200)
+        let client = UpstreamHTTPClient(configuration: configuration)
+        let server = try await ScriptedUpstream.start(.stream(parts: 2, interval: .seconds(30)))
+        defer { Task { try await server.stop() } }
+        let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
+        await #expect(throws: UpstreamConnectionState.Failure.readTimeout) { for try await _ in response.body {} }
+        #expect(try await eventually(server) { $0.closedConnections == 1 })
+        await client.shutdown()
+    }
+
+    @Test func leavingAStreamEarlyClosesItsConnection() async throws {
+        let server = try await ScriptedUpstream.start(.stream(parts: 1000, interval: .milliseconds(5)))
+        defer { Task { try await server.stop() } }
+        do {
+            let response = try await post(server.url + "/v1/x")
+            var iterator = response.body.makeAsyncIterator()
+            _ = try await iterator.next()
+        }
+        #expect(try await eventually(server) { $0.closedConnections == 1 })
+        server.reply.withLockedValue { $0 = .json("{}") }
+        let response = try await post(server.url + "/v1/x")
+        #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "{}")
+        #expect(server.seen.withLockedValue { $0.connections } == 2)
+        await client.shutdown()
+    }
+
+    @Test func aBodyPastTheLimitIsRefused() async throws {
+        let server = try await ScriptedUpstream.start(.json(String(repeating: "x", count: 5000)))
+        defer { Task { try await server.stop() } }
+        let response = try await post(server.url + "/v1/x")
+        await #expect(throws: UpstreamBodyTooLarge.self) { _ = try await response.body.collect(upTo: 4096) }
+        await client.shutdown()
+    }
+
+    @Test func cancellingTheCallerClosesTheConnection() async throws {
+        let server = try await ScriptedUpstream.start(.hang)
+        defer { Task { try await server.stop() } }
+        let call = Task { try await post(server.url + "/v1/x") }
+        #expect(try await eventually(server) { $0.requests.count == 1 })
+        call.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await call.value }
+        #expect(try await eventually(server) { $0.closedConnections == 1 })
+        await client.shutdown()
+    }
+
+    @Test func unreachableAndMalformedURLsAreConnectErrors() async throws {
+        let server = try await ScriptedUpstream.start()
+        let url = server.url
+        try await server.stop()
+        await #expect(throws: UpstreamTransportError.self) { _ = try await post(url + "/v1/x") }
+        await #expect(throws: UpstreamTransportError.connect("not an http or https URL")) { _ = try await post("ftp://example.com/x") }
+        await client.shutdown()
+    }
+
+    @Test func httpsVerifiesTheUpstreamsCertificate() async throws {
+        let (certificate, key) = try Self.selfSignedCertificate(for: "localhost")
+        let server = try await ScriptedUpstream.start(
+            .json("{}"), tls: NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))))
+        defer { Task { try await server.stop() } }
+        #expect(server.url.hasPrefix("https://"))
+        var trusting = UpstreamHTTPClient.Configuration()
+        trusting.tls.trustRoots = .certificates([certificate])
+        let client = UpstreamHTTPClient(configuration: trusting)
+        let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
+        #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "{}")
+        await client.shutdown()
+        // The system's trust roots do not know the test's own certificate: no request goes out.
+        await #expect(throws: UpstreamTransportError.self) { _ = try await post(server.url + "/v1/x") }
+        #expect(server.seen.withLockedValue { $0.requests.count } == 1)
+        await self.client.shutdown()
+    }
+
+    /// A throwaway certificate and key from Debian's openssl, for a TLS upstream on loopback.
+    static func selfSignedCertificate(for host: String) throws -> (NIOSSLCertificate, NIOSSLPrivateKey) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=\(host)", "-addext", "subjectAltName=DNS:\(host)",
+            "-keyout", directory.appendingPathComponent("key.pem").path, "-out", directory.appendingPathComponent("cert.pem").path,
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        return (
+            try #require(NIOSSLCertificate.fromPEMFile(directory.appendingPathComponent("cert.pem").path).first),
+            try NIOSSLPrivateKey(file: directory.appendingPathComponent("key.pem").path, format: .pem)
+        )
+    }
+
+    @Test func urlsAreSplitIntoOriginAndTarget() throws {
+        let plain = try #require(UpstreamURL("http://127.0.0.1:8080/v1/chat/completions?x=1"))
+        #expect(plain.origin == UpstreamOrigin(tls: false, host: "127.0.0.1", port: 8080))
+        #expect(plain.pathAndQuery == "/v1/chat/completions?x=1")
+        #expect(plain.hostHeader == "127.0.0.1:8080")
+        let tls = try #require(UpstreamURL("https://api.openai.com/v1/chat/completions"))
+        #expect(tls.origin == UpstreamOrigin(tls: true, host: "api.openai.com", port: 443))
+        #expect(tls.hostHeader == "api.openai.com")
+        let v6 = try #require(UpstreamURL("http://[::1]:9000"))
+        #expect(v6.origin.host == "::1")
+        #expect(v6.pathAndQuery == "/")
+        #expect(v6.hostHeader == "[::1]:9000")
+        #expect(UpstreamURL("/relative") == nil)
+    }
+}

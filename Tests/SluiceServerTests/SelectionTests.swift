@@ -20,7 +20,9 @@ import Testing
             let user = try await h.user()
             try await h.account(secret: "shared")
             try await h.account(secret: "mine", owner: user.id)
-            h.control.set(.fail(status: 503), for: "mine")
+            // Retry-After sets the cooldown: without it the first backoff is one second, which a
+            // loaded machine can outlast between two requests.
+            h.control.set(.fail(status: 503, retryAfter: "60"), for: "mine")
             let reply = try await h.chat(user.key)
             #expect(reply.status == 200)
             #expect(servedBy(h) == ["mine", "shared"])
@@ -89,7 +91,8 @@ import Testing
     }
 
     @Test func aBusyAccountQueuesRequestsForABoundedTime() async throws {
-        try await Harness.run(configure: { $0.accounts.queueTimeoutMillis = 1500 }) { h in
+        // Long enough for the first stream to end on a loaded machine; the refused request waits it out.
+        try await Harness.run(configure: { $0.accounts.queueTimeoutMillis = 4000 }) { h in
             try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
             h.control.set(.gated, for: "solo")
             let user = try await h.user()

@@ -91,8 +91,12 @@ import Testing
     }
 
     @Test func aBusyAccountQueuesRequestsForABoundedTime() async throws {
-        // Long enough for the first stream to end on a loaded machine; the refused request waits it out.
-        try await Harness.run(configure: { $0.accounts.queueTimeoutMillis = 4000 }) { h in
+        // Long enough for the first stream to end on a loaded machine (the refused request waits it
+        // out), and well inside the gated stream's read timeout, which would otherwise end it first.
+        try await Harness.run(configure: {
+            $0.accounts.queueTimeoutMillis = 4000
+            $0.upstream.readTimeoutSeconds = 60
+        }) { h in
             try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
             h.control.set(.gated, for: "solo")
             let user = try await h.user()

@@ -20,37 +20,34 @@ extension PostgresStore {
         }
     }
 
+    /// The batch goes in a few statements whatever its size: the usage rows in one multi-row
+    /// insert, one balance update per user, the ledger entries in one insert, one update per key.
+    /// Row by row it took three round trips per request.
     public func recordSettlements(_ records: [UsageRecord]) async throws -> [PersistedCharge] {
         try await transaction { connection in
-            var charges: [PersistedCharge] = []
-            var keyUse: [Int64: (spent: Int64, lastUsed: Int64)] = [:]
-            for record in records {
-                let inserted = try await connection.first(
-                    """
-                    INSERT INTO usage_logs (request_id, user_id, api_key_id, model, provider, account_id, prompt_tokens,
-                        completion_tokens, cached_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
-                        end_reason, stream, created_at)
-                    VALUES (\(record.requestID), \(record.userID), \(record.apiKeyID), \(record.model), \(record.provider)::text,
-                        \(record.accountID)::bigint, \(record.usage.promptTokens), \(record.usage.completionTokens),
-                        \(record.usage.cachedPromptTokens), \(record.charged.micros), \(record.costEstimated), \(record.latencyMs),
-                        \(record.ttftMs)::bigint, \(record.status), \(record.endReason), \(record.stream), \(record.createdAt.unixMillis))
-                    ON CONFLICT (request_id) DO NOTHING RETURNING id
-                    """, logger: logger)
-                // A request id seen before was settled before: charge nothing again.
-                guard inserted != nil else { continue }
-                let use = keyUse[record.apiKeyID] ?? (0, 0)
-                keyUse[record.apiKeyID] = (use.spent + record.charged.micros, max(use.lastUsed, record.createdAt.unixMillis))
-                guard record.charged.micros > 0 else { continue }
-                let entry = try await appendCredit(
-                    connection, userID: record.userID, amount: -record.charged, kind: .consume, referenceID: record.requestID,
-                    note: record.model)
-                charges.append(PersistedCharge(
-                    userID: record.userID, apiKeyID: record.apiKeyID, charged: record.charged, balanceAfter: entry.balanceAfter,
-                    keySpendRemaining: nil))
+            var written: [UsageRecord] = []
+            for chunk in records.slices(of: Self.rowsPerInsert) {
+                var inserted = Set(try await connection.all(Self.insertUsageRows(chunk), logger: logger).map { try $0.text(required: "request_id") })
+                // A request id seen before was settled before: charge nothing again. Within one
+                // statement a repeated id is inserted once, for its first occurrence.
+                written += chunk.filter { inserted.remove($0.requestID) != nil }
+            }
+            let batch = SettlementBatch(written: written)
+            var lines: [SettlementBatch.LedgerLine] = []
+            for user in batch.users {
+                guard let after = try await connection.first(
+                    "UPDATE users SET balance_micros = balance_micros - \(user.total.micros) WHERE id = \(user.userID) RETURNING balance_micros",
+                    logger: logger)?.int("balance_micros")
+                else { throw StoreMissingRow(table: "users", id: user.userID) }
+                lines += user.ledgerLines(balanceAfterBatch: after)
+            }
+            let now = Date().unixMillis
+            for chunk in lines.slices(of: Self.rowsPerInsert) {
+                try await connection.execute(Self.insertConsumeEntries(chunk, at: now), logger: logger)
             }
             // As on SQLite: each charge reports its key's allowance after the whole batch.
             var remaining: [Int64: Int64] = [:]
-            for (keyID, use) in keyUse {
+            for (keyID, use) in batch.keyUse {
                 remaining[keyID] = try await connection.first(
                     """
                     UPDATE api_keys SET spent_micros = spent_micros + \(use.spent),
@@ -58,9 +55,87 @@ extension PostgresStore {
                     WHERE id = \(keyID) RETURNING spend_limit_micros - spent_micros AS remaining
                     """, logger: logger)?.int("remaining")
             }
-            for index in charges.indices { charges[index].keySpendRemaining = remaining[charges[index].apiKeyID].map(Credits.init(micros:)) }
-            return charges
+            return SettlementBatch.persisted(lines, keySpendRemaining: remaining)
         }
+    }
+
+    /// Rows per multi-row insert: 17 parameters each stays far below PostgreSQL's 65,535.
+    static let rowsPerInsert = 1_000
+
+    static func insertUsageRows(_ records: some Collection<UsageRecord>) -> PostgresQuery {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 300 + 120 * records.count, interpolationCount: 17 * records.count)
+        sql.appendLiteral("""
+            INSERT INTO usage_logs (request_id, user_id, api_key_id, model, provider, account_id, prompt_tokens,
+                completion_tokens, cached_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
+                end_reason, stream, created_at) VALUES
+            """)
+        for (index, record) in records.enumerated() {
+            sql.appendLiteral(index == 0 ? " (" : ", (")
+            sql.appendInterpolation(record.requestID)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.userID)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.apiKeyID)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.model)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.provider)
+            sql.appendLiteral("::text, ")
+            sql.appendInterpolation(record.accountID)
+            sql.appendLiteral("::bigint, ")
+            sql.appendInterpolation(record.usage.promptTokens)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.usage.completionTokens)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.usage.cachedPromptTokens)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.charged.micros)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.costEstimated)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.latencyMs)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.ttftMs)
+            sql.appendLiteral("::bigint, ")
+            sql.appendInterpolation(record.status)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.endReason)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.stream)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.createdAt.unixMillis)
+            sql.appendLiteral(")")
+        }
+        sql.appendLiteral(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
+        return PostgresQuery(stringInterpolation: sql)
+    }
+
+    static func insertConsumeEntries(_ lines: some Collection<SettlementBatch.LedgerLine>, at now: Int64) -> PostgresQuery {
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 200 + 60 * lines.count, interpolationCount: 8 * lines.count)
+        sql.appendLiteral("""
+            INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
+                reference_id, note, created_at) VALUES
+            """)
+        for (index, line) in lines.enumerated() {
+            sql.appendLiteral(index == 0 ? " (" : ", (")
+            sql.appendInterpolation(line.record.userID)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(LedgerKind.consume.rawValue)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(-line.record.charged.micros)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(line.balanceBefore)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(line.balanceAfter)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(line.record.requestID)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(line.record.model)
+            sql.appendLiteral("::text, ")
+            sql.appendInterpolation(now)
+            sql.appendLiteral(")")
+        }
+        return PostgresQuery(stringInterpolation: sql)
     }
 
     public func ledger(userID: Int64) async throws -> [LedgerEntry] {

@@ -18,9 +18,7 @@ extension SQLiteStore {
 
     public func recordSettlements(_ records: [UsageRecord]) async throws -> [PersistedCharge] {
         try await pool.write { db in
-            var charges: [PersistedCharge] = []
-            // Per key: what the batch spent and when it was last used, written once per key below.
-            var keyUse: [Int64: (spent: Int64, lastUsed: Int64)] = [:]
+            var written: [UsageRecord] = []
             for record in records {
                 // Cached statements: the writer runs these for every request, compiling them once.
                 try db.cachedStatement(
@@ -39,20 +37,26 @@ extension SQLiteStore {
                         record.endReason, record.stream, record.createdAt.unixMillis,
                     ])
                 // A request id seen before was settled before: charge nothing again.
-                guard db.changesCount == 1 else { continue }
-                let use = keyUse[record.apiKeyID] ?? (0, 0)
-                keyUse[record.apiKeyID] = (use.spent + record.charged.micros, max(use.lastUsed, record.createdAt.unixMillis))
-                guard record.charged.micros > 0 else { continue }
-                let entry = try Self.appendCredit(
-                    db, userID: record.userID, amount: -record.charged, kind: .consume, referenceID: record.requestID, note: record.model)
-                charges.append(PersistedCharge(
-                    userID: record.userID, apiKeyID: record.apiKeyID, charged: record.charged, balanceAfter: entry.balanceAfter,
-                    keySpendRemaining: nil))
+                if db.changesCount == 1 { written.append(record) }
             }
-            // Each charge reports its key's allowance after the whole batch: the credit book then
-            // briefly sees less than is left, never more.
+            let batch = SettlementBatch(written: written)
+            var lines: [SettlementBatch.LedgerLine] = []
+            let now = Date().unixMillis
+            for user in batch.users {
+                guard let after = try Int64.fetchOne(
+                    db.cachedStatement(sql: "UPDATE users SET balance_micros = balance_micros - ? WHERE id = ? RETURNING balance_micros"),
+                    arguments: [user.total.micros, user.userID])
+                else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(user.userID)") }
+                for line in user.ledgerLines(balanceAfterBatch: after) {
+                    try db.cachedStatement(sql: Self.insertLedgerEntry).execute(arguments: [
+                        user.userID, LedgerKind.consume.rawValue, -line.record.charged.micros, line.balanceBefore, line.balanceAfter,
+                        line.record.requestID, line.record.model, now,
+                    ])
+                    lines.append(line)
+                }
+            }
             var remaining: [Int64: Int64] = [:]
-            for (keyID, use) in keyUse {
+            for (keyID, use) in batch.keyUse {
                 remaining[keyID] = try Int64?.fetchOne(
                     db.cachedStatement(
                         sql: """
@@ -61,8 +65,7 @@ extension SQLiteStore {
                             """),
                     arguments: [use.spent, use.lastUsed, keyID]) ?? nil
             }
-            for index in charges.indices { charges[index].keySpendRemaining = remaining[charges[index].apiKeyID].map(Credits.init(micros:)) }
-            return charges
+            return SettlementBatch.persisted(lines, keySpendRemaining: remaining)
         }
     }
 
@@ -96,18 +99,18 @@ extension SQLiteStore {
             arguments: [amount.micros, userID])
         else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(userID)") }
         let now = Date(unixMillis: Date().unixMillis)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
-                    reference_id, note, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
+        try db.cachedStatement(sql: insertLedgerEntry).execute(
             arguments: [userID, kind.rawValue, amount.micros, after - amount.micros, after, referenceID, note, now.unixMillis])
         return LedgerEntry(
             id: db.lastInsertedRowID, userID: userID, kind: kind, amount: amount, balanceBefore: Credits(micros: after - amount.micros),
             balanceAfter: Credits(micros: after), referenceID: referenceID, note: note, createdAt: now)
     }
+
+    static let insertLedgerEntry = """
+        INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
+            reference_id, note, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
 
     static func ledgerEntry(_ db: Database, referenceID: String) throws -> LedgerEntry? {
         try Row.fetchOne(db, sql: "SELECT * FROM credit_ledger WHERE reference_id = ?", arguments: [referenceID]).map(LedgerEntry.init(row:))

@@ -43,6 +43,67 @@ func usage(_ requestID: String, user: Int64, key: Int64, charged: Int64, model: 
         }
     }
 
+    /// A batch moves each user's balance once, yet every request still gets its own ledger
+    /// entry, chained in the batch's order, and the balance each charge left.
+    @Test(arguments: StoreBackend.available)
+    func aBatchOfSeveralUsersChainsEachLedgerInOrder(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let alice = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 1_000))
+            let bob = try await store.createUser(email: "b@x", initialCredits: Credits(micros: 500))
+            let aliceKey = try await store.createAPIKey(userID: alice, name: "k", keyHash: "ha", prefix: "pa", limits: APIKeyLimits())
+            let bobKey = try await store.createAPIKey(userID: bob, name: "k", keyHash: "hb", prefix: "pb", limits: APIKeyLimits())
+            let batch = [
+                usage("b1", user: bob, key: bobKey, charged: 30),
+                usage("a1", user: alice, key: aliceKey, charged: 100),
+                usage("a2", user: alice, key: aliceKey, charged: 0),
+                usage("b2", user: bob, key: bobKey, charged: 20),
+                usage("a1", user: alice, key: aliceKey, charged: 100),  // the same request twice: charged once
+                usage("a3", user: alice, key: aliceKey, charged: 50),
+            ]
+            let charges = try await store.recordSettlements(batch)
+            #expect(charges.map { "\($0.userID):\($0.charged.micros):\($0.balanceAfter.micros)" }.sorted()
+                == ["\(alice):100:900", "\(alice):50:850", "\(bob):20:450", "\(bob):30:470"].sorted())
+            for (user, expected) in [(alice, [("a1", 1_000, 900), ("a3", 900, 850)]), (bob, [("b1", 500, 470), ("b2", 470, 450)])] {
+                let consumed = try await store.ledger(userID: user).filter { $0.kind == .consume }
+                #expect(consumed.map { "\($0.referenceID):\($0.balanceBefore.micros):\($0.balanceAfter.micros)" }
+                    == expected.map { "\($0.0):\($0.1):\($0.2)" })
+            }
+            #expect(try await store.balance(userID: alice) == Credits(micros: 850))
+            #expect(try await store.balance(userID: bob) == Credits(micros: 450))
+            #expect(try await store.usageLogs(userID: alice).map(\.requestID) == ["a1", "a2", "a3"])
+        }
+    }
+
+    /// A batch larger than one statement's rows is still written whole, and exactly.
+    @Test(arguments: StoreBackend.available)
+    func aLargeBatchIsWrittenWhole(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 1_000_000))
+            let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
+            let count = PostgresStore.rowsPerInsert * 2 + 345
+            let charges = try await store.recordSettlements((0..<count).map { usage("r\($0)", user: user, key: key, charged: 3) })
+            #expect(charges.count == count)
+            #expect(charges.last?.balanceAfter == Credits(micros: 1_000_000 - 3 * Int64(count)))
+            #expect(try await store.balance(userID: user) == Credits(micros: 1_000_000 - 3 * Int64(count)))
+            #expect(try await store.ledger(userID: user).filter { $0.kind == .consume }.count == count)
+        }
+    }
+
+    /// A batch that names a user who is not there writes nothing: not the other users' charges
+    /// either, so that the writer's retry cannot charge anyone twice.
+    @Test(arguments: StoreBackend.available)
+    func aBatchThatFailsWritesNothing(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let user = try await store.createUser(email: "a@x", initialCredits: Credits(micros: 1_000))
+            let key = try await store.createAPIKey(userID: user, name: "k", keyHash: "h", prefix: "p", limits: APIKeyLimits())
+            let batch = [usage("r1", user: user, key: key, charged: 10), usage("r2", user: user + 1_000, key: key, charged: 10)]
+            await #expect(throws: (any Error).self) { try await store.recordSettlements(batch) }
+            #expect(try await store.balance(userID: user) == Credits(micros: 1_000))
+            #expect(try await store.usageLogs(userID: user).isEmpty)
+            #expect(try await store.ledger(userID: user).filter { $0.kind == .consume }.isEmpty)
+        }
+    }
+
     /// Writers racing on one user (several settlement batches, some replaying the same request
     /// ids, and grants) lose nothing and charge nothing twice.
     @Test(arguments: StoreBackend.available)

@@ -1,0 +1,78 @@
+import Foundation
+import SluiceCore
+
+/// What one batch of settled requests does to balances, planned before it is written; both stores
+/// write it the same way.
+///
+/// Each user's balance moves once per batch, by the sum of their charges, instead of once per
+/// request: at 32 connections a batch holds dozens of one user's requests, and one `UPDATE …
+/// RETURNING` per request was a quarter of the settlement writer's work. The ledger still gets one
+/// entry per charged request, chained from the balance before the batch in the batch's order, so
+/// every entry's before and after are exactly what a per-request update would have written.
+struct SettlementBatch {
+    /// One user's charged requests in this batch, in the batch's order.
+    struct UserCharges {
+        let userID: Int64
+        fileprivate(set) var records: [UsageRecord] = []
+        fileprivate(set) var total = Credits.zero
+
+        /// The ledger lines, given the balance the batch's single update left.
+        func ledgerLines(balanceAfterBatch: Int64) -> [LedgerLine] {
+            var balance = balanceAfterBatch + total.micros
+            return records.map { record in
+                let before = balance
+                balance -= record.charged.micros
+                return LedgerLine(record: record, balanceBefore: before, balanceAfter: balance)
+            }
+        }
+    }
+
+    struct LedgerLine {
+        let record: UsageRecord
+        let balanceBefore: Int64
+        let balanceAfter: Int64
+    }
+
+    /// Users with charges, by ascending id: concurrent batches (several instances on one
+    /// PostgreSQL) then lock user rows in one order and cannot deadlock on them.
+    private(set) var users: [UserCharges] = []
+    /// Per key: what the batch spent and when it was last used, written once per key.
+    private(set) var keyUse: [Int64: (spent: Int64, lastUsed: Int64)] = [:]
+
+    /// `written`: the batch's records that were new to the usage log, in order. Replays of
+    /// requests settled before are left out by the caller, so they charge nothing again.
+    init(written: [UsageRecord]) {
+        var index: [Int64: Int] = [:]
+        for record in written {
+            let use = keyUse[record.apiKeyID] ?? (0, 0)
+            keyUse[record.apiKeyID] = (use.spent + record.charged.micros, max(use.lastUsed, record.createdAt.unixMillis))
+            guard record.charged.micros > 0 else { continue }
+            let at: Int
+            if let known = index[record.userID] { at = known } else {
+                at = users.count
+                index[record.userID] = at
+                users.append(UserCharges(userID: record.userID))
+            }
+            users[at].records.append(record)
+            users[at].total = users[at].total + record.charged
+        }
+        users.sort { $0.userID < $1.userID }
+    }
+
+    /// The charges as the settlement writer reports them, with each key's allowance after the
+    /// whole batch (`remaining`): the credit book then briefly sees less than is left, never more.
+    static func persisted(_ lines: [LedgerLine], keySpendRemaining remaining: [Int64: Int64]) -> [PersistedCharge] {
+        lines.map { line in
+            PersistedCharge(
+                userID: line.record.userID, apiKeyID: line.record.apiKeyID, charged: line.record.charged,
+                balanceAfter: Credits(micros: line.balanceAfter), keySpendRemaining: remaining[line.record.apiKeyID].map(Credits.init(micros:)))
+        }
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `count` elements, for statements with a bounded size.
+    func slices(of count: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: self.count, by: count).map { self[$0..<Swift.min($0 + count, self.count)] }
+    }
+}

@@ -100,6 +100,51 @@ import Testing
         await client.shutdown()
     }
 
+    /// The read timeout bounds the silence between reads, not the whole body.
+    @Test func aBodyThatKeepsArrivingOutlastsTheReadTimeout() async throws {
+        var configuration = UpstreamHTTPClient.Configuration()
+        configuration.readTimeout = .seconds(1)
+        let client = UpstreamHTTPClient(configuration: configuration)
+        let server = try await ScriptedUpstream.start(.stream(parts: 15, interval: .milliseconds(100)))
+        defer { Task { try await server.stop() } }
+        let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
+        var parts = 0
+        for try await part in response.body { parts += String(buffer: part).split(separator: "\n").count }
+        #expect(parts == 15)
+        await client.shutdown()
+    }
+
+    /// Before the head, silence ends the call at the read timeout when that comes first.
+    @Test func silenceBeforeTheHeadEndsAtTheReadTimeout() async throws {
+        var configuration = UpstreamHTTPClient.Configuration()
+        configuration.readTimeout = .milliseconds(200)
+        let client = UpstreamHTTPClient(configuration: configuration)
+        let server = try await ScriptedUpstream.start(.hang)
+        defer { Task { try await server.stop() } }
+        let started = ContinuousClock.now
+        await #expect(throws: UpstreamTransportError.timeout) {
+            _ = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(120))
+        }
+        #expect(ContinuousClock.now - started < .seconds(60), "the read timeout ended it, not the head timeout")
+        await client.shutdown()
+    }
+
+    /// A header that could forge others (CR, LF) or is not a token never reaches the upstream.
+    @Test func headersHTTPForbidsAreRefusedBeforeSending() async throws {
+        let server = try await ScriptedUpstream.start()
+        defer { Task { try await server.stop() } }
+        for headers: HTTPHeaders in [["authorization": "Bearer k\r\nx-injected: 1"], ["bad name": "v"], ["x-nul": "a\u{0}b"]] {
+            await #expect(throws: UpstreamTransportError.self) {
+                _ = try await client.execute(.POST, url: server.url + "/v1/x", headers: headers, body: nil, headTimeout: .seconds(5))
+            }
+        }
+        let response = try await client.execute(
+            .POST, url: server.url + "/v1/x", headers: ["authorization": "Bearer k\tv", "x-ok_~": "é"], body: nil, headTimeout: .seconds(5))
+        #expect(response.status == 200)
+        #expect(server.seen.withLockedValue { $0.requests.count } == 1)
+        await client.shutdown()
+    }
+
     @Test func leavingAStreamEarlyClosesItsConnection() async throws {
         let server = try await ScriptedUpstream.start(.stream(parts: 1000, interval: .milliseconds(5)))
         defer { Task { try await server.stop() } }

@@ -13,6 +13,10 @@ struct UpstreamExchange: Sendable {
 /// hands the response head to the waiting caller and streams the body to it, and puts the
 /// connection back in the pool when the response allows. `UpstreamConnectionState` decides;
 /// this class only performs.
+///
+/// It keeps the exchange's clock itself: one timer per exchange covers both the head timeout and
+/// the read timeout (silence between reads). NIO's `IdleStateHandler` did the latter with a
+/// promise and a callback on every write, 3.6 % of the gateway's CPU at 32 connections.
 final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -20,6 +24,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     /// Where the connection goes when it is idle again, and where it leaves when it closes.
     private let pool: UpstreamConnectionPool
+    private let readTimeout: TimeAmount
     /// Set once the connection is made, cleared when it closes (it refers back to this handler).
     var connection: UpstreamConnection?
 
@@ -27,10 +32,16 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var nextExchange: UpstreamConnectionState.ExchangeID = 0
     private var exchange: UpstreamExchange?
-    private var headTimer: Scheduled<Void>?
+    private var timer: Scheduled<Void>?
+    /// While the head is awaited: when it is due.
+    private var headDeadline: NIODeadline?
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var body: (source: UpstreamBody.Producer.Source, ended: ExchangeEnd)?
 
-    init(pool: UpstreamConnectionPool) { self.pool = pool }
+    init(pool: UpstreamConnectionPool, readTimeout: TimeAmount) {
+        self.pool = pool
+        self.readTimeout = readTimeout
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -49,6 +60,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
         switch unwrapInboundIn(data) {
         case .head(let head): perform(state.head(keepAlive: head.isKeepAlive), head: head)
         case .body(let part): perform(state.bodyPart(), part: part)
@@ -57,13 +69,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) { perform(state.read()) }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Neither read nor written for the read timeout: the request is written at once, so this
-        // is silence from the upstream since then, or since its last read.
-        if case IdleStateHandler.IdleStateEvent.all = event { perform(state.readTimedOut()) }
-        context.fireUserInboundEventTriggered(event)
-    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
@@ -118,22 +123,43 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
         if let body = exchange.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        let id = nextExchange
-        headTimer = context.eventLoop.assumeIsolated().scheduleTask(in: exchange.headTimeout) { [self] in
-            perform(state.headTimedOut(id))
-        }
+        let now = NIODeadline.now()
+        lastRead = now
+        headDeadline = now + exchange.headTimeout
+        armTimer(at: min(now + exchange.headTimeout, now + readTimeout), exchange: nextExchange)
+    }
+
+    private func armTimer(at deadline: NIODeadline, exchange id: UpstreamConnectionState.ExchangeID) {
+        timer = context?.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in timerFired(id) }
+    }
+
+    /// Rather than re-arm at every read, the timer looks at the time of the last read when it
+    /// fires, and sleeps again until the earliest deadline still open.
+    private func timerFired(_ id: UpstreamConnectionState.ExchangeID) {
+        timer = nil
+        guard id == nextExchange else { return }
+        let now = NIODeadline.now()
+        if let headDeadline, now >= headDeadline { return perform(state.headTimedOut(id)) }
+        // Silence from the upstream since the request was written, or since its last read.
+        if now >= lastRead + readTimeout { return perform(state.readTimedOut()) }
+        armTimer(at: min(headDeadline ?? .distantFuture, lastRead + readTimeout), exchange: id)
+    }
+
+    private func stopTimer() {
+        timer?.cancel()
+        timer = nil
+        headDeadline = nil
     }
 
     private func failRequest(_ failure: UpstreamConnectionState.Failure) {
-        headTimer?.cancel()
-        headTimer = nil
+        stopTimer()
         exchange?.promise.fail(failure)
         exchange = nil
     }
 
     private func deliver(_ head: HTTPResponseHead) {
-        headTimer?.cancel()
-        headTimer = nil
+        // The timer stays: from now on it watches for silence in the body.
+        headDeadline = nil
         guard let exchange else { return }
         self.exchange = nil
         guard let connection else { return exchange.promise.fail(UpstreamConnectionState.Failure.remoteClosed) }
@@ -148,6 +174,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     private func finishBody(_ failure: UpstreamConnectionState.Failure?) {
+        stopTimer()
         guard let (source, ended) = body else { return }
         body = nil
         if let failure {

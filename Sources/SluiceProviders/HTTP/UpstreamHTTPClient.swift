@@ -52,6 +52,7 @@ public final class UpstreamHTTPClient: Sendable {
         var headers = headers
         headers.replaceOrAdd(name: "host", value: target.hostHeader)
         headers.replaceOrAdd(name: "content-length", value: String(body?.readableBytes ?? 0))
+        guard headers.areSendable else { throw UpstreamTransportError.connect("a request header holds a character HTTP forbids") }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: target.pathAndQuery, headers: headers)
         // A pooled connection can turn out closed just as it is taken; nothing was written on it
         // then, so the next one is tried.
@@ -103,9 +104,9 @@ public final class UpstreamHTTPClient: Sendable {
                         let serverName = origin.host.isIPAddress ? nil : origin.host
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    try pipeline.addHTTPClientHandlers()
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: readTimeout))
-                    try pipeline.addHandler(UpstreamConnectionHandler(pool: pool))
+                    // Headers are checked once per request in `execute`, not by a handler per write.
+                    try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+                    try pipeline.addHandler(UpstreamConnectionHandler(pool: pool, readTimeout: readTimeout))
                 }
             }
         do {
@@ -165,6 +166,29 @@ struct UpstreamURL: Sendable, Equatable {
         pathAndQuery = path
         let hostName = host.contains(":") ? "[\(host)]" : host
         hostHeader = port == defaultPort ? hostName : "\(hostName):\(port)"
+    }
+}
+
+extension HTTPHeaders {
+    /// RFC 9110's rules, as NIO's outbound validator applies them: a name is a token, and a value
+    /// holds no control character but tab (CR, LF or NUL would let a value forge headers).
+    var areSendable: Bool {
+        allSatisfy { name, value in
+            !name.isEmpty && name.utf8.allSatisfy(\.isHeaderTokenByte) && value.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+        }
+    }
+}
+
+extension UInt8 {
+    /// RFC 9110 `tchar`: a letter, a digit, or one of ``!#$%&'*+-.^_`|~``.
+    fileprivate var isHeaderTokenByte: Bool {
+        switch self {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+        default: false
+        }
     }
 }
 

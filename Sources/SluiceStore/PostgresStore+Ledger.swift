@@ -27,7 +27,8 @@ extension PostgresStore {
         try await transaction { connection in
             var written: [UsageRecord] = []
             for chunk in records.slices(of: Self.rowsPerInsert) {
-                var inserted = Set(try await connection.all(Self.insertUsageRows(chunk), logger: logger).map { try $0.text(required: "request_id") })
+                let rows = try await connection.all(Self.insertUsageRows(chunk), logger: logger)
+                var inserted = Set(try rows.map { try $0.text(required: "request_id") })
                 // A request id seen before was settled before: charge nothing again. Within one
                 // statement a repeated id is inserted once, for its first occurrence.
                 written += chunk.filter { inserted.remove($0.requestID) != nil }

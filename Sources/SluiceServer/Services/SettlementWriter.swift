@@ -11,10 +11,9 @@ import Synchronization
 /// Requests enqueue and return at once. The writer wakes, lets up to `gatherWindow` pass while
 /// fewer than `batchSize` records wait (group commit: at a trickle of traffic each request would
 /// otherwise cost a transaction of its own), takes up to `batchSize` records, and writes them in
-/// one transaction. The window is one timer on an event loop, ended early by the enqueue that
-/// fills the batch: looking every millisecond instead woke the gateway's core two or three times
-/// per request at one connection, and cost it about 300 µs per request on PostgreSQL, once batch
-/// writes had become quick enough for the writer to wait between them; a failed write is retried, never dropped. The queue is bounded:
+/// one transaction; a failed write is retried, never dropped. The window is one timer on an event
+/// loop, ended early by the enqueue that fills the batch: looking every millisecond instead woke
+/// the gateway's core two or three times per request at one connection. The queue is bounded:
 /// when it is full the gateway refuses new requests (`isBackedUp`) rather than serve them unbilled.
 /// On graceful shutdown the writer drains the queue before it returns.
 ///

@@ -79,18 +79,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // libhiredis, from Debian's libhiredis-dev: the C client the Redis target wraps.
+        // libhiredis, from Debian's libhiredis-dev: its reader parses Redis's replies (RESP).
         // Its header is <hiredis/hiredis.h> under /usr/include, so no pkg-config flags are needed.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        // Shared state for several instances: an async Redis client (hiredis calls on a thread
-        // pool, pooled connections, timeouts, reconnects), and the Redis implementations of the
-        // core's shared-state protocols (credit holds, rate windows, cluster events).
+        // Shared state for several instances: an async Redis client (pipelined connections on
+        // NIO, replies parsed by hiredis, timeouts, reconnects), and the Redis implementations of
+        // the core's shared-state protocols (credit holds, rate windows, cluster events).
         .target(
             name: "SluiceRedis",
             dependencies: [
                 "CHiredis", "SluiceCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -141,7 +142,13 @@ let package = Package(
             path: "Tests/SluiceTestSupport"
         ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceTestSupport"]),
+        .testTarget(
+            name: "SluiceRedisTests",
+            dependencies: [
+                "SluiceRedis", "SluiceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SluiceProvidersTests",
             dependencies: [

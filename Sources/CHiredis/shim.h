@@ -1,2 +1,2 @@
-// libhiredis from Debian's libhiredis-dev: the blocking Redis client SluiceRedis wraps.
+// libhiredis from Debian's libhiredis-dev: SluiceRedis parses Redis's replies with its reader.
 #include <hiredis/hiredis.h>

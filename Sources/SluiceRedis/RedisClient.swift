@@ -1,46 +1,63 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// An async Redis client over blocking hiredis connections.
+/// An async Redis client on NIO.
 ///
-/// Each command runs on a thread of the client's own `NIOThreadPool`, never on an event loop,
-/// with a connection leased from a pool of idle ones. There are as many threads as the pool may
-/// have connections, so a command never waits for a connection, only for a thread. A
-/// connection that fails is dropped and the next command connects anew: when Redis comes back,
-/// the client recovers on its own. Every connect, read and write is bounded by `timeout`.
+/// Commands are spread round-robin over up to `maxConnections` connections, each shared by
+/// every caller and pipelined, so a command never waits for a connection or a thread: it is
+/// written at once and its caller resumes when the reply arrives. A connection is opened on
+/// first use; one that fails is dropped and the next command through its slot connects anew, so
+/// when Redis comes back the client recovers on its own. Every connect and reply is bounded by
+/// `timeout`.
+///
+/// The connections live on an event loop of their own, not the server's: a reply is read as
+/// soon as it arrives, and its timeout measured, however busy the server's loops are. On the
+/// server's loops, a loaded process (the whole test suite at once) held replies back for hundreds
+/// of milliseconds and tripped the 500 ms timeout.
 public final class RedisClient: Service, Sendable {
     public struct Configuration: Sendable {
         public var endpoint: RedisEndpoint
-        /// Threads, and so the most connections open at once.
+        /// How many connections commands are spread over.
         public var maxConnections: Int
         public var timeout: Duration
 
-        public init(endpoint: RedisEndpoint, maxConnections: Int = 8, timeout: Duration = .milliseconds(500)) {
+        public init(endpoint: RedisEndpoint, maxConnections: Int = 2, timeout: Duration = .milliseconds(500)) {
             self.endpoint = endpoint
             self.maxConnections = maxConnections
             self.timeout = timeout
         }
     }
 
+    private enum Slot {
+        case empty
+        /// Connecting: every command that comes to the slot meanwhile waits for the same connect.
+        case connecting(EventLoopFuture<RedisConnection>)
+        case ready(RedisConnection)
+    }
+
     private struct State {
-        var idle: [RedisConnection] = []
+        var slots: [Slot]
+        var next = 0
         var closed = false
     }
 
+    /// The client's own thread. It is never shut down: a command racing the client's shutdown
+    /// must still reach a running loop, or its caller would wait forever. Sluice makes one client
+    /// per process. (One thread shared by every client of the test process fell behind.)
+    private let eventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let configuration: Configuration
-    private let threads: NIOThreadPool
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let logger: Logger
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        threads = NIOThreadPool(numberOfThreads: max(configuration.maxConnections, 1))
-        threads.start()
+        state = Mutex(State(slots: Array(repeating: .empty, count: max(configuration.maxConnections, 1))))
     }
 
     /// Runs one command. Throws `RedisError.unavailable` when Redis cannot be reached in time and
@@ -52,7 +69,7 @@ public final class RedisClient: Service, Sendable {
 
     @discardableResult
     public func command(_ arguments: [String]) async throws -> RedisReply {
-        let reply = try await withConnection { connection in try connection.command(arguments) }
+        let reply = try await withConnection { connection in try await connection.send(arguments) }
         if case .error(let message) = reply { throw RedisError.command(message) }
         return reply
     }
@@ -62,9 +79,9 @@ public final class RedisClient: Service, Sendable {
     public func evaluate(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RedisReply {
         let tail = [String(keys.count)] + keys + arguments
         let reply = try await withConnection { connection in
-            let first = try connection.command(["EVALSHA", script.sha1] + tail)
+            let first = try await connection.send(["EVALSHA", script.sha1] + tail)
             if case .error(let message) = first, message.hasPrefix("NOSCRIPT") {
-                return try connection.command(["EVAL", script.source] + tail)
+                return try await connection.send(["EVAL", script.source] + tail)
             }
             return first
         }
@@ -82,31 +99,79 @@ public final class RedisClient: Service, Sendable {
         try await shutdown()
     }
 
-    /// Closes the idle connections and stops the threads; later commands throw `closed`.
+    /// Closes the connections; later commands throw `closed`. Commands still waiting for a
+    /// reply fail as unavailable.
     public func shutdown() async throws {
-        // Dropping the idle connections frees their contexts; leased ones are dropped on return.
-        state.withLock { state in
+        let slots = state.withLock { state in
             state.closed = true
-            state.idle = []
+            let open = state.slots
+            state.slots = open.map { _ in .empty }
+            return open
         }
-        try await threads.shutdownGracefully()
+        for slot in slots {
+            switch slot {
+            case .empty: break
+            case .connecting(let connect): connect.whenSuccess { $0.close() }
+            case .ready(let connection): connection.close()
+            }
+        }
     }
 
-    private func withConnection<T: Sendable>(_ body: @Sendable @escaping (RedisConnection) throws -> T) async throws -> T {
-        if state.withLock({ $0.closed }) { throw RedisError.closed }
-        return try await threads.runIfActive { [self] in
-            let leased = try state.withLock { state -> RedisConnection? in
-                if state.closed { throw RedisError.closed }
-                return state.idle.popLast()
+    /// Runs `body` on the next connection in turn. A connection can fail between being picked
+    /// and being written to; then nothing was sent, and `body` runs once more on another one.
+    private func withConnection(_ body: (RedisConnection) async throws -> RedisReply) async throws -> RedisReply {
+        do {
+            do {
+                return try await body(try await connection())
+            } catch is RedisConnectionGone {
+                return try await body(try await connection())
             }
-            let connection = try leased ?? RedisConnection(endpoint: configuration.endpoint, timeout: configuration.timeout)
-            let result = Result { try body(connection) }
-            if !connection.isBroken {
-                state.withLock { state in if !state.closed { state.idle.append(connection) } }
-            } else {
-                logger.warning("redis connection dropped", metadata: ["error": "\(result)"])
+        } catch is RedisConnectionGone {
+            throw RedisError.unavailable("connection closed")
+        } catch let error as RedisError {
+            if case .unavailable = error { logger.warning("redis connection dropped", metadata: ["error": "\(error)"]) }
+            throw error
+        }
+    }
+
+    /// The connection of the next slot in turn, opened first if the slot has none or its
+    /// connection has failed.
+    private func connection() async throws -> RedisConnection {
+        let (index, slot) = try state.withLock { state -> (Int, Slot) in
+            if state.closed { throw RedisError.closed }
+            let index = state.next
+            state.next = (index + 1) % state.slots.count
+            switch state.slots[index] {
+            case .ready(let connection) where connection.isActive: return (index, .ready(connection))
+            case .connecting(let connect): return (index, .connecting(connect))
+            case .ready, .empty:
+                let connect = RedisConnection.connect(
+                    to: configuration.endpoint, timeout: configuration.timeout, on: eventLoop.next())
+                state.slots[index] = .connecting(connect)
+                return (index, .connecting(connect))
             }
-            return try result.get()
+        }
+        switch slot {
+        case .ready(let connection):
+            return connection
+        case .connecting(let connect):
+            do {
+                let connection = try await connect.get()
+                replace(index, ifStill: connect, with: .ready(connection))
+                return connection
+            } catch {
+                replace(index, ifStill: connect, with: .empty)
+                throw error
+            }
+        case .empty:
+            preconditionFailure("an empty slot is always given a connect")
+        }
+    }
+
+    private func replace(_ index: Int, ifStill connect: EventLoopFuture<RedisConnection>, with slot: Slot) {
+        state.withLock { state in
+            guard case .connecting(let current) = state.slots[index], current === connect else { return }
+            state.slots[index] = state.closed ? .empty : slot
         }
     }
 }

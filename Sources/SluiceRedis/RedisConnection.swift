@@ -1,82 +1,84 @@
-import CHiredis
-import Foundation
+import NIOCore
+import NIOPosix
 
-/// One blocking hiredis connection. Every call blocks its thread until Redis answers or the
-/// timeout passes, so `RedisClient` only ever calls it from its thread pool.
-///
-/// `@unchecked Sendable`: the context is used by one thread at a time. A connection is either
-/// idle in the client's pool (behind its lock) or leased to exactly one pool thread.
-final class RedisConnection: @unchecked Sendable {
-    private let context: UnsafeMutablePointer<redisContext>
-    /// Set once a call fails at the connection level; a broken connection is dropped, never reused.
-    private(set) var isBroken = false
+/// One connection to Redis on a NIO channel, shared by every caller that `RedisClient` sends to
+/// it: commands are pipelined (`RedisPipelineHandler`), so no caller waits for another's reply
+/// before its own command is written, and no thread blocks on the socket.
+final class RedisConnection: Sendable {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<RedisPipelineHandler>
 
-    init(endpoint: RedisEndpoint, timeout: Duration) throws {
-        let limit = Self.timeval(timeout)
-        guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), limit) else {
-            throw RedisError.unavailable("out of memory")
-        }
-        guard context.pointee.err == 0 else {
-            let reason = Self.errorText(context)
-            redisFree(context)
-            throw RedisError.unavailable(reason)
-        }
-        self.context = context
-        redisSetTimeout(context, limit)
-        do {
-            if let password = endpoint.password { try expectOK(try command(["AUTH", password]), "AUTH") }
-            if endpoint.database != 0 { try expectOK(try command(["SELECT", String(endpoint.database)]), "SELECT") }
-        } catch {
-            redisFree(context)
-            throw error
-        }
+    private init(channel: any Channel, handler: NIOLoopBound<RedisPipelineHandler>) {
+        self.channel = channel
+        self.handler = handler
     }
 
-    deinit { redisFree(context) }
+    /// False once the connection has failed or closed; the client then connects anew.
+    var isActive: Bool { channel.isActive }
+
+    /// Connects, authenticates and selects the database. Every step is bounded by `timeout`.
+    static func connect(to endpoint: RedisEndpoint, timeout: Duration, on eventLoop: any EventLoop) -> EventLoopFuture<RedisConnection> {
+        let limit = TimeAmount(timeout)
+        let connected = ClientBootstrap(group: eventLoop)
+            .connectTimeout(limit)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler(timeout: limit))
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMapErrorThrowing { error in throw RedisError.unavailable("connect: \(error)") }
+        return connected.flatMap { channel in
+            let connection: RedisConnection
+            do {
+                let handler = try channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self)
+                connection = RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+            } catch {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            var setup = [[String]]()
+            if let password = endpoint.password { setup.append(["AUTH", password]) }
+            if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
+            return connection.prepare(setup).map { connection }.flatMapError { error in
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+    }
 
     /// Sends one command and waits for its reply. An error reply is returned, not thrown: for
-    /// EVALSHA the caller wants to see NOSCRIPT.
-    func command(_ arguments: [String]) throws -> RedisReply {
-        // hiredis takes C arrays of pointers and lengths; the bytes are copied once, binary-safe.
-        let lengths = arguments.map { $0.utf8.count }
-        let copies: [UnsafeMutablePointer<CChar>] = arguments.map { argument in
-            let utf8 = Array(argument.utf8)
-            let bytes = UnsafeMutablePointer<CChar>.allocate(capacity: max(utf8.count, 1))
-            utf8.withUnsafeBytes { source in
-                if let base = source.baseAddress { UnsafeMutableRawPointer(bytes).copyMemory(from: base, byteCount: source.count) }
+    /// EVALSHA the caller wants to see NOSCRIPT. Throws `RedisError.unavailable` when the
+    /// connection fails or the reply is late.
+    func send(_ arguments: [String]) async throws -> RedisReply {
+        // The handler resumes the caller straight from the event loop: awaiting a future instead
+        // would cost a second trip to the loop to register the callback.
+        try await withCheckedThrowingContinuation { continuation in
+            let handler = handler
+            if channel.eventLoop.inEventLoop {
+                handler.value.send(arguments, to: .continuation(continuation))
+            } else {
+                channel.eventLoop.execute { handler.value.send(arguments, to: .continuation(continuation)) }
             }
-            return bytes
         }
-        defer { copies.forEach { $0.deallocate() } }
-        var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
-        let raw = pointers.withUnsafeMutableBufferPointer { argv in
-            lengths.withUnsafeBufferPointer { redisCommandArgv(context, Int32(arguments.count), argv.baseAddress, $0.baseAddress) }
+    }
+
+    func close() { channel.close(promise: nil) }
+
+    /// Runs the connection's setup commands in order; an error reply fails the connect.
+    private func prepare(_ commands: [[String]]) -> EventLoopFuture<Void> {
+        let eventLoop = channel.eventLoop
+        var step = eventLoop.makeSucceededVoidFuture()
+        for command in commands {
+            step = step.flatMap { [handler] in
+                let promise = eventLoop.makePromise(of: RedisReply.self)
+                handler.value.send(command, to: .promise(promise))
+                return promise.futureResult.flatMapThrowing { reply in
+                    if case .error(let message) = reply { throw RedisError.command("\(command[0]): \(message)") }
+                }
+            }
         }
-        guard let raw else {
-            isBroken = true
-            throw RedisError.unavailable(Self.errorText(context))
-        }
-        let reply = raw.assumingMemoryBound(to: redisReply.self)
-        defer { freeReplyObject(raw) }
-        return RedisReply(UnsafePointer(reply))
+        return step
     }
-
-    private func expectOK(_ reply: RedisReply, _ what: String) throws {
-        if case .error(let message) = reply { throw RedisError.command("\(what): \(message)") }
-    }
-
-    private static func timeval(_ duration: Duration) -> Foundation.timeval {
-        let (seconds, attoseconds) = duration.components
-        return Foundation.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-    }
-
-    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: context.pointee.errstr) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }.ifEmpty("connection error \(context.pointee.err)")
-    }
-}
-
-extension String {
-    fileprivate func ifEmpty(_ fallback: String) -> String { isEmpty ? fallback : self }
 }

@@ -5,9 +5,10 @@ import SluiceRedis
 public final class RedisServerProcess {
     let process = Process()
 
-    public init(port: Int) throws {
+    /// `options` are more redis-server flags, such as `["--requirepass", "secret"]`.
+    public init(port: Int, options: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"]
+        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"] + options
         process.standardOutput = FileHandle.nullDevice
         try process.run()
     }

@@ -39,7 +39,8 @@ public struct SluiceConfig: Sendable {
         /// A `redis://` URL shares holds, rate windows and pool events between instances; empty
         /// keeps them in process.
         public var url = ""
-        public var poolSize = 8
+        /// Connections commands are spread over; each is pipelined, so a few serve any load.
+        public var poolSize = 2
         public var timeoutMillis = 500
         /// Prefix of every key, so deployments can share one Redis.
         public var keyPrefix = "sluice"

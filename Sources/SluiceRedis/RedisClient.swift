@@ -137,41 +137,54 @@ public final class RedisClient: Service, Sendable {
     /// The connection of the next slot in turn, opened first if the slot has none or its
     /// connection has failed.
     private func connection() async throws -> RedisConnection {
-        let (index, slot) = try state.withLock { state -> (Int, Slot) in
+        let picked = try state.withLock { state -> Pick in
             if state.closed { throw RedisError.closed }
             let index = state.next
             state.next = (index + 1) % state.slots.count
             switch state.slots[index] {
-            case .ready(let connection) where connection.isActive: return (index, .ready(connection))
-            case .connecting(let connect): return (index, .connecting(connect))
+            case .ready(let connection) where connection.isActive:
+                return .open(connection)
+            case .connecting(let connect):
+                return .connecting(PendingConnect(slot: index, future: connect))
             case .ready, .empty:
                 let connect = RedisConnection.connect(
                     to: configuration.endpoint, timeout: configuration.timeout, on: eventLoop.next())
                 state.slots[index] = .connecting(connect)
-                return (index, .connecting(connect))
+                return .connecting(PendingConnect(slot: index, future: connect))
             }
         }
-        switch slot {
-        case .ready(let connection):
+        switch picked {
+        case .open(let connection):
             return connection
-        case .connecting(let connect):
+        case .connecting(let pending):
             do {
-                let connection = try await connect.get()
-                replace(index, ifStill: connect, with: .ready(connection))
+                let connection = try await pending.future.get()
+                replace(pending, with: .ready(connection))
                 return connection
             } catch {
-                replace(index, ifStill: connect, with: .empty)
+                replace(pending, with: .empty)
                 throw error
             }
-        case .empty:
-            preconditionFailure("an empty slot is always given a connect")
         }
     }
 
-    private func replace(_ index: Int, ifStill connect: EventLoopFuture<RedisConnection>, with slot: Slot) {
+    /// What a command finds in its slot: an open connection, or a connect to wait for (begun
+    /// by this command if the slot had none).
+    private enum Pick {
+        case open(RedisConnection)
+        case connecting(PendingConnect)
+    }
+
+    private struct PendingConnect {
+        let slot: Int
+        let future: EventLoopFuture<RedisConnection>
+    }
+
+    /// Settles a slot's connect, unless the slot has moved on since (shutdown, or a newer connect).
+    private func replace(_ pending: PendingConnect, with slot: Slot) {
         state.withLock { state in
-            guard case .connecting(let current) = state.slots[index], current === connect else { return }
-            state.slots[index] = state.closed ? .empty : slot
+            guard case .connecting(let current) = state.slots[pending.slot], current === pending.future else { return }
+            state.slots[pending.slot] = state.closed ? .empty : slot
         }
     }
 }

@@ -4,17 +4,12 @@ import SluiceTestSupport
 import Testing
 @testable import SluiceRedis
 
-private func client(_ url: String? = TestRedis.url, connections: Int = 4, timeout: Duration = .milliseconds(500)) throws -> RedisClient {
-    RedisClient(
-        configuration: .init(endpoint: try RedisEndpoint(url: try #require(url)), maxConnections: connections, timeout: timeout),
-        logger: Logger(label: "test"))
-}
 
 private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
 
 @Suite(.enabled(if: TestRedis.url != nil)) struct RedisClientTests {
     @Test func repliesOfEveryShapeComeBack() async throws {
-        let redis = try client()
+        let redis = try TestRedis.client()
         let key = uniqueKey()
         #expect(try await redis.command("SET", key, "héllo") == .status("OK"))
         #expect(try await redis.command("GET", key) == .string("héllo"))
@@ -28,7 +23,7 @@ private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
     }
 
     @Test func scriptsRunBySHAAndAreLoadedWhenTheServerForgetsThem() async throws {
-        let redis = try client()
+        let redis = try TestRedis.client()
         let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         let key = uniqueKey()
         try await redis.command("SCRIPT", "FLUSH")
@@ -39,7 +34,7 @@ private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
     }
 
     @Test func concurrentCommandsShareTheConnectionPool() async throws {
-        let redis = try client(connections: 3)
+        let redis = try TestRedis.client(connections: 3)
         let key = uniqueKey()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<200 { group.addTask { try await redis.command("INCR", key) } }
@@ -51,7 +46,7 @@ private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
 
     /// A command that outlasts the timeout fails as unavailable, and the next one works on a new connection.
     @Test func aSlowReplyTimesOutAndTheClientRecovers() async throws {
-        let redis = try client(connections: 1, timeout: .milliseconds(200))
+        let redis = try TestRedis.client(connections: 1, timeout: .milliseconds(200))
         // BLPOP on an empty list answers null after 10 s; only the client's timeout can make it throw.
         // (No wall-clock bound here: under a loaded CI machine it flaked.)
         await #expect(throws: RedisError.self) { try await redis.command("BLPOP", uniqueKey(), "10") }
@@ -61,7 +56,7 @@ private func uniqueKey() -> String { "test:\(UUID().uuidString)" }
 
     @Test func aServerThatIsDownIsReportedUnavailableThenRecoveredFrom() async throws {
         let port = Int.random(in: 20_000..<30_000)
-        let redis = try client("redis://127.0.0.1:\(port)", connections: 2, timeout: .milliseconds(300))
+        let redis = try TestRedis.client("redis://127.0.0.1:\(port)", connections: 2, timeout: .milliseconds(300))
         await #expect(throws: RedisError.self) { try await redis.command("PING") }
         let server = try RedisServerProcess(port: port)
         try await server.waitUntilReady(redis)

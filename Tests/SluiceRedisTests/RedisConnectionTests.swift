@@ -7,16 +7,10 @@ import Synchronization
 import Testing
 @testable import SluiceRedis
 
-private func client(_ url: String, connections: Int = 1, timeout: Duration = .milliseconds(500)) throws -> RedisClient {
-    RedisClient(
-        configuration: .init(endpoint: try RedisEndpoint(url: url), maxConnections: connections, timeout: timeout),
-        logger: Logger(label: "test"))
-}
-
 /// How commands share connections, and what the client does when Redis breaks the protocol.
 @Suite struct RedisConnectionTests {
     @Test(.enabled(if: TestRedis.url != nil)) func pipelinedRepliesReachTheirOwnCallers() async throws {
-        let redis = try client(try #require(TestRedis.url), connections: 1)
+        let redis = try TestRedis.client(connections: 1)
         try await withThrowingTaskGroup(of: (Int, RedisReply).self) { group in
             for index in 0..<500 { group.addTask { (index, try await redis.command("ECHO", "value-\(index)")) } }
             for try await (index, reply) in group { #expect(reply == .string("value-\(index)")) }
@@ -25,7 +19,7 @@ private func client(_ url: String, connections: Int = 1, timeout: Duration = .mi
     }
 
     @Test(.enabled(if: TestRedis.url != nil)) func commandsAreSpreadOverEveryConnection() async throws {
-        let redis = try client(try #require(TestRedis.url), connections: 3)
+        let redis = try TestRedis.client(connections: 3)
         let ids = try await withThrowingTaskGroup(of: Int64?.self) { group in
             for _ in 0..<60 { group.addTask { try await redis.command("CLIENT", "ID").int } }
             return try await group.reduce(into: Set<Int64?>()) { $0.insert($1) }
@@ -37,7 +31,7 @@ private func client(_ url: String, connections: Int = 1, timeout: Duration = .mi
 
     /// A megabyte with CR, LF and NUL inside arrives in many reads and goes out whole.
     @Test(.enabled(if: TestRedis.url != nil)) func largeBinaryValuesRoundTrip() async throws {
-        let redis = try client(try #require(TestRedis.url))
+        let redis = try TestRedis.client(connections: 1)
         let key = "test:\(UUID().uuidString)"
         let value = String(repeating: "line\r\n\u{0}é*$-:+", count: 80_000)
         #expect(try await redis.command("SET", key, value) == .status("OK"))
@@ -49,13 +43,13 @@ private func client(_ url: String, connections: Int = 1, timeout: Duration = .mi
     @Test func aPasswordAndADatabaseAreSentOnConnect() async throws {
         let port = Int.random(in: 30_000..<40_000)
         let server = try RedisServerProcess(port: port, options: ["--requirepass", "s3cret"])
-        let third = try client("redis://:s3cret@127.0.0.1:\(port)/3")
+        let third = try TestRedis.client("redis://:s3cret@127.0.0.1:\(port)/3", connections: 1)
         try await server.waitUntilReady(third)
         try await third.command("SET", "k", "in three")
-        let first = try client("redis://:s3cret@127.0.0.1:\(port)")
+        let first = try TestRedis.client("redis://:s3cret@127.0.0.1:\(port)", connections: 1)
         #expect(try await first.command("GET", "k") == .null)
         #expect(try await third.command("GET", "k") == .string("in three"))
-        let wrong = try client("redis://:guess@127.0.0.1:\(port)")
+        let wrong = try TestRedis.client("redis://:guess@127.0.0.1:\(port)", connections: 1)
         let error = await #expect(throws: RedisError.self) { try await wrong.command("PING") }
         #expect(error?.description.contains("AUTH") == true)
         for redis in [first, third, wrong] { try await redis.shutdown() }
@@ -64,7 +58,7 @@ private func client(_ url: String, connections: Int = 1, timeout: Duration = .mi
 
     @Test func aMalformedReplyFailsTheCommandAsUnavailable() async throws {
         let server = try await ScriptedServer.start(answer: "?what is this\r\n")
-        let redis = try client("redis://127.0.0.1:\(server.port)")
+        let redis = try TestRedis.client("redis://127.0.0.1:\(server.port)", connections: 1)
         let error = await #expect(throws: RedisError.self) { try await redis.command("PING") }
         guard case .unavailable(let reason) = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(reason.contains("malformed reply"))
@@ -76,7 +70,7 @@ private func client(_ url: String, connections: Int = 1, timeout: Duration = .mi
     /// connection is dropped and the next command gets a new one.
     @Test func aReplyNobodyAskedForDropsTheConnection() async throws {
         let server = try await ScriptedServer.start(answer: "+OK\r\n+OK\r\n")
-        let redis = try client("redis://127.0.0.1:\(server.port)")
+        let redis = try TestRedis.client("redis://127.0.0.1:\(server.port)", connections: 1)
         #expect(try await redis.command("PING") == .status("OK"))
         #expect(try await redis.command("PING") == .status("OK"))
         #expect(server.connections == 2)

@@ -13,8 +13,7 @@ import Testing
     let prefix = "test:credits:\(UUID().uuidString)"
 
     init() throws {
-        redis = RedisClient(
-            configuration: .init(endpoint: try RedisEndpoint(url: try #require(TestRedis.url)), maxConnections: 8), logger: Logger(label: "test"))
+        redis = try TestRedis.client(connections: 8)
     }
 
     /// The balance the store holds, as the loader reads it.

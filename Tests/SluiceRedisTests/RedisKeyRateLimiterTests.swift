@@ -10,8 +10,7 @@ import Testing
     let prefix = "test:rate:\(UUID().uuidString)"
 
     init() throws {
-        redis = RedisClient(
-            configuration: .init(endpoint: try RedisEndpoint(url: try #require(TestRedis.url)), maxConnections: 8), logger: Logger(label: "test"))
+        redis = try TestRedis.client(connections: 8)
     }
 
     func instance() -> RedisKeyRateLimiter { RedisKeyRateLimiter(redis: redis, prefix: prefix, logger: Logger(label: "test")) }

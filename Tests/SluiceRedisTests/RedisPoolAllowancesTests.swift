@@ -10,8 +10,7 @@ import Testing
     let prefix = "test:allowance:\(UUID().uuidString)"
 
     init() throws {
-        redis = RedisClient(
-            configuration: .init(endpoint: try RedisEndpoint(url: try #require(TestRedis.url)), maxConnections: 4), logger: Logger(label: "test"))
+        redis = try TestRedis.client(connections: 4)
     }
 
     func instance() -> RedisPoolAllowances { RedisPoolAllowances(redis: redis, prefix: prefix, logger: Logger(label: "test")) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SluiceRedis
 import SluiceStore
 
 /// Where the repository is, so tests use the real migrations.
@@ -89,5 +90,15 @@ public enum TestRedis {
     /// The Redis `scripts/test` starts, or nil when the suite runs without it.
     public static var url: String? {
         ProcessInfo.processInfo.environment["TEST_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A client of `url`, the suite's Redis by default. Its timeout is generous: the whole suite
+    /// at once oversubscribes two cores, and a test that is not about timeouts must not fail
+    /// because a reply took half a second.
+    public static func client(_ url: String? = url, connections: Int = 4, timeout: Duration = .seconds(5)) throws -> RedisClient {
+        guard let url else { throw RedisError.unavailable("TEST_REDIS_URL is not set") }
+        return RedisClient(
+            configuration: .init(endpoint: try RedisEndpoint(url: url), maxConnections: connections, timeout: timeout),
+            logger: Logger(label: "test"))
     }
 }

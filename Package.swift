@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "SluiceProvidersTests",
             dependencies: [
-                "SluiceProviders", "SluiceCore",
+                "SluiceProviders", "SluiceCore", "SluiceTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

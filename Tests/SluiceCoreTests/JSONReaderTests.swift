@@ -102,14 +102,10 @@ import Testing
                 except ValueError:
                     print("invalid")
             """
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, input.path]
-        process.standardOutput = output
-        try process.run()
-        let verdicts = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let output = input.path + ".out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try ChildProcess.run("/usr/bin/env", ["python3", "-c", script, input.path], output: output, errors: "/dev/null")
+        let verdicts = try Data(contentsOf: URL(fileURLWithPath: output))
         return String(decoding: verdicts, as: UTF8.self).split(separator: "\n").map { $0 == "invalid" }
     }
 

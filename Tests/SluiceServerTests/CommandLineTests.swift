@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SluiceServer
 import SluiceStore
+import SluiceTestSupport
 import NIOCore
 import Testing
 
@@ -19,27 +20,13 @@ import Testing
     /// Runs the binary to completion. Output goes through a file, not a pipe (see Conformance.swift).
     static func run(_ arguments: [String], environment: [String: String], input: String? = nil) throws -> Run {
         let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-cli-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputURL) }
-        let output = try FileHandle(forWritingTo: outputURL)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.environment = environment
-        process.currentDirectoryURL = Harness.repoRoot
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        if let input {
-            let inputURL = URL(fileURLWithPath: outputURL.path + ".in")
-            // Removed when this block ends; the handle opened below keeps the contents readable.
-            defer { try? FileManager.default.removeItem(at: inputURL) }
-            try Data(input.utf8).write(to: inputURL)
-            process.standardInput = try FileHandle(forReadingFrom: inputURL)
-        }
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
-        return Run(status: process.terminationStatus, output: try String(contentsOf: outputURL, encoding: .utf8))
+        let inputPath = outputURL.path + ".in"
+        defer { try? FileManager.default.removeItem(at: outputURL); try? FileManager.default.removeItem(atPath: inputPath) }
+        if let input { try Data(input.utf8).write(to: URL(fileURLWithPath: inputPath)) }
+        let status = try ChildProcess.run(
+            binary, arguments, environment: environment, directory: Harness.repoRoot.path, input: input == nil ? "/dev/null" : inputPath,
+            output: outputURL.path, errors: "/dev/null")
+        return Run(status: status, output: try String(contentsOf: outputURL, encoding: .utf8))
     }
 
     @Test func adminCommandsSetUpAUserAKeyAnAccountAndCredits() async throws {
@@ -83,22 +70,16 @@ import Testing
 
     /// A `sluice serve --demo` process and the banner it printed.
     final class DemoProcess {
-        let process = Process()
+        let process: ChildProcess
         let outputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-demo-\(UUID().uuidString).out")
         private(set) var banner = ""
 
         /// Starts the demo, through `launcher` (such as `taskset`) when given, and waits for its banner.
         init(launcher: [String] = []) async throws {
-            FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-            let output = try FileHandle(forWritingTo: outputURL)
             let command = launcher + [CommandLineTests.binary, "serve", "--demo", "--port", "0"]
-            process.executableURL = URL(fileURLWithPath: command[0])
-            process.arguments = Array(command.dropFirst())
-            process.environment = ["SLUICE_LOGGING_LEVEL": "error"]
-            process.currentDirectoryURL = Harness.repoRoot
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            process = try ChildProcess(
+                command[0], Array(command.dropFirst()), environment: ["SLUICE_LOGGING_LEVEL": "error"], directory: Harness.repoRoot.path,
+                output: outputURL.path, errors: "/dev/null")
             let outputURL = outputURL
             var printed = ""
             try await eventually("the demo prints its API key") {
@@ -109,7 +90,7 @@ import Testing
         }
 
         deinit {
-            process.terminate()
+            process.signal(SIGTERM)
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: outputURL)
         }
@@ -137,9 +118,9 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset")))
     func aServerPinnedToOneCoreRunsOneEventLoop() async throws {
         let demo = try await DemoProcess(launcher: ["/usr/bin/taskset", "-c", "0"])
-        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(demo.process.processIdentifier)/task")
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(demo.process.pid)/task")
         let loops = threads.filter { thread in
-            let name = (try? String(contentsOfFile: "/proc/\(demo.process.processIdentifier)/task/\(thread)/comm", encoding: .utf8)) ?? ""
+            let name = (try? String(contentsOfFile: "/proc/\(demo.process.pid)/task/\(thread)/comm", encoding: .utf8)) ?? ""
             return name.hasPrefix("NIO-SGLTN-")
         }
         #expect(loops.count == 1)

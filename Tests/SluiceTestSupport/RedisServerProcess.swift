@@ -3,14 +3,12 @@ import SluiceRedis
 
 /// A redis-server of the test's own, to stop and start.
 public final class RedisServerProcess {
-    let process = Process()
+    let process: ChildProcess
 
     /// `options` are more redis-server flags, such as `["--requirepass", "secret"]`.
     public init(port: Int, options: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"] + options
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(
+            "/usr/bin/redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"] + options)
     }
 
     public func waitUntilReady(_ redis: RedisClient) async throws {
@@ -21,9 +19,9 @@ public final class RedisServerProcess {
         throw RedisError.unavailable("redis-server did not start")
     }
 
-    /// Kills it outright, as a crash would; polls rather than waitUntilExit, which needs a run loop.
+    /// Kills it outright, as a crash would.
     public func stop() async throws {
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     }
 }

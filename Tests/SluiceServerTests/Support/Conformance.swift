@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 import Testing
 
 /// Validates bodies against the official OpenAI schemas with `../shared/openai-spec/validate.py`.
@@ -39,16 +40,6 @@ func runPython(_ script: URL, arguments: [String], input: Data) throws -> (statu
     let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
     defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }
     try input.write(to: inputURL)
-    FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-    let inputHandle = try FileHandle(forReadingFrom: inputURL), output = try FileHandle(forWritingTo: outputURL)
-    defer { try? inputHandle.close(); try? output.close() }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path] + arguments
-    process.standardInput = inputHandle
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
+    let status = try ChildProcess.run("/usr/bin/env", ["python3", script.path] + arguments, input: inputURL.path, output: outputURL.path)
+    return (status, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
 }

@@ -2,11 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import SluiceServer
+import SluiceTestSupport
 
 /// A `sluice serve` child process, for tests that need several real instances.
 final class GatewayProcess {
     let port: Int
-    let process = Process()
+    let process: ChildProcess
     let logPath: String
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
@@ -23,14 +24,10 @@ final class GatewayProcess {
     init(configPath: String, port: Int, environment: [String: String], logPath: String) async throws {
         self.port = port
         self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = Self.executable
-        process.arguments = ["serve", "--config", configPath, "--port", String(port)]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLUICE_") }.merging(environment) { $1 }
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try ChildProcess(
+            Self.executable.path, ["serve", "--config", configPath, "--port", String(port)],
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SLUICE_") }.merging(environment) { $1 },
+            output: logPath)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if process.isRunning == false { break }
@@ -45,8 +42,7 @@ final class GatewayProcess {
 
     /// SIGTERM, the way an operator stops it: settles drain before it exits.
     func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
+        process.signal(SIGTERM)
         process.waitUntilExit()
     }
 

@@ -59,6 +59,48 @@ import Testing
         #expect(closedSeen)
     }
 
+    /// An instance answers reads from the state it last exchanged with Redis, for a second of the
+    /// callers' time: another instance's spend shows after that second, or at once after this
+    /// instance's own spend, whose reply carries it.
+    @Test func readsWithinASecondOfTheLastExchangeAreAnsweredInProcess() async throws {
+        let a = instance()
+        let b = instance()
+        let terms = AllowanceTerms(capacity: 100, perHour: 3600, unit: .tokens)
+        let now: Double = 1_800_000_000  // whole, so that now + 0.5 and now + 1 are exact
+        #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now).level == 100)
+        await a.spend(userID: 5, group: "openai", terms: terms, units: 50, now: now)
+        #expect(try await a.budget(userID: 5, group: "openai", terms: terms, now: now + 0.5).level == 50.5)
+        // b read at `now`: half a second later it still answers from that read, without Redis.
+        #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 0.5).level == 100)
+        // A second later it asks again and sees a's spend (and a second of recovery).
+        #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 1).level == 51)
+        // a's mirror is from its spend at `now`; b's spend at `now + 1.2` brings b's own up to date.
+        await a.spend(userID: 5, group: "openai", terms: terms, units: 20, now: now + 1.1)
+        await b.spend(userID: 5, group: "openai", terms: terms, units: 10, now: now + 1.2)
+        let afterBoth = try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 1.2)
+        #expect(abs(afterBoth.level - (50 + 1.2 - 20 - 10)) < 1e-6)  // 1.2 s after a whole second is inexact
+        // Unknown to Redis is full under whatever terms come next, such as a raised plan.
+        #expect(try await b.budget(userID: 6, group: "openai", terms: terms, now: now).level == 100)
+        let raised = AllowanceTerms(capacity: 250, perHour: 3600, unit: .tokens)
+        #expect(try await b.budget(userID: 6, group: "openai", terms: raised, now: now + 0.1).level == 250)
+    }
+
+    /// Stale entries answer no read, so the mirror drops them once it holds a few thousand.
+    @Test func theMirrorDropsWhatIsStale() async throws {
+        let allowances = instance()
+        let terms = AllowanceTerms(capacity: 10, perHour: 10, unit: .requests)
+        let now = Date().timeIntervalSince1970
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for user in 0..<Int64(RedisPoolAllowances.pruneThreshold - 1) {
+                group.addTask { _ = try await allowances.budget(userID: 1000 + user, group: "openai", terms: terms, now: now) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(allowances.mirroredCount == RedisPoolAllowances.pruneThreshold - 1)
+        _ = try await allowances.budget(userID: 1, group: "openai", terms: terms, now: now + 5)
+        #expect(allowances.mirroredCount == 1)
+    }
+
     @Test func anUnreachableRedisThrowsOnReadAndDropsASpend() async throws {
         let nowhere = RedisClient(
             configuration: .init(endpoint: RedisEndpoint(host: "127.0.0.1", port: 1), timeout: .milliseconds(200)), logger: Logger(label: "test"))

@@ -65,7 +65,8 @@ struct DependencyFailureTests {
 
     /// When only the shared-pool allowance cannot be read (its Redis hash is replaced by a string,
     /// so its script fails), the request is refused with a 503 before anything is held: nothing is
-    /// charged or logged, and the next request is served.
+    /// charged or logged, and the next request is served. (Broken before the user's first request:
+    /// after one, the instance answers reads from what that request's spend wrote back, for a second.)
     @Test func anUnreadableAllowanceRefusesTheRequestBeforeHoldingAnything() async throws {
         let url = try #require(TestRedis.url)
         let prefix = "allowance-\(UUID().uuidString)"
@@ -76,7 +77,6 @@ struct DependencyFailureTests {
         }) { h in
             try await h.account(secret: "a")
             let user = try await h.user(credits: Credits(whole: 1))
-            #expect(try await h.chat(user.key).status == 200)
 
             let allowanceKey = "\(prefix):allowance:\(user.id):mock"
             try await redis.command("SET", allowanceKey, "not a hash")
@@ -86,6 +86,7 @@ struct DependencyFailureTests {
             #expect(h.gateway.credits.outstandingHolds == 0)
 
             try await redis.command("DEL", allowanceKey)
+            #expect(try await h.chat(user.key).status == 200)
             #expect(try await h.chat(user.key).status == 200)
             await h.settled()
             let spent = Credits(micros: 2 * BillingTests.mockCost.micros)

@@ -23,6 +23,7 @@ import Testing
         let fresh = try await b.budget(userID: 1, group: "openai", terms: terms, now: now)
         #expect(fresh.level == 100)
         await a.spend(userID: 1, group: "openai", terms: terms, units: 130, now: now)
+        await a.flushSpends()
         let closed = try await b.budget(userID: 1, group: "openai", terms: terms, now: now + 10)
         #expect(!closed.allowsSpending())
         #expect(closed.level == -20)  // 130 spent from 100 is -30, and 10 seconds recover 10.
@@ -35,8 +36,9 @@ import Testing
         #expect(reopened.allowsSpending())
     }
 
-    /// The script is `LocalPoolAllowances` in Lua: over spends at uneven times, with the plan's
-    /// terms changing underneath, every budget it reports equals the in-process one exactly.
+    /// The script is `LocalPoolAllowances` in Lua: over spends at uneven times, each sent before
+    /// the next, with the plan's terms changing underneath, every budget it reports equals the
+    /// in-process one exactly.
     @Test func budgetsMatchTheInProcessAllowancesExactly() async throws {
         let shared = instance()
         let local = LocalPoolAllowances()
@@ -49,6 +51,7 @@ import Testing
             if step % 50 == 49 { terms = AllowanceTerms(capacity: 200 + Int(generator.next() % 600), perHour: Int(generator.next() % 4000), unit: .tokens) }
             let units = Int(generator.next() % 120)
             await shared.spend(userID: 3, group: "openai", terms: terms, units: units, now: now)
+            await shared.flushSpends()
             local.spend(userID: 3, group: "openai", terms: terms, units: units, now: now)
             let probe = now + Double(generator.next() % 1000) / 1000
             let expected = local.budget(userID: 3, group: "openai", terms: terms, now: probe)
@@ -61,7 +64,7 @@ import Testing
 
     /// An instance answers reads from the state it last exchanged with Redis, for a second of the
     /// callers' time: another instance's spend shows after that second, or at once after this
-    /// instance's own spend, whose reply carries it.
+    /// instance's own exchange, whose reply carries it.
     @Test func readsWithinASecondOfTheLastExchangeAreAnsweredInProcess() async throws {
         let a = instance()
         let b = instance()
@@ -69,6 +72,7 @@ import Testing
         let now: Double = 1_800_000_000  // whole, so that now + 0.5 and now + 1 are exact
         #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now).level == 100)
         await a.spend(userID: 5, group: "openai", terms: terms, units: 50, now: now)
+        await a.flushSpends()
         #expect(try await a.budget(userID: 5, group: "openai", terms: terms, now: now + 0.5).level == 50.5)
         // b read at `now`: half a second later it still answers from that read, without Redis.
         #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 0.5).level == 100)
@@ -76,13 +80,39 @@ import Testing
         #expect(try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 1).level == 51)
         // a's mirror is from its spend at `now`; b's spend at `now + 1.2` brings b's own up to date.
         await a.spend(userID: 5, group: "openai", terms: terms, units: 20, now: now + 1.1)
+        await a.flushSpends()
         await b.spend(userID: 5, group: "openai", terms: terms, units: 10, now: now + 1.2)
+        await b.flushSpends()
         let afterBoth = try await b.budget(userID: 5, group: "openai", terms: terms, now: now + 1.2)
         #expect(abs(afterBoth.level - (50 + 1.2 - 20 - 10)) < 1e-6)  // 1.2 s after a whole second is inexact
         // Unknown to Redis is full under whatever terms come next, such as a raised plan.
         #expect(try await b.budget(userID: 6, group: "openai", terms: terms, now: now).level == 100)
         let raised = AllowanceTerms(capacity: 250, perHour: 3600, unit: .tokens)
         #expect(try await b.budget(userID: 6, group: "openai", terms: raised, now: now + 0.1).level == 250)
+    }
+
+    /// A spend counts on its own instance at once, and reaches Redis, with any others of the same
+    /// user and group, when the settlement writer flushes its batch.
+    @Test func spendsCountHereAtOnceAndReachRedisTogether() async throws {
+        let a = instance()
+        let b = instance()
+        let terms = AllowanceTerms(capacity: 100, perHour: 3600, unit: .tokens)
+        let now: Double = 1_800_000_000
+        #expect(try await a.budget(userID: 7, group: "openai", terms: terms, now: now).level == 100)
+        await a.spend(userID: 7, group: "openai", terms: terms, units: 10, now: now)
+        await a.spend(userID: 7, group: "openai", terms: terms, units: 20, now: now)
+        #expect(try await a.budget(userID: 7, group: "openai", terms: terms, now: now + 0.5).level == 70.5)
+        #expect(try await b.budget(userID: 7, group: "openai", terms: terms, now: now + 0.5).level == 100, "not sent yet")
+        await a.flushSpends()
+        #expect(try await b.budget(userID: 7, group: "openai", terms: terms, now: now + 2).level == 72)
+        // A read that goes to Redis before the flush still counts this instance's own spends.
+        await a.spend(userID: 7, group: "openai", terms: terms, units: 40, now: now + 3)
+        #expect(try await a.budget(userID: 7, group: "openai", terms: terms, now: now + 3).level == 73 - 40)
+        await a.flushSpends()
+        #expect(try await b.budget(userID: 7, group: "openai", terms: terms, now: now + 4).level == 34)
+        // Nothing is sent twice.
+        await a.flushSpends()
+        #expect(try await b.budget(userID: 7, group: "openai", terms: terms, now: now + 5).level == 35)
     }
 
     /// Stale entries answer no read, so the mirror drops them once it holds a few thousand.
@@ -107,6 +137,7 @@ import Testing
         let allowances = RedisPoolAllowances(redis: nowhere, prefix: prefix, logger: Logger(label: "test"))
         let terms = AllowanceTerms(capacity: 10, perHour: 10, unit: .requests)
         await allowances.spend(userID: 1, group: "openai", terms: terms, units: 1, now: 0)
+        await allowances.flushSpends()
         await #expect(throws: RedisError.self) { try await allowances.budget(userID: 1, group: "openai", terms: terms, now: 0) }
     }
 }

@@ -94,9 +94,13 @@ public protocol PoolAllowances: Sendable {
     /// The user's budget in `group` at `now` under `terms`, recovered to `now`. Throws when a
     /// shared store cannot be reached.
     func budget(userID: Int64, group: String, terms: AllowanceTerms, now: Double) async throws -> RecoveringBudget
-    /// Spends what a request used. An allowance is not money: an implementation that cannot
-    /// record the spend logs that and goes on.
+    /// Spends what a request used. Reads on this instance see it at once; a shared store may
+    /// receive it with the next `flushSpends`. An allowance is not money: an implementation that
+    /// cannot record the spend logs that and goes on.
     func spend(userID: Int64, group: String, terms: AllowanceTerms, units: Int, now: Double) async
+    /// Writes the spends made since the last call to the shared store, if there is one. The
+    /// settlement writer calls it with each batch it writes, and when it stops.
+    func flushSpends() async
 }
 
 public final class LocalPoolAllowances: PoolAllowances {
@@ -126,6 +130,9 @@ public final class LocalPoolAllowances: PoolAllowances {
             all[key] = budget
         }
     }
+
+    /// Spends are recorded as they are made.
+    public func flushSpends() {}
 
     /// The stored budget under today's terms: a plan change takes effect at once, keeping what was spent.
     static func current(_ stored: RecoveringBudget?, terms: AllowanceTerms, now: Double) -> RecoveringBudget {

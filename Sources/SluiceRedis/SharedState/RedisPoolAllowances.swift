@@ -4,16 +4,17 @@ import SluiceCore
 import Synchronization
 
 /// `PoolAllowances` shared by every instance: each user's `RecoveringBudget` per model group is a
-/// Redis hash (`level`, `at`), spent by one script with the same arithmetic as
+/// Redis hash (`level`, `at`), read and spent by one script with the same arithmetic as
 /// `LocalPoolAllowances`. A budget that has recovered in full expires, since absent means full.
 ///
-/// Each instance mirrors the stored state it last exchanged with Redis, per user and group, and
-/// answers a read from the mirror for `syncInterval` after that exchange. A user's requests read
-/// their allowance before each request and spend it after, so while they are active every read is
-/// answered in process, from what their last spend wrote back: a Redis round trip saved on each
-/// request. What the mirror cannot see is another instance's spends since, so across instances
-/// the pool can close up to `syncInterval` late. An allowance is fairness, not money; credits are
-/// never read this way.
+/// Each instance keeps, per user and group, the stored state of its last exchange with Redis plus
+/// its own spends since, and answers reads from it for `syncInterval` after that exchange. A
+/// request reads its user's allowance before it holds credits and spends it after it settles, so
+/// while a user is active their reads never reach Redis. Spends are counted here at once and sent
+/// with the settlement writer's batches (`flushSpends`): one script per user and group per batch,
+/// off the request path. What an instance cannot see is other instances' spends since its last
+/// exchange, so across instances an allowance can close up to `syncInterval` (plus a batch) late.
+/// An allowance is fairness, not money; credits are never read or spent this way.
 public final class RedisPoolAllowances: PoolAllowances {
     /// How long a mirrored state answers reads, in the seconds of the `now` the callers pass.
     static let syncInterval: Double = 1
@@ -25,23 +26,31 @@ public final class RedisPoolAllowances: PoolAllowances {
         var group: String
     }
 
-    /// A budget as Redis stores it (`level` at time `at`, before recovery), and when it was read
-    /// or written.
-    private struct Stored {
+    /// A budget as Redis stores it (`level` at time `at`, before recovery) with this instance's
+    /// unsent spends applied, and when Redis last answered for it.
+    private struct Mirrored {
         var level: Double
         var at: Double
         var syncedAt: Double
     }
 
-    private struct Mirror {
-        var entries: [Key: Stored] = [:]
+    /// Spends not yet sent: their total, at the time of the first, under the latest terms.
+    private struct Unsent {
+        var terms: AllowanceTerms
+        var units: Int
+        var at: Double
+    }
+
+    private struct State {
+        var mirror: [Key: Mirrored] = [:]
         var pruneAt = RedisPoolAllowances.pruneThreshold
+        var unsent: [Key: Unsent] = [:]
     }
 
     private let redis: RedisClient
     private let prefix: String
     private let logger: Logger
-    private let mirror = Mutex(Mirror())
+    private let state = Mutex(State())
 
     public init(redis: RedisClient, prefix: String, logger: Logger) {
         self.redis = redis
@@ -51,50 +60,84 @@ public final class RedisPoolAllowances: PoolAllowances {
 
     public func budget(userID: Int64, group: String, terms: AllowanceTerms, now: Double) async throws -> RecoveringBudget {
         let key = Key(userID: userID, group: group)
-        let mirrored = mirror.withLock { mirror in
-            mirror.entries[key].flatMap { now - $0.syncedAt < Self.syncInterval ? $0 : nil }
-        }
-        let stored: Stored
-        if let mirrored { stored = mirrored } else { stored = try await run(key, terms: terms, units: 0, now: now) }
-        // The script's own arithmetic: clamp to the terms' capacity, then recover to `now`.
-        var budget = RecoveringBudget(capacity: terms.capacity, perHour: terms.perHour, level: stored.level, updatedAt: stored.at)
-        budget.recover(to: now)
-        return budget
+        let fresh = state.withLock { state in state.mirror[key].flatMap { now - $0.syncedAt < Self.syncInterval ? $0 : nil } }
+        let mirrored: Mirrored
+        if let fresh { mirrored = fresh } else { mirrored = try await exchange(key, terms: terms, units: 0, at: now) }
+        return Self.budget(mirrored, terms: terms, at: now)
     }
 
     public func spend(userID: Int64, group: String, terms: AllowanceTerms, units: Int, now: Double) async {
         guard units > 0 else { return }
-        do {
-            try await run(Key(userID: userID, group: group), terms: terms, units: units, now: now)
-        } catch {
-            logger.warning(
-                "a shared-pool spend could not be recorded", metadata: ["user": "\(userID)", "group": "\(group)", "error": "\(error)"])
+        let key = Key(userID: userID, group: group)
+        state.withLock { state in
+            if let mirrored = state.mirror[key] { state.mirror[key] = Self.spending(units, from: mirrored, terms: terms, at: now) }
+            if var unsent = state.unsent[key] {
+                unsent.units += units
+                unsent.terms = terms
+                state.unsent[key] = unsent
+            } else {
+                state.unsent[key] = Unsent(terms: terms, units: units, at: now)
+            }
         }
     }
 
-    /// Runs the script and mirrors the state it leaves. Concurrent requests of one user may
-    /// mirror their replies out of order; either state is at most `syncInterval` old.
+    /// Sends the unsent spends, one script per user and group. A spend Redis cannot take is
+    /// logged and dropped.
+    public func flushSpends() async {
+        let unsent = state.withLock { state in
+            defer { state.unsent.removeAll() }
+            return state.unsent
+        }
+        for (key, spend) in unsent {
+            do {
+                try await exchange(key, terms: spend.terms, units: spend.units, at: spend.at)
+            } catch {
+                logger.warning(
+                    "a shared-pool spend could not be recorded",
+                    metadata: ["user": "\(key.userID)", "group": "\(key.group)", "units": "\(spend.units)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// How many users and groups the mirror holds (for tests).
+    var mirroredCount: Int { state.withLock { $0.mirror.count } }
+
+    /// Runs the script (`units` 0 only reads) and mirrors the state it leaves, with the spends
+    /// made here since the script was sent applied on top. Concurrent exchanges for one user may
+    /// mirror their replies out of order; either is at most `syncInterval` old.
     @discardableResult
-    private func run(_ key: Key, terms: AllowanceTerms, units: Int, now: Double) async throws -> Stored {
+    private func exchange(_ key: Key, terms: AllowanceTerms, units: Int, at now: Double) async throws -> Mirrored {
         let reply = try await redis.evaluate(
             Self.script, keys: ["\(prefix):\(key.userID):\(key.group)"],
             arguments: [String(now), String(max(terms.capacity, 0)), String(max(terms.perHour, 0)), String(units)])
         guard case .array(let items) = reply, items.count == 2, let level = items[0].string.flatMap(Double.init),
             let at = items[1].string.flatMap(Double.init)
         else { throw RedisError.command("unexpected allowance reply \(reply)") }
-        let stored = Stored(level: level, at: at, syncedAt: now)
-        mirror.withLock { mirror in
-            mirror.entries[key] = stored
-            if mirror.entries.count >= mirror.pruneAt {
-                mirror.entries = mirror.entries.filter { now - $0.value.syncedAt < Self.syncInterval }
-                mirror.pruneAt = max(Self.pruneThreshold, mirror.entries.count * 2)
+        return state.withLock { state in
+            var mirrored = Mirrored(level: level, at: at, syncedAt: now)
+            if let unsent = state.unsent[key] { mirrored = Self.spending(unsent.units, from: mirrored, terms: unsent.terms, at: unsent.at) }
+            state.mirror[key] = mirrored
+            if state.mirror.count >= state.pruneAt {
+                state.mirror = state.mirror.filter { now - $0.value.syncedAt < Self.syncInterval }
+                state.pruneAt = max(Self.pruneThreshold, state.mirror.count * 2)
             }
+            return mirrored
         }
-        return stored
     }
 
-    /// How many users and groups the mirror holds (for tests).
-    var mirroredCount: Int { mirror.withLock { $0.entries.count } }
+    /// The script's arithmetic on a stored state: clamp to the terms' capacity, recover to `now`.
+    private static func budget(_ mirrored: Mirrored, terms: AllowanceTerms, at now: Double) -> RecoveringBudget {
+        var budget = RecoveringBudget(capacity: terms.capacity, perHour: terms.perHour, level: mirrored.level, updatedAt: mirrored.at)
+        budget.recover(to: now)
+        return budget
+    }
+
+    /// A stored state after the script spent `units` at `now`.
+    private static func spending(_ units: Int, from mirrored: Mirrored, terms: AllowanceTerms, at now: Double) -> Mirrored {
+        var budget = RecoveringBudget(capacity: terms.capacity, perHour: terms.perHour, level: mirrored.level, updatedAt: mirrored.at)
+        budget.spend(units, at: now)
+        return Mirrored(level: budget.level, at: budget.updatedAt, syncedAt: mirrored.syncedAt)
+    }
 
     /// With `units` > 0: reterms, recovers to `now`, spends and stores. Replies with the stored
     /// state, which the caller clamps to its terms and recovers to its own time as the script

@@ -46,7 +46,8 @@ struct HoldSettler: Sendable {
             pending.rateLimitedTokens = nil
         }
         if let spend = pending.poolSpend {
-            // Nor is an allowance: `spend` logs what it cannot record.
+            // Nor is an allowance: counted at once, sent to a shared store with the writer's next
+            // batch, and logged when it cannot be.
             await allowances?.spend(userID: spend.userID, group: spend.group, terms: spend.terms, units: spend.units, now: Date().timeIntervalSince1970)
             pending.poolSpend = nil
         }

@@ -44,6 +44,8 @@ public final class SettlementWriter: Service {
     private let store: any LedgerStore
     private let credits: any CreditHolds
     private let keyBudgets: (any CreditHolds)?
+    /// Shared-pool allowances, whose spends go to a shared store with each batch.
+    private let allowances: (any PoolAllowances)?
     /// Settles holds: the writer's retries and the requests that settle inline share it.
     let settler: HoldSettler
     private let capacity: Int
@@ -62,6 +64,7 @@ public final class SettlementWriter: Service {
         self.store = store
         self.credits = credits
         self.keyBudgets = keyBudgets
+        self.allowances = allowances
         self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowances)
         self.capacity = capacity
         self.batchSize = batchSize
@@ -215,6 +218,8 @@ public final class SettlementWriter: Service {
     }
 
     private func write(_ batch: [UsageRecord]) async {
+        // The batch's shared-pool spends first: they do not wait on the store.
+        await allowances?.flushSpends()
         var delay = Duration.milliseconds(50)
         while true {
             do {

@@ -115,6 +115,26 @@ import Testing
         #expect(try await b.budget(userID: 7, group: "openai", terms: terms, now: now + 5).level == 35)
     }
 
+    /// One flush sends every user's and group's spends.
+    @Test func oneFlushSendsEveryUsersSpends() async throws {
+        let a = instance()
+        let b = instance()
+        let terms = AllowanceTerms(capacity: 100, perHour: 0, unit: .requests)
+        let now: Double = 1_800_000_000
+        for user in Int64(20)..<25 {
+            for group in ["openai", "deepseek"] {
+                await a.spend(userID: user, group: group, terms: terms, units: Int(user) + group.count, now: now)
+            }
+        }
+        await a.flushSpends()
+        for user in Int64(20)..<25 {
+            for group in ["openai", "deepseek"] {
+                let level = try await b.budget(userID: user, group: group, terms: terms, now: now).level
+                #expect(level == Double(100 - Int(user) - group.count), "user \(user), \(group)")
+            }
+        }
+    }
+
     /// Stale entries answer no read, so the mirror drops them once it holds a few thousand.
     @Test func theMirrorDropsWhatIsStale() async throws {
         let allowances = instance()

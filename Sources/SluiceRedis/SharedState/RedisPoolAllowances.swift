@@ -81,21 +81,27 @@ public final class RedisPoolAllowances: PoolAllowances {
         }
     }
 
-    /// Sends the unsent spends, one script per user and group. A spend Redis cannot take is
-    /// logged and dropped.
+    /// Sends the unsent spends, one script per user and group, all at once: a Redis that does
+    /// not answer holds the settlement writer up for one timeout, not one per user. A spend Redis
+    /// cannot take is logged and dropped.
     public func flushSpends() async {
         let unsent = state.withLock { state in
             defer { state.unsent.removeAll() }
             return state.unsent
         }
-        for (key, spend) in unsent {
-            do {
-                try await exchange(key, terms: spend.terms, units: spend.units, at: spend.at)
-            } catch {
-                logger.warning(
-                    "a shared-pool spend could not be recorded",
-                    metadata: ["user": "\(key.userID)", "group": "\(key.group)", "units": "\(spend.units)", "error": "\(error)"])
-            }
+        if unsent.count == 1, let (key, spend) = unsent.first { return await send(spend, for: key) }
+        await withTaskGroup(of: Void.self) { group in
+            for (key, spend) in unsent { group.addTask { await self.send(spend, for: key) } }
+        }
+    }
+
+    private func send(_ spend: Unsent, for key: Key) async {
+        do {
+            try await exchange(key, terms: spend.terms, units: spend.units, at: spend.at)
+        } catch {
+            logger.warning(
+                "a shared-pool spend could not be recorded",
+                metadata: ["user": "\(key.userID)", "group": "\(key.group)", "units": "\(spend.units)", "error": "\(error)"])
         }
     }
 

@@ -19,7 +19,8 @@ import Synchronization
 ///
 /// It also settles the requests that could not settle themselves: those whose holds were out of
 /// reach when they ended (Redis was down), and those dropped before they could settle. These wait
-/// in `unsettled`, count towards the same bound, and are retried before each write.
+/// in `unsettled`, count towards the same bound, and are retried before each write. With each
+/// batch it sends the shared-pool allowance spends made since the last (`flushSpends`).
 public final class SettlementWriter: Service {
     struct State {
         var queue: [UsageRecord] = []

@@ -34,8 +34,7 @@ enum OpenAISchema {
 
 /// Runs a Python script with `input` on standard input; returns its exit status and its output.
 func runPython(_ script: URL, arguments: [String], input: Data) throws -> (status: Int32, output: String) {
-    // Files, not pipes: with tests running in parallel, a pipe's write end can leak into another
-    // test's child process, and then reading to EOF never returns.
+    // Files, not pipes: a pipe needs a reader draining it while the child runs, a file does not.
     let base = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString)"
     let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
     defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }

@@ -1,5 +1,4 @@
 import Foundation
-import SluiceCore
 import SluiceTestSupport
 import Testing
 
@@ -63,27 +62,27 @@ import Testing
             }
 
             // A balance that moved without a ledger entry.
-            try await Bench.execute(h, "UPDATE users SET balance_micros = balance_micros + 1 WHERE id = \(user.id)")
+            try Bench.execute(h, "UPDATE users SET balance_micros = balance_micros + 1 WHERE id = \(user.id)")
             try await expectProblem("but ledger sums to")
-            try await Bench.execute(h, "UPDATE users SET balance_micros = balance_micros - 1 WHERE id = \(user.id)")
+            try Bench.execute(h, "UPDATE users SET balance_micros = balance_micros - 1 WHERE id = \(user.id)")
             #expect(try await Bench.ledgerCheck(h).status == 0)
 
             // An entry that does not start where the one before it ended.
-            try await Bench.execute(h, """
+            try Bench.execute(h, """
                 UPDATE credit_ledger SET balance_before_micros = balance_before_micros + 1, balance_after_micros = balance_after_micros + 1
                 WHERE reference_id = '\(requestIDs[1])'
                 """)
             try await expectProblem("ledger chain broken")
-            try await Bench.execute(h, """
+            try Bench.execute(h, """
                 UPDATE credit_ledger SET balance_before_micros = balance_before_micros - 1, balance_after_micros = balance_after_micros - 1
                 WHERE reference_id = '\(requestIDs[1])'
                 """)
             #expect(try await Bench.ledgerCheck(h).status == 0)
 
             // A charged request whose consume entry is missing, and a consume entry whose request is.
-            try await Bench.execute(h, "DELETE FROM credit_ledger WHERE reference_id = '\(requestIDs[2])'")
+            try Bench.execute(h, "DELETE FROM credit_ledger WHERE reference_id = '\(requestIDs[2])'")
             try await expectProblem("charged requests without a matching consume entry")
-            try await Bench.execute(h, "DELETE FROM usage_logs WHERE request_id = '\(requestIDs[0])'")
+            try Bench.execute(h, "DELETE FROM usage_logs WHERE request_id = '\(requestIDs[0])'")
             try await expectProblem("consume entries without a usage row")
         }
     }
@@ -159,10 +158,8 @@ private enum Bench {
     }
 
     /// Breaks the gateway's database on purpose, in the store it runs on.
-    static func execute(_ h: Harness, _ sql: String) async throws {
-        let script = NSTemporaryDirectory() + "sluice-tamper-\(UUID().uuidString).py"
-        defer { try? FileManager.default.removeItem(atPath: script) }
-        try Data("""
+    static func execute(_ h: Harness, _ sql: String) throws {
+        let tamper = """
             import sqlite3, subprocess, sys
             target, sql = sys.argv[1], sys.argv[2]
             if target.startswith("postgres"):
@@ -171,8 +168,8 @@ private enum Bench {
                 db = sqlite3.connect(target)
                 db.execute(sql)
                 db.commit()
-            """.utf8).write(to: URL(fileURLWithPath: script))
-        let status = try ChildProcess.run("/usr/bin/env", ["python3", script, target(h), sql])
+            """
+        let status = try ChildProcess.run("/usr/bin/env", ["python3", "-c", tamper, target(h), sql])
         #expect(status == 0, "tampering failed: \(sql)")
     }
 }

@@ -90,11 +90,9 @@ import Testing
         }
     }
 
-    @Test func aBusyAccountQueuesRequestsForABoundedTime() async throws {
-        // Long enough for the first stream to end on a loaded machine (the refused request waits it
-        // out), and well inside the gated stream's read timeout, which would otherwise end it first.
+    @Test func aBusyAccountRefusesARequestWhoseQueueWaitRunsOut() async throws {
         try await Harness.run(configure: {
-            $0.accounts.queueTimeoutMillis = 4000
+            $0.accounts.queueTimeoutMillis = 300
             $0.upstream.readTimeoutSeconds = 60
         }) { h in
             try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
@@ -104,15 +102,34 @@ import Testing
             let open = try await h.openStream(user.key)
             var reader = EventReader(open)
             #expect(try await reader.next() != nil)
-            h.control.set(.succeed, for: "solo")
+            let started = ContinuousClock.now
             let refused = try await h.chat(user.key)
+            #expect(ContinuousClock.now - started >= .milliseconds(300), "the request queued before it was refused")
             #expect(refused.status == 429 && refused.error?["code"] as? String == "upstream_capacity")
             #expect(refused.headers.first(name: "retry-after") != nil)
             #expect(h.control.requests.count == 1, "a busy account is not called past its cap")
+            h.control.releaseGate()
+            _ = try await reader.rest()
+        }
+    }
 
-            // A request that waits gets the slot as soon as the first one ends.
+    @Test func aQueuedRequestGetsTheSlotAsSoonAsItFrees() async throws {
+        // The queue wait only bounds a failure: the request is served when the first stream ends,
+        // however loaded the machine. The gated stream's read timeout stays above it.
+        try await Harness.run(configure: {
+            $0.accounts.queueTimeoutMillis = 30_000
+            $0.upstream.readTimeoutSeconds = 60
+        }) { h in
+            try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
+            h.control.set(.gated, for: "solo")
+            let user = try await h.user()
+            let open = try await h.openStream(user.key)
+            var reader = EventReader(open)
+            #expect(try await reader.next() != nil)
+            h.control.set(.succeed, for: "solo")
             async let waiting = h.chat(user.key)
             try await Task.sleep(for: .milliseconds(100))
+            #expect(h.control.requests.count == 1, "the waiting request is not sent past the cap")
             h.control.releaseGate()
             _ = try await reader.rest()
             let served = try await waiting

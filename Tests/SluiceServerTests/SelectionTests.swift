@@ -91,50 +91,51 @@ import Testing
     }
 
     @Test func aBusyAccountRefusesARequestWhoseQueueWaitRunsOut() async throws {
-        try await Harness.run(configure: {
-            $0.accounts.queueTimeoutMillis = 300
-            $0.upstream.readTimeoutSeconds = 60
-        }) { h in
-            try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
-            h.control.set(.gated, for: "solo")
-            let user = try await h.user()
-            // The first request holds the only slot until the gate opens.
-            let open = try await h.openStream(user.key)
-            var reader = EventReader(open)
-            #expect(try await reader.next() != nil)
+        try await withTheOnlySlotHeld(queueTimeoutMillis: 300) { h, user, freeTheSlot in
             let started = ContinuousClock.now
             let refused = try await h.chat(user.key)
             #expect(ContinuousClock.now - started >= .milliseconds(300), "the request queued before it was refused")
             #expect(refused.status == 429 && refused.error?["code"] as? String == "upstream_capacity")
             #expect(refused.headers.first(name: "retry-after") != nil)
             #expect(h.control.requests.count == 1, "a busy account is not called past its cap")
-            h.control.releaseGate()
-            _ = try await reader.rest()
+            try await freeTheSlot()
         }
     }
 
     @Test func aQueuedRequestGetsTheSlotAsSoonAsItFrees() async throws {
         // The queue wait only bounds a failure: the request is served when the first stream ends,
-        // however loaded the machine. The gated stream's read timeout stays above it.
+        // however loaded the machine.
+        try await withTheOnlySlotHeld(queueTimeoutMillis: 30_000) { h, user, freeTheSlot in
+            h.control.set(.succeed, for: "solo")
+            async let waiting = h.chat(user.key)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(h.control.requests.count == 1, "the waiting request is not sent past the cap")
+            try await freeTheSlot()
+            let served = try await waiting
+            #expect(served.status == 200, "\(String(decoding: served.body, as: UTF8.self))")
+            #expect(h.control.requests.count == 2)
+        }
+    }
+
+    /// Runs `body` on a gateway whose only account takes one request at a time, while a gated
+    /// stream holds that slot. `freeTheSlot` opens the gate and reads the stream to its end. The
+    /// stream's read timeout stays above any queue wait here, so only the gate ends it.
+    private func withTheOnlySlotHeld(
+        queueTimeoutMillis: Int, _ body: (Harness, Harness.User, _ freeTheSlot: () async throws -> Void) async throws -> Void
+    ) async throws {
         try await Harness.run(configure: {
-            $0.accounts.queueTimeoutMillis = 30_000
+            $0.accounts.queueTimeoutMillis = queueTimeoutMillis
             $0.upstream.readTimeoutSeconds = 60
         }) { h in
             try await h.account(secret: "solo", sharing: AccountSharing(maxConcurrency: 1))
             h.control.set(.gated, for: "solo")
             let user = try await h.user()
-            let open = try await h.openStream(user.key)
-            var reader = EventReader(open)
+            var reader = EventReader(try await h.openStream(user.key))
             #expect(try await reader.next() != nil)
-            h.control.set(.succeed, for: "solo")
-            async let waiting = h.chat(user.key)
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(h.control.requests.count == 1, "the waiting request is not sent past the cap")
-            h.control.releaseGate()
-            _ = try await reader.rest()
-            let served = try await waiting
-            #expect(served.status == 200, "\(String(decoding: served.body, as: UTF8.self))")
-            #expect(h.control.requests.count == 2)
+            try await body(h, user) {
+                h.control.releaseGate()
+                _ = try await reader.rest()
+            }
         }
     }
 }

@@ -39,6 +39,8 @@ public struct ProviderManifest: Sendable, Equatable {
     public var id: String
     public var name: String
     public var baseURL: String
+    /// What the provider's accounts speak; it picks their adapter (`ProviderCatalog.adapter(for:)`).
+    public var wireProtocol: WireProtocol
     public var auth: AuthStyle
     public var models: [Model]
     /// How this provider says when a limit resets (`reset_hints`); `Retry-After` when not listed.
@@ -47,12 +49,13 @@ public struct ProviderManifest: Sendable, Equatable {
     public var oauth: OAuth?
 
     public init(
-        id: String, name: String, baseURL: String, auth: AuthStyle, models: [Model], resetHints: Set<ResetHintSource> = [.retryAfter],
-        oauth: OAuth? = nil
+        id: String, name: String, baseURL: String, wireProtocol: WireProtocol = .openAIChat, auth: AuthStyle, models: [Model],
+        resetHints: Set<ResetHintSource> = [.retryAfter], oauth: OAuth? = nil
     ) {
         self.id = id
         self.name = name
         self.baseURL = baseURL
+        self.wireProtocol = wireProtocol
         self.auth = auth
         self.models = models
         self.resetHints = resetHints
@@ -83,7 +86,10 @@ extension ProviderManifest {
         let baseURL = try reader.string("base_url")
         guard isHTTPURL(baseURL) else { throw fail("base_url must be an http(s) URL, got \(baseURL)") }
         let protocolName = try reader.string("wire_protocol")
-        guard protocolName == "openai-chat" else { throw fail("wire_protocol \(protocolName) is not supported (openai-chat)") }
+        guard let wireProtocol = WireProtocol(rawValue: protocolName) else {
+            let known = WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+            throw fail("wire_protocol \(protocolName) is not supported (\(known))")
+        }
         var authReader = FieldReader(object: try reader.object("auth"), path: "auth.", fail: fail)
         let style = try authReader.string("style")
         let auth: AuthStyle
@@ -132,7 +138,7 @@ extension ProviderManifest {
             try o.rejectUnknown()
         }
         try reader.rejectUnknown()
-        return ProviderManifest(id: id, name: name, baseURL: baseURL, auth: auth, models: models, resetHints: resetHints, oauth: oauth)
+        return ProviderManifest(id: id, name: name, baseURL: baseURL, wireProtocol: wireProtocol, auth: auth, models: models, resetHints: resetHints, oauth: oauth)
     }
 
     private static func isHTTPURL(_ string: String) -> Bool {

@@ -13,9 +13,8 @@ import SluiceStore
 public struct Gateway: Sendable {
     public let store: any GatewayStore
     public let credits: any CreditHolds
-    /// The same bookkeeping as `credits`, keyed by API key id: what each key with a spending
-    /// limit may still spend.
-    public let keyBudgets: any CreditHolds
+    /// What each key with a spending limit may still spend.
+    public let keyBudgets: KeyBudgets
     public let rateLimiter: any KeyRateLimiting
     public let allowances: any PoolAllowances
     let loginThrottle: any LoginThrottling
@@ -107,8 +106,7 @@ public func buildApplication(
     clientConfig.readTimeout = .seconds(Int64(config.upstream.readTimeoutSeconds))
     let httpClient = UpstreamHTTPClient(group: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
 
-    let upstreamClient = OpenAICompatibleClient(http: httpClient)
-    gateway.pool.useProber(verificationProbe(client: upstreamClient))
+    gateway.pool.useProber(verificationProbe(http: httpClient, catalog: gateway.catalog))
     let tokenClient = OAuthTokenClient(http: httpClient)
     gateway.pool.useTokenRefresher { tokens, endpoint in await tokenClient.refresh(tokens, at: endpoint) }
 
@@ -116,10 +114,14 @@ public func buildApplication(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
         trustBonusPercentPerLevel: config.accounts.trustBonusPercentPerLevel, pool: gateway.pool)
     let chat = ChatCompletionsHandler(
-        authenticator: gateway.authenticator, pool: gateway.pool, credits: gateway.credits, keyBudgets: gateway.keyBudgets,
-        rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements,
-        client: upstreamClient, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
-        limits: config.upstream, waits: config.accounts, maxBodyBytes: config.server.maxBodyBytes)
+        authenticator: gateway.authenticator,
+        admission: Admission(pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements),
+        holds: RequestHolds(
+            credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
+            allowance: allowance, writer: gateway.settlements),
+        dispatcher: UpstreamDispatcher(
+            pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts),
+        maxBodyBytes: config.server.maxBodyBytes)
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
         startedAt: Int(Date().timeIntervalSince1970))
@@ -163,15 +165,14 @@ func accessTokens(_ auth: SluiceConfig.Auth, logger: Logger) async -> AccessToke
         secret: secret, issuer: auth.jwtIssuer, audience: auth.jwtAudience, lifetime: .seconds(auth.accessTokenTTLSeconds))
 }
 
-/// The smallest chat request a model accepts: one token out. It uses a little of the account's
-/// own quota and is billed to no one.
-func verificationProbe(client: OpenAICompatibleClient) -> AccountPool.Prober {
+/// The smallest request a model accepts (`GatewayRequest.probe`), in the account's own wire
+/// protocol. It uses a little of the account's own quota and is billed to no one.
+func verificationProbe(http: UpstreamHTTPClient, catalog: ProviderCatalog) -> AccountPool.Prober {
     { account, model in
-        let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
-        guard let body = try? JSONSerialization.data(withJSONObject: payload) else { return .stillFailing }
+        guard let probe = GatewayRequest.probe(model: model) else { return .stillFailing }
+        let call = catalog.adapter(for: account.manifest).upstreamRequest(for: probe, to: account.target)
         do {
-            let response = try await client.chatCompletions(
-                ByteBuffer(data: body), stream: false, to: account.target, headTimeout: .seconds(30))
+            let response = try await http.execute(call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: .seconds(30))
             _ = try? await response.body.collect(upTo: 1 << 20)
             switch response.status {
             case 200..<300: return .ok

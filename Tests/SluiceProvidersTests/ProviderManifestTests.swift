@@ -42,6 +42,7 @@ import Testing
         (#""style":"header""#, #""style":"magic""#, "auth.style"),
         (#""wire_protocol""#, #""oauth":{"token_url":"not a url"},"wire_protocol""#, "oauth.token_url"),
         (#""wire_protocol""#, #""oauth":{"token_url":"https://x/t","scope":"all"},"wire_protocol""#, "unknown field oauth.scope"),
+        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat)"),
     ])
     func invalidManifestsNameTheFileAndTheProblem(find: String, replace: String, problem: String) {
         let broken = valid.replacingOccurrences(of: find, with: replace)

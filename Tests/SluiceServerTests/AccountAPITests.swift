@@ -49,6 +49,36 @@ import Testing
         }
     }
 
+    /// A model's allowance group is the provider of the account that serves it, for the check as
+    /// for the spend. Here the lowest-id account serving the model is another user's private one
+    /// of provider `mock`, and the shared one is `mock-header`: a check that read `mock` would
+    /// never see the spends and would serve this user for ever.
+    @Test func theAllowanceCheckedIsTheOneTheServingProviderSpends() async throws {
+        try await Harness.run(configure: {
+            $0.plans["free"]?.poolCapacity = 30
+            $0.plans["free"]?.poolRecoveryPerHour = 36
+        }) { h in
+            let owner = try await h.user()
+            try await h.account(secret: "private", owner: owner.id)
+            try await h.account(secret: "shared", provider: "mock-header")
+            let heavy = try await h.signUp()
+            try await h.fund(heavy)
+            let heavyKey = try await key(h, heavy)
+            var refused: Harness.Reply?
+            for _ in 0..<5 {
+                let reply = try await h.chat(heavyKey)
+                if reply.status != 200 { refused = reply; break }
+            }
+            let limited = try #require(refused, "the shared tier must close once the serving provider's allowance is spent")
+            #expect(limited.status == 429 && limited.error?["code"] as? String == "pool_allowance_exhausted")
+            let quota = try await h.api("/api/quotas", as: heavy)
+            let spent = try #require((quota.json?["data"] as? [[String: Any]])?.first { $0["group"] as? String == "mock-header" })
+            #expect(spent["available"] as? Int == 0)
+            // The private account's owner is not limited by what another user spent.
+            #expect(try await h.chat(owner.key).status == 200)
+        }
+    }
+
     @Test func trustLevelsAndContributingRaiseTheAllowance() async throws {
         try await Harness.run(configure: {
             $0.plans["free"]?.poolCapacity = 1000

@@ -72,6 +72,31 @@ extension AccountPool {
         }
     }
 
+    /// Sends through `account` with a usable credential, under the one rule for a rejected one
+    /// that a request and a verification probe share: an OAuth token about to expire is refreshed
+    /// first; when the provider rejects the token (`isRejected`), it is refreshed once more and
+    /// the call is made again, and a rejection of the refreshed token marks the account *needs
+    /// re-auth*. When the refresh after a rejection fails, the rejection is what comes back.
+    /// `discard` drains an answer that is replaced. nil: the account has no usable token.
+    func sendWithUsableCredential<Answer>(
+        _ account: Account, isRejected: (Answer) -> Bool, discard: (Answer) async -> Void,
+        _ send: (Account) async throws -> Answer
+    ) async rethrows -> Answer? {
+        guard case .oauth = account.credential else { return try await send(account) }
+        var account = account
+        guard let credential = await usableCredential(account) else { return nil }
+        account.credential = credential
+        let answer = try await send(account)
+        guard isRejected(answer), case .oauth(let rejected) = credential,
+              let refreshed = await refreshToken(account.record.id, replacing: rejected)
+        else { return answer }
+        await discard(answer)
+        account.credential = refreshed
+        let retried = try await send(account)
+        if isRejected(retried) { await markNeedsReauth(account.record.id) }
+        return retried
+    }
+
     /// The credential to send through `account` now. An OAuth token that expires within
     /// `Settings.oauthRefreshAhead` is refreshed first; when that fails, a token that has not yet
     /// expired is still sent. nil: the account has no usable token now.

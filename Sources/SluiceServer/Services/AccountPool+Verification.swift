@@ -39,7 +39,7 @@ extension AccountPool {
                 state.withLock { _ = $0.cooldowns.removeValue(forKey: key) }
                 await persist(key, nil)
             case .rejectedCredential:
-                await markNeedsReauth(key.accountID)
+                if !needsReauth(key.accountID) { await markNeedsReauth(key.accountID) }
             case .stillFailing:
                 let updated: CooldownState? = state.withLock { state in
                     state.cooldowns[key]?.verificationFailed(now: now, policy: policy)
@@ -50,20 +50,15 @@ extension AccountPool {
         }
     }
 
-    /// Probes with a usable credential: an OAuth token is refreshed first when it is about to
-    /// expire, and once more when the provider rejects it, before the rejection counts.
+    /// Probes under the request's credential rule (`sendWithUsableCredential`). A rejection
+    /// that refreshing could not answer for counts only once the account needs re-auth.
     private func verify(_ account: Account, _ model: String, with probe: Prober) async -> ProbeResult {
-        var account = account
-        guard case .oauth = account.credential else { return await probe(account, model) }
-        guard let credential = await usableCredential(account) else { return .stillFailing }
-        account.credential = credential
-        let result = await probe(account, model)
-        guard result == .rejectedCredential, case .oauth(let rejected) = credential else { return result }
-        guard let refreshed = await refreshToken(account.record.id, replacing: rejected) else {
-            return needsReauth(account.record.id) ? .rejectedCredential : .stillFailing
+        let result = await sendWithUsableCredential(account, isRejected: { $0 == .rejectedCredential }, discard: { _ in }) {
+            await probe($0, model)
         }
-        account.credential = refreshed
-        return await probe(account, model)
+        guard let result else { return .stillFailing }
+        if result == .rejectedCredential, case .oauth = account.credential, !needsReauth(account.record.id) { return .stillFailing }
+        return result
     }
 
     /// Takes the account out of rotation, in the store first so a refresh cannot bring it back.

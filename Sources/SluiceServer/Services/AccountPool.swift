@@ -26,6 +26,12 @@ public final class AccountPool: Service {
         /// The models this account serves: the manifest's, narrowed by the account's own list.
         public var models: Set<String>
 
+        /// The shared-pool allowance group a request served here spends: the provider. The
+        /// admission check reads the groups of the accounts that could serve (`sharedGroups(serving:)`),
+        /// and selection skips a shared account whose group is closed, so the check and the spend
+        /// always name the same bucket.
+        public var allowanceGroup: String { manifest.id }
+
         public var target: UpstreamTarget {
             UpstreamTarget(baseURL: record.baseURL ?? manifest.baseURL, auth: manifest.auth, credential: credential)
         }
@@ -175,18 +181,20 @@ public final class AccountPool: Service {
         public var preference: PoolPreference
         /// The conversation (see `ChatRequestSummary.sessionKey`), when there is one.
         public var session: UInt64?
-        /// Seconds until the requester's shared-pool allowance refills; nil while they have some.
-        /// Without allowance the shared tier is closed to them.
-        public var sharedPoolClosedFor: Int?
+        /// The allowance groups whose budget the requester has spent, with the seconds until each
+        /// is usable again. Shared accounts of those groups do not serve them.
+        public var closedSharedGroups: [String: Int]
 
-        public init(userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil, sharedPoolClosedFor: Int? = nil) {
+        public init(
+            userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil, closedSharedGroups: [String: Int] = [:]
+        ) {
             self.userID = userID
             self.preference = preference
             self.session = session
-            self.sharedPoolClosedFor = sharedPoolClosedFor
+            self.closedSharedGroups = closedSharedGroups
         }
 
-        var mayUseSharedTier: Bool { preference != .dedicatedOnly && sharedPoolClosedFor == nil }
+        func mayUseSharedTier(group: String) -> Bool { preference != .dedicatedOnly && closedSharedGroups[group] == nil }
 
         func bindingKey(model: String) -> StickyBindings.Key? {
             session.map { StickyBindings.Key(userID: userID, session: $0, model: model) }
@@ -207,7 +215,7 @@ public final class AccountPool: Service {
             var busy: Set<Int64> = []
             for account in state.accounts.values where account.models.contains(model) {
                 let runtime = state.runtime[account.record.id] ?? AccountRuntime()
-                guard let tier = Self.tier(of: account.record, for: requester, runtime: runtime) else { continue }
+                guard let tier = Self.tier(of: account, for: requester, runtime: runtime) else { continue }
                 if state.needsReauth.contains(account.record.id) { continue }
                 // Tried accounts still count for the earliest recovery: they are cooling because of this request.
                 if let until = state.coolingUntil(account.record.id, model: model, now: now) {
@@ -241,11 +249,13 @@ public final class AccountPool: Service {
         }
     }
 
-    /// The tier `record` is in for `requester`, or nil when it may not serve them.
-    static func tier(of record: AccountRecord, for requester: Requester, runtime: AccountRuntime) -> PoolCandidate.Tier? {
-        guard let owner = record.ownerUserID else { return requester.mayUseSharedTier ? .shared : nil }
+    /// The tier `account` is in for `requester`, or nil when it may not serve them.
+    static func tier(of account: Account, for requester: Requester, runtime: AccountRuntime) -> PoolCandidate.Tier? {
+        let record = account.record
+        let mayUseShared = requester.mayUseSharedTier(group: account.allowanceGroup)
+        guard let owner = record.ownerUserID else { return mayUseShared ? .shared : nil }
         if owner == requester.userID { return .dedicated }
-        guard requester.mayUseSharedTier, record.sharing.shareMode == .surplus else { return nil }
+        guard mayUseShared, record.sharing.shareMode == .surplus else { return nil }
         // Unknown headroom counts as full until the provider reports it.
         let headroom = runtime.headroom ?? 1
         return headroom * 100 > Double(record.sharing.reservePercent) ? .shared : nil
@@ -254,6 +264,12 @@ public final class AccountPool: Service {
     public func cooldown(_ accountID: Int64, scope: CooldownScope = .account) -> CooldownState? {
         state.withLock { $0.cooldowns[ScopeKey(accountID: accountID, scope: scope)] }
     }
+}
+
+extension AccountPool.Account {
+    /// Whether the account can be in anyone's shared tier: it has no owner, or its owner shares
+    /// its surplus.
+    var mayServeSharedTier: Bool { record.ownerUserID == nil || record.sharing.shareMode == .surplus }
 }
 
 extension AccountPool.State {
@@ -275,22 +291,22 @@ extension AccountPool.State {
 }
 
 extension AccountPool {
-    /// The model group whose shared-pool allowance `model` spends: the provider of the first
-    /// account that serves it.
-    public func modelGroup(_ model: String) -> String? {
-        state.withLock { state in
-            state.accounts.values.filter { $0.models.contains(model) }.min { $0.record.id < $1.record.id }?.manifest.id
-        }
-    }
-
-    /// Every model group some shared-tier account serves, with its models.
+    /// Every allowance group some shared-tier account serves, with its models.
     public func sharedGroups() -> [String: Set<String>] {
         state.withLock { state in
             var groups: [String: Set<String>] = [:]
-            for account in state.accounts.values where account.record.ownerUserID == nil || account.record.sharing.shareMode == .surplus {
-                groups[account.manifest.id, default: []].formUnion(account.models)
+            for account in state.accounts.values where account.mayServeSharedTier {
+                groups[account.allowanceGroup, default: []].formUnion(account.models)
             }
             return groups
+        }
+    }
+
+    /// The allowance groups of the shared-tier accounts that serve `model`: those a request for
+    /// it could spend.
+    public func sharedGroups(serving model: String) -> Set<String> {
+        state.withLock { state in
+            Set(state.accounts.values.filter { $0.mayServeSharedTier && $0.models.contains(model) }.map(\.allowanceGroup))
         }
     }
 

@@ -9,7 +9,7 @@ import SluiceStore
 /// process when `redis.url` is empty; in Redis, behind the same protocols, when it is set.
 struct SharedState: Sendable {
     var credits: any CreditHolds
-    var keyBudgets: any CreditHolds
+    var keyBudgets: KeyBudgets
     var rateLimiter: any KeyRateLimiting
     var allowances: any PoolAllowances
     var loginThrottle: any LoginThrottling
@@ -23,7 +23,7 @@ struct SharedState: Sendable {
         let loadKeyBudget: @Sendable (Int64) async throws -> Credits? = { try await store.keySpendRemaining(keyID: $0) }
         guard !config.url.isEmpty else {
             return SharedState(
-                credits: CreditBook(loader: loadBalance), keyBudgets: CreditBook(loader: loadKeyBudget),
+                credits: CreditBook(loader: loadBalance), keyBudgets: KeyBudgets(CreditBook(loader: loadKeyBudget)),
                 rateLimiter: LocalKeyRateLimiter(), allowances: LocalPoolAllowances(),
                 loginThrottle: LocalLoginThrottle(
                     attemptsPerAddressPerMinute: auth.loginAttemptsPerIPPerMinute,
@@ -39,7 +39,7 @@ struct SharedState: Sendable {
         let exchange = RedisClusterEvents(redis: redis, stream: "\(prefix):events", logger: logger.with(label: "cluster"))
         return SharedState(
             credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, loader: loadBalance),
-            keyBudgets: RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget),
+            keyBudgets: KeyBudgets(RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget)),
             rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
             allowances: RedisPoolAllowances(redis: redis, prefix: "\(prefix):allowance", logger: logger.with(label: "allowance")),
             loginThrottle: RedisLoginThrottle(

@@ -44,7 +44,7 @@ public final class SettlementWriter: Service {
     private let state = Mutex(State())
     private let store: any LedgerStore
     private let credits: any CreditHolds
-    private let keyBudgets: (any CreditHolds)?
+    private let keyBudgets: KeyBudgets?
     /// Shared-pool allowances, whose spends go to a shared store with each batch.
     private let allowances: (any PoolAllowances)?
     /// Settles holds: the writer's retries and the requests that settle inline share it.
@@ -59,7 +59,7 @@ public final class SettlementWriter: Service {
     private let ring: AsyncStream<Void>.Continuation
 
     public init(
-        store: any LedgerStore, credits: any CreditHolds, keyBudgets: (any CreditHolds)? = nil,
+        store: any LedgerStore, credits: any CreditHolds, keyBudgets: KeyBudgets? = nil,
         rateLimiter: (any KeyRateLimiting)? = nil, allowances: (any PoolAllowances)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
     ) {
         self.store = store
@@ -229,7 +229,7 @@ public final class SettlementWriter: Service {
                     await credits.persisted(userID: user.id, charged: user.charged, balanceAfter: user.balanceAfter)
                 }
                 for key in changes.keys {
-                    await keyBudgets?.persisted(userID: key.id, charged: key.charged, balanceAfter: key.balanceAfter)
+                    await keyBudgets?.persisted(keyID: key.id, charged: key.charged, remaining: key.balanceAfter)
                 }
                 return
             } catch {

@@ -40,7 +40,6 @@ final class RequestCharge: Sendable {
     let stream: Bool
     let promptEstimate: Int
     let started: ContinuousClock.Instant
-    private let settler: HoldSettler
     /// Set when the key has a spending limit: its allowance is held and settled alongside.
     private let keyBudgeted: Bool
     private let allowance: SharedPoolAllowance
@@ -52,7 +51,7 @@ final class RequestCharge: Sendable {
 
     init(
         requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
-        settler: HoldSettler, keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
+        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
     ) {
         self.requestID = requestID
         self.key = key
@@ -60,7 +59,6 @@ final class RequestCharge: Sendable {
         self.stream = stream
         self.promptEstimate = promptEstimate
         self.started = .now
-        self.settler = settler
         self.keyBudgeted = keyBudgeted
         self.allowance = allowance
         self.pricing = pricing
@@ -81,7 +79,7 @@ final class RequestCharge: Sendable {
     func settle(_ outcome: RequestOutcome) async {
         guard var pending = claim(outcome) else { return }
         do {
-            if let record = try await settler.settle(&pending) { writer.enqueue(record) }
+            if let record = try await writer.settler.settle(&pending) { writer.enqueue(record) }
         } catch {
             writer.settleLater(pending)
         }

@@ -23,7 +23,7 @@ struct PendingSettlement: Sendable {
 /// not be reached, and settles requests dropped before they could settle themselves.
 struct HoldSettler: Sendable {
     let credits: any CreditHolds
-    let keyBudgets: (any CreditHolds)?
+    let keyBudgets: KeyBudgets?
     let rateLimiter: (any KeyRateLimiting)?
     let allowances: (any PoolAllowances)?
 
@@ -37,7 +37,7 @@ struct HoldSettler: Sendable {
         }
         let charged = pending.charged ?? .zero
         if pending.keyBudgeted {
-            _ = try await keyBudgets?.settle(requestID: requestID, cost: charged)
+            try await keyBudgets?.settle(requestID: requestID, charged: charged)
             pending.keyBudgeted = false
         }
         if let tokens = pending.rateLimitedTokens {

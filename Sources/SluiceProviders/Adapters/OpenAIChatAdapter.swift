@@ -1,0 +1,41 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import SluiceCore
+
+/// OpenAI's chat completions protocol, spoken by OpenAI and every compatible provider.
+///
+/// The client speaks it too, so the request goes upstream byte for byte, with one exception: a
+/// streaming request that does not ask for usage is edited to ask (DESIGN.md, step 5). Answers
+/// come back as they are; these methods only look at them.
+public struct OpenAIChatAdapter: ProviderAdapter {
+    public init() {}
+
+    public var wireProtocol: WireProtocol { .openAIChat }
+
+    public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) -> UpstreamRequest {
+        var body = request.body
+        if request.summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(request.bytes, summary: request.summary) {
+            body = ByteBuffer(data: edited)
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
+        target.authorize(&headers)
+        return UpstreamRequest(method: .POST, url: target.url("chat/completions"), headers: headers, body: body)
+    }
+
+    public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {
+        guard case .valid(let usage) = ResponseInspection.completion(Data(buffer: body)) else { return nil }
+        return WholeAnswer(body: body, usage: usage)
+    }
+
+    public func readEvent(_ event: ServerSentEvent, needOutputCheck: Bool) -> StreamEventKind {
+        ResponseInspection.classify(event.data, needOutputCheck: needOutputCheck)
+    }
+
+    public func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment {
+        .response(status: status, body: body, model: model)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import SluiceCore
+
+/// The wire protocol an upstream speaks, as its manifest names it (`wire_protocol`).
+public enum WireProtocol: String, Sendable, CaseIterable {
+    case openAIChat = "openai-chat"
+}
+
+/// A client's chat request as the gateway holds it: the bytes it sent and what the gateway read
+/// from them. Adapters build their upstream request from this.
+public struct GatewayRequest: Sendable {
+    /// The client's body, exactly as it arrived.
+    public var body: ByteBuffer
+    /// The same bytes, as the parsers and rewrites read them (made once, by the route).
+    public var bytes: Data
+    public var summary: ChatRequestSummary
+
+    public init(body: ByteBuffer, bytes: Data, summary: ChatRequestSummary) {
+        self.body = body
+        self.bytes = bytes
+        self.summary = summary
+    }
+
+    /// The smallest request `model` accepts, one token out: what a verification probe sends.
+    public static func probe(model: String) -> GatewayRequest? {
+        let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
+        guard let body = try? JSONSerialization.data(withJSONObject: payload), let summary = try? ChatRequestSummary.parse(body)
+        else { return nil }
+        return GatewayRequest(body: ByteBuffer(data: body), bytes: body, summary: summary)
+    }
+}
+
+/// One upstream HTTP request, ready for `UpstreamHTTPClient.execute`.
+public struct UpstreamRequest: Sendable {
+    public var method: HTTPMethod
+    public var url: String
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+}
+
+/// A whole (non-streaming) answer: the body the client gets, and the usage it reports.
+public struct WholeAnswer: Sendable {
+    public var body: ByteBuffer
+    public var usage: TokenUsage?
+}
+
+/// What one upstream stream event means to the relay: output, usage (cached tokens included),
+/// the end, an in-band error, or anything else.
+public typealias StreamEventKind = ResponseInspection.ChunkKind
+
+/// How the gateway speaks one wire protocol to an upstream, in the spirit of TensorZero's
+/// provider trait: the dispatcher, the relay and settlement call only these, so they do not know
+/// which protocol an account speaks. `ProviderCatalog.adapter(for:)` picks one by the manifest's
+/// `wire_protocol`.
+///
+/// An adapter only builds and reads: it never sends, buffers a stream, or touches the pool.
+public protocol ProviderAdapter: Sendable {
+    var wireProtocol: WireProtocol { get }
+
+    /// The upstream request for `request`, sent as `target`. A streaming request must ask the
+    /// upstream to report usage, whether or not the client asked.
+    func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) -> UpstreamRequest
+
+    /// Reads a whole answer; nil when the body is not one (an upstream that answered 200 with a
+    /// login page, a proxy's error, or a broken body), so the dispatcher can fail over.
+    func readWhole(_ body: ByteBuffer) -> WholeAnswer?
+
+    /// Reads one event of a streaming answer. `needOutputCheck` is true until the first output has
+    /// been seen; after that, only usage, errors and the end matter.
+    func readEvent(_ event: ServerSentEvent, needOutputCheck: Bool) -> StreamEventKind
+
+    /// What a failed response says about the account, for `model`. `body` is the error body, when read.
+    func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment
+
+    /// Whether a status is the request's own fault, which another account would answer the same
+    /// way: the client then sees the upstream's answer and no account is marked.
+    func isRequestRejection(status: Int) -> Bool
+}
+
+extension ProviderAdapter {
+    /// Every 4xx but those that speak of the account (401, 402, 403), the model on it (404), or
+    /// its limits (408, 429).
+    public func isRequestRejection(status: Int) -> Bool {
+        (400..<500).contains(status) && ![401, 402, 403, 404, 408, 429].contains(status)
+    }
+}
+
+extension ProviderCatalog {
+    /// The adapter for the wire protocol `manifest` names.
+    public func adapter(for manifest: ProviderManifest) -> any ProviderAdapter {
+        switch manifest.wireProtocol {
+        case .openAIChat: OpenAIChatAdapter()
+        }
+    }
+}

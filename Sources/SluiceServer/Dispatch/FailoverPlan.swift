@@ -1,0 +1,71 @@
+import Foundation
+import SluiceCore
+
+/// The failover rules of one request (DESIGN.md, step 6), without I/O: given what the pool
+/// offers next, whether to try that account, wait, or give up with which error. The dispatcher
+/// does the waiting and the sending; this decides.
+struct FailoverPlan {
+    /// What the dispatcher does next.
+    enum Step {
+        case attempt(AccountLease)
+        /// Every account that could serve is busy: wait at most this long for a slot on one.
+        case waitForSlot(on: Set<Int64>, atMost: Duration)
+        /// Every account is cooling and the first is back within the configured wait.
+        case waitForCooldown(Duration)
+        case fail(GatewayError)
+    }
+
+    let model: String
+    let maxAttempts: Int
+    let queueDeadline: ContinuousClock.Instant
+    let cooldownWaitLimit: Duration
+    /// Groups whose shared-pool allowance the requester has spent, with seconds until it refills.
+    let closedSharedGroups: [String: Int]
+    private(set) var tried: Set<Int64> = []
+    private(set) var lastFailure: FailureClass?
+    private var waitedForCooldown = false
+
+    init(model: String, maxAttempts: Int, queueDeadline: ContinuousClock.Instant, cooldownWaitLimit: Duration, closedSharedGroups: [String: Int]) {
+        self.model = model
+        self.maxAttempts = maxAttempts
+        self.queueDeadline = queueDeadline
+        self.cooldownWaitLimit = cooldownWaitLimit
+        self.closedSharedGroups = closedSharedGroups
+    }
+
+    var mayAttemptAgain: Bool { tried.count < maxAttempts }
+
+    static let everyAccountFailed = GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
+
+    /// What to do with the pool's next pick. `clockNow` is for the queue deadline, `now` for
+    /// cooldown ends (wall-clock times, as the pool keeps them).
+    mutating func step(for pick: AccountPool.Pick, clockNow: ContinuousClock.Instant, now: Date) -> Step {
+        switch pick {
+        case .account(let lease):
+            return .attempt(lease)
+        case .busy(let accounts):
+            let remaining = queueDeadline - clockNow
+            return remaining > .zero ? .waitForSlot(on: accounts, atMost: remaining) : .fail(.accountsBusy(retryAfterSeconds: 1))
+        case .cooling(let until):
+            let wait = until.timeIntervalSince(now)
+            let waitDuration = Duration.milliseconds(max(1, Int64((wait * 1000).rounded(.up))))
+            if tried.isEmpty, !waitedForCooldown, waitDuration <= cooldownWaitLimit {
+                // Every account is cooling, and the first is back in a moment: wait rather than refuse.
+                waitedForCooldown = true
+                return .waitForCooldown(waitDuration)
+            }
+            let seconds = max(1, Int(wait.rounded(.up)))
+            if tried.isEmpty || lastFailure == .rateLimited { return .fail(.allAccountsCooling(retryAfterSeconds: seconds)) }
+            return .fail(.upstreamFailed("The upstream failed and every other account is cooling down."))
+        case .none:
+            guard tried.isEmpty else { return .fail(Self.everyAccountFailed) }
+            if let wait = closedSharedGroups.values.min() { return .fail(.poolAllowanceExhausted(retryAfterSeconds: wait)) }
+            return .fail(.noAccount(model: model))
+        }
+    }
+
+    /// The dispatcher is trying this account; it is not offered again.
+    mutating func attempting(_ accountID: Int64) { tried.insert(accountID) }
+
+    mutating func attemptFailed(_ failure: FailureClass) { lastFailure = failure }
+}

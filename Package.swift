@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "SluiceTestSupport",
             dependencies: [
-                "SluiceStore", "SluiceRedis",
+                "SluiceCore", "SluiceStore", "SluiceRedis",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -27,6 +27,8 @@ public struct Gateway: Sendable {
     /// Set when `redis.url` is: the client and the exchange of pool events between instances.
     public let redis: RedisClient?
     let exchange: RedisClusterEvents?
+    /// What every rule reads the time from; a test's own clock in tests.
+    public let clock: any WallClock
 
     /// Closes what `openGateway` opened, for commands that ran no services.
     public func close() async {
@@ -42,7 +44,9 @@ public struct StartupError: Error, CustomStringConvertible {
 
 /// Opens the store and loads everything `buildApplication` needs, without starting any service.
 /// The CLI's admin commands use it too.
-public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest] = [], logger: Logger) async throws -> Gateway {
+public func openGateway(
+    config: SluiceConfig, extraProviders: [ProviderManifest] = [], clock: any WallClock = SystemClock(), logger: Logger
+) async throws -> Gateway {
     guard let providersDir = ResourceLocator.find("Providers", configured: config.providers.dir) else {
         throw StartupError("cannot find the Providers directory; set providers.dir")
     }
@@ -51,7 +55,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     let secrets = try makeSecretBox(config.security)
     let store = try await openStore(config.database, logger: logger)
     let shared: SharedState
-    do { shared = try SharedState.open(config.redis, auth: config.auth, store: store, logger: logger) } catch {
+    do { shared = try SharedState.open(config.redis, auth: config.auth, store: store, clock: clock, logger: logger) } catch {
         await store.close()
         throw error
     }
@@ -60,7 +64,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
         allowances: shared.allowances, capacity: config.settlement.queueCapacity,
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
-        logger: logger.with(label: "settlement"))
+        clock: clock, logger: logger.with(label: "settlement"))
     var poolSettings = AccountPool.Settings()
     poolSettings.stickyGrace = TimeInterval(config.accounts.stickyGraceSeconds)
     poolSettings.stickyTTL = TimeInterval(config.accounts.stickyTTLSeconds)
@@ -68,9 +72,10 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     poolSettings.oauthRefreshAhead = TimeInterval(config.accounts.oauthRefreshAheadSeconds)
     let pool = AccountPool(
         store: store, secrets: secrets, catalog: catalog, settings: poolSettings,
-        refreshInterval: .seconds(config.accounts.refreshSeconds), events: shared.events, logger: logger)
+        refreshInterval: .seconds(config.accounts.refreshSeconds), events: shared.events, clock: clock, logger: logger)
     let authenticator = KeyAuthenticator(
-        store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize, events: shared.events)
+        store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize, events: shared.events,
+        clock: clock)
     let grants = PlanGrants(plans: config.plans, store: store, credits: shared.credits, logger: logger.with(label: "plans"))
     shared.exchange?.onEvent { [pool, authenticator] event in
         pool.apply(event)
@@ -79,7 +84,7 @@ public func openGateway(config: SluiceConfig, extraProviders: [ProviderManifest]
     return Gateway(
         store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
         allowances: shared.allowances, loginThrottle: shared.loginThrottle, grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
-        secrets: secrets, catalog: catalog, redis: shared.redis, exchange: shared.exchange)
+        secrets: secrets, catalog: catalog, redis: shared.redis, exchange: shared.exchange, clock: clock)
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
@@ -115,7 +120,8 @@ public func buildApplication(
         trustBonusPercentPerLevel: config.accounts.trustBonusPercentPerLevel, pool: gateway.pool)
     let chat = ChatCompletionsHandler(
         authenticator: gateway.authenticator,
-        admission: Admission(pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements),
+        admission: Admission(
+            pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements, clock: gateway.clock),
         holds: RequestHolds(
             credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
             allowance: allowance, writer: gateway.settlements),

@@ -5,6 +5,7 @@ import SluiceCore
 import SluiceMockUpstream
 import SluiceServer
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
 @Suite struct BillingTests {
@@ -141,7 +142,8 @@ import Testing
         var userID: Int64 = 0
         // Shared holds (Redis) outlive a process by their lease; in process they die with it.
         let shortLease: (inout SluiceConfig) -> Void = { $0.redis.holdLeaseSeconds = 1 }
-        try await Harness.run(configure: shortLease, directory: directory) { h in
+        let clock = ManualClock(Date())
+        try await Harness.run(configure: shortLease, directory: directory, clock: clock) { h in
             try await h.account(secret: "a")
             let user = try await h.user(credits: Credits(micros: 5_000))
             userID = user.id
@@ -151,8 +153,8 @@ import Testing
         }
         // Same database, new process: the stale hold is gone and the full balance is available.
         let restartedUser = userID
-        try await Harness.run(configure: shortLease, directory: directory) { (h: Harness) async throws -> Void in
-            if h.gateway.redis != nil { try await Task.sleep(for: .milliseconds(1_100)) }
+        clock.advance(by: 1.1)  // past the shared hold's lease
+        try await Harness.run(configure: shortLease, directory: directory, clock: clock) { (h: Harness) async throws -> Void in
             let available = try await h.gateway.credits.available(userID: restartedUser)
             #expect(available == Credits(micros: 5_000))
             let consumed = try await h.gateway.store.ledger(userID: restartedUser).filter { $0.kind == .consume }

@@ -3,6 +3,7 @@ import SluiceCore
 import SluiceMockUpstream
 import SluiceServer
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
 /// Issue 3, part 1: cooldowns per scope, early verification, needs re-auth, and restarts. The
@@ -81,23 +82,6 @@ import Testing
         }
     }
 
-    @Test func aBurstOfConcurrentFailuresEscalatesOnce() async throws {
-        try await Harness.run { h in
-            let (first, _) = try await twoAccounts(h)
-            let now = Date()
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<50 {
-                    group.addTask { await h.gateway.pool.recordFailure(first, FailureAssessment(.transient, .model(Harness.model)), resetAt: nil, now: now) }
-                }
-            }
-            let cooldown = try #require(h.gateway.pool.cooldown(first, scope: .model(Harness.model)))
-            #expect(cooldown.level == 1)
-            #expect(cooldown.coolingUntil == now.addingTimeInterval(1))
-            let stored = try await h.gateway.store.liveCooldowns(now: now)
-            #expect(stored.map(\.state.level) == [1])
-        }
-    }
-
     @Test func aRejectedCredentialIsRecheckedOnceThenNeedsReauth() async throws {
         try await Harness.run { h in
             let (first, _) = try await twoAccounts(h)
@@ -121,20 +105,21 @@ import Testing
     @Test func aRestartKeepsLiveCooldownsAndDropsExpiredOnes() async throws {
         let directory = NSTemporaryDirectory() + "sluice-restart-\(UUID().uuidString)"
         var ids: (first: Int64, second: Int64) = (0, 0)
-        try await Harness.run(directory: directory) { h in
+        let clock = ManualClock(Date())
+        try await Harness.run(directory: directory, clock: clock) { h in
             ids = try await twoAccounts(h)
             h.control.set(.fail(status: 429, retryAfter: "3600"), for: "first")
             h.control.set(.fail(status: 429, retryAfter: "1"), for: "second")
             let user = try await h.user()
             #expect(try await h.chat(user.key).status == 429)
-            #expect(try await h.gateway.store.liveCooldowns(now: Date()).count == 2)
+            #expect(try await h.gateway.store.liveCooldowns(now: clock.now()).count == 2)
         }
-        try await Task.sleep(for: .milliseconds(1600))
-        try await Harness.run(directory: directory) { h in
+        clock.advance(by: 1.6)  // past the one-second cooldown and its jitter
+        try await Harness.run(directory: directory, clock: clock) { h in
             let live = try #require(h.gateway.pool.cooldown(ids.first, scope: .model(Harness.model)))
-            #expect(live.isCooling(at: Date()) && live.reason == .rateLimited)
+            #expect(live.isCooling(at: clock.now()) && live.reason == .rateLimited)
             #expect(h.gateway.pool.cooldown(ids.second, scope: .model(Harness.model)) == nil)
-            #expect(try await h.gateway.store.liveCooldowns(now: Date()).map(\.accountID) == [ids.first])
+            #expect(try await h.gateway.store.liveCooldowns(now: clock.now()).map(\.accountID) == [ids.first])
         }
     }
 }

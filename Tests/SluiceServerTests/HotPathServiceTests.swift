@@ -3,6 +3,7 @@ import Logging
 import SluiceCore
 import SluiceServer
 import SluiceStore
+import SluiceTestSupport
 import Synchronization
 import Testing
 
@@ -51,7 +52,8 @@ final class CountingStore: APIKeyStore, LedgerStore {
         let store = try await CountingStore(keyReadDelay: .milliseconds(100))
         let user = try await store.inner.createUser(email: "a@example.com", initialCredits: Credits(whole: 1))
         let key = try await APIKeyIssuer.issue(store: store, userID: user, name: "k").key
-        let authenticator = KeyAuthenticator(store: store, ttl: .seconds(1), capacity: 100)
+        let clock = ManualClock()
+        let authenticator = KeyAuthenticator(store: store, ttl: .seconds(1), capacity: 100, clock: clock)
 
         func burst() async throws -> [Int64] {
             try await withThrowingTaskGroup(of: Int64.self) { group in
@@ -61,7 +63,10 @@ final class CountingStore: APIKeyStore, LedgerStore {
         }
         #expect(try await burst() == Array(repeating: user, count: 50))
         #expect(store.keyReads == 1)
-        try await Task.sleep(for: .milliseconds(1100))  // past the TTL: the next burst reads once more
+        clock.advance(by: 0.9)
+        #expect(try await burst().count == 50)
+        #expect(store.keyReads == 1, "within the TTL the cache answers")
+        clock.advance(by: 0.2)  // past the TTL: the next burst reads once more
         #expect(try await burst().count == 50)
         #expect(store.keyReads == 2)
     }

@@ -133,7 +133,7 @@ import Testing
             #expect(!h.gateway.pool.needsReauth(id))
             // Once the endpoint answers again, the background refresh replaces the token with no request waiting.
             h.control.tokenEndpoint.configure()
-            await h.gateway.pool.refreshExpiringTokens(now: Date())
+            await h.gateway.pool.credentials.refreshExpiringTokens()
             #expect(try await storedTokens(h, id).0.accessToken == "acct-access-1")
         }
     }

@@ -23,14 +23,18 @@ public final class RedisCreditHolds: CreditHolds {
     private let loader: BalanceLoader
     private let refreshAfterMillis: Int64
     private let leaseMillis: Int64
+    /// Leases and balance ages are times this instance sends with each script, so every instance's
+    /// clock must roughly agree; a test moves its own.
+    private let clock: any WallClock
     /// Holds this instance made: request id → user. A request settles where it was held.
     private let holders = Mutex([String: Int64]())
 
     /// `prefix` names the kind of balance (`sluice:credits`, `sluice:keybudget`).
     public init(
         redis: RedisClient, prefix: String, refreshAfter: Duration = .seconds(5), holdLease: Duration = .seconds(3600),
-        loader: @escaping BalanceLoader
+        clock: any WallClock = SystemClock(), loader: @escaping BalanceLoader
     ) {
+        self.clock = clock
         self.redis = redis
         self.prefix = prefix
         self.loader = loader
@@ -45,7 +49,7 @@ public final class RedisCreditHolds: CreditHolds {
             let reply = try await redis.evaluate(
                 Self.holdScript, keys: keys(userID),
                 arguments: [
-                    String(amount.micros), requestID, String(Self.nowMillis()), String(leaseMillis), String(refreshAfterMillis),
+                    String(amount.micros), requestID, String(nowMillis()), String(leaseMillis), String(refreshAfterMillis),
                     attempt == 0 ? "0" : "1",
                 ])
             let values = try reply.integers()
@@ -87,7 +91,7 @@ public final class RedisCreditHolds: CreditHolds {
         for attempt in 0..<3 {
             let values = try await redis.evaluate(
                 Self.availableScript, keys: keys(userID),
-                arguments: [String(Self.nowMillis()), String(refreshAfterMillis), attempt == 0 ? "0" : "1"]
+                arguments: [String(nowMillis()), String(refreshAfterMillis), attempt == 0 ? "0" : "1"]
             ).integers()
             if values.first == 1 { return Credits(micros: max(0, values[1])) }
             try await load(userID, seenVersion: values.count > 1 ? values[1] : 0)
@@ -106,12 +110,12 @@ public final class RedisCreditHolds: CreditHolds {
     private func load(_ userID: Int64, seenVersion: Int64) async throws {
         guard let balance = try await loader(userID) else { throw CreditBook.UnknownUser() }
         try await redis.evaluate(
-            Self.loadScript, keys: keys(userID), arguments: [String(balance.micros), String(seenVersion), String(Self.nowMillis())])
+            Self.loadScript, keys: keys(userID), arguments: [String(balance.micros), String(seenVersion), String(nowMillis())])
     }
 
     private func keys(_ userID: Int64) -> [String] {
         ["\(prefix):\(userID)", "\(prefix):\(userID):holds", "\(prefix):\(userID):deadlines"]
     }
 
-    static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    private func nowMillis() -> Int64 { Int64(clock.now().timeIntervalSince1970 * 1000) }
 }

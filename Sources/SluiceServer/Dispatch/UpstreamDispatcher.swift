@@ -57,7 +57,7 @@ struct UpstreamDispatcher: Sendable {
             cooldownWaitLimit: .milliseconds(waits.waitForCooldownMillis), closedSharedGroups: requester.closedSharedGroups)
         while plan.mayAttemptAgain {
             let pick = pool.next(model: model, for: requester, excluding: plan.tried)
-            switch plan.step(for: pick, clockNow: .now, now: Date()) {
+            switch plan.step(for: pick, clockNow: .now, now: pool.clock.now()) {
             case .fail(let error):
                 throw error
             case .waitForCooldown(let wait):
@@ -133,7 +133,7 @@ struct UpstreamDispatcher: Sendable {
         default:
             let errorBody = (try? await response.body.collect(upTo: 64 << 10)).map { Data(buffer: $0) }
             let resetAt = ResetHints.resetTime(
-                header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: Date())
+                header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: pool.clock.now())
             let assessment = attempt.adapter.assessFailure(status: response.status, body: errorBody, model: attempt.model)
             return await failed(assessment, resetAt: resetAt, "HTTP \(response.status)")
         }
@@ -143,7 +143,7 @@ struct UpstreamDispatcher: Sendable {
     /// no usable token. Throws `UpstreamTransportError` when no response head arrived.
     private func post(_ request: GatewayRequest, through attempt: UpstreamAttempt) async throws -> UpstreamResponse? {
         let headTimeout = TimeAmount.seconds(Int64(limits.headTimeoutSeconds))
-        return try await pool.sendWithUsableCredential(
+        return try await pool.credentials.sendWithUsableCredential(
             attempt.account, isRejected: { $0.status == 401 }, discard: { _ = try? await $0.body.collect(upTo: 64 << 10) }
         ) { account in
             let call = attempt.adapter.upstreamRequest(for: request, to: account.target)
@@ -156,7 +156,7 @@ struct UpstreamDispatcher: Sendable {
     private func learn(from response: UpstreamResponse, account: AccountPool.Account) async {
         if case .cookie = account.credential {
             let setCookies = response.headers["set-cookie"]
-            if !setCookies.isEmpty { await pool.rotateCookie(account.record.id, setCookies: setCookies) }
+            if !setCookies.isEmpty { await pool.credentials.rotateCookie(account.record.id, setCookies: setCookies) }
         }
         pool.recordHeadroom(account.record.id, headers: response.headers)
     }

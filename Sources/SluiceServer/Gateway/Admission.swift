@@ -10,6 +10,7 @@ struct Admission: Sendable {
     let rateLimiter: any KeyRateLimiting
     let allowance: SharedPoolAllowance
     let settlements: SettlementWriter
+    let clock: any WallClock
 
     /// A request let in: the model's limits for the hold, and the shared-pool groups closed to
     /// the key's owner, for selection.
@@ -31,7 +32,7 @@ struct Admission: Sendable {
         let admission: RateDecision
         do {
             admission = try await rateLimiter.admit(
-                keyID: key.id, rpm: key.limits.requestsPerMinute, tpm: key.limits.tokensPerMinute, now: Date().timeIntervalSince1970)
+                keyID: key.id, rpm: key.limits.requestsPerMinute, tpm: key.limits.tokensPerMinute, now: clock.now().timeIntervalSince1970)
         } catch {
             throw GatewayError.dependencyUnavailable("The gateway cannot reach its rate limits right now.")
         }
@@ -39,7 +40,7 @@ struct Admission: Sendable {
             throw GatewayError.rateLimited("This API key's \(limit)-per-minute limit is reached.", retryAfterSeconds: retryAfter)
         }
         do {
-            return Admitted(model: model, closedSharedGroups: try await allowance.closedGroups(key, model: summary.model))
+            return Admitted(model: model, closedSharedGroups: try await allowance.closedGroups(key, model: summary.model, now: clock.now()))
         } catch {
             throw GatewayError.dependencyUnavailable("The gateway cannot reach its shared-pool allowances right now.")
         }

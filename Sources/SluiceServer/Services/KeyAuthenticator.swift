@@ -12,13 +12,7 @@ import Synchronization
 public final class KeyAuthenticator: Sendable {
     struct Entry {
         var record: APIKeyRecord?
-        var fetchedAt: ContinuousClock.Instant
-    }
-
-    /// A cached answer, or a store read in progress with the requests waiting for it.
-    enum Slot {
-        case ready(Entry)
-        case loading(waiters: [CheckedContinuation<Fetched, Never>])
+        var fetchedAt: Date
     }
 
     /// What a waiting request learns from the store read it waited for.
@@ -28,19 +22,31 @@ public final class KeyAuthenticator: Sendable {
         case failed
     }
 
-    private let cache = Mutex([String: Slot]())
+    struct Cache {
+        var entries: [String: Entry] = [:]
+        /// One store read per key at a time; the requests that miss meanwhile wait for it.
+        var reads = SingleFlights<String, CheckedContinuation<Fetched, Never>>()
+    }
+
+    private let cache = Mutex(Cache())
     private let store: any APIKeyStore
-    private let ttl: Duration
+    private let ttl: TimeInterval
     private let capacity: Int
+    /// Ages entries and checks key expiry. A wall clock that steps back keeps an entry longer,
+    /// which the short TTL bounds; revocations do not wait for it (`forget`).
+    private let clock: any WallClock
 
     /// Where revocations go, for the other instances' caches.
     private let events: any ClusterEvents
 
-    public init(store: any APIKeyStore, ttl: Duration, capacity: Int, events: any ClusterEvents = SoloInstance()) {
+    public init(
+        store: any APIKeyStore, ttl: Duration, capacity: Int, events: any ClusterEvents = SoloInstance(), clock: any WallClock = SystemClock()
+    ) {
         self.events = events
         self.store = store
-        self.ttl = ttl
+        self.ttl = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
         self.capacity = capacity
+        self.clock = clock
     }
 
     /// Lowercase hex SHA-256. Runs on every request, so it writes the 64 digits into one buffer
@@ -75,7 +81,7 @@ public final class KeyAuthenticator: Sendable {
         guard let token = Self.bearerToken(authorization) else { throw .missingAPIKey }
         let hash = Self.hash(token)
         let record = try await lookup(hash: hash)
-        guard let record, record.isUsable(at: Date()) else { throw .invalidAPIKey }
+        guard let record, record.isUsable(at: clock.now()) else { throw .invalidAPIKey }
         switch record.userStatus {
         case .active: return record
         case .disabled: throw .userDisabled
@@ -97,90 +103,71 @@ public final class KeyAuthenticator: Sendable {
     }
 
     private func drop(hash: String) {
-        cache.withLock { cache in
-            if case .ready = cache[hash] { cache[hash] = nil }
-        }
+        cache.withLock { _ = $0.entries.removeValue(forKey: hash) }
     }
 
     /// The cached record, or one read from the store. Single-flight per key: when an entry
     /// expires under load, one request reads the store and the others wait for its answer instead
     /// of all reading at once.
     private func lookup(hash: String) async throws(GatewayError) -> APIKeyRecord? {
-        let now = ContinuousClock.now
+        let now = clock.now()
         let action: Action = cache.withLock { cache in
-            switch cache[hash] {
-            case .ready(let entry) where now - entry.fetchedAt < ttl: return .hit(entry.record)
-            case .loading: return .wait
-            case .ready, nil:
-                cache[hash] = .loading(waiters: [])
-                return .fetch
-            }
+            if let entry = cache.entries[hash], isFresh(entry, now: now) { return .hit(entry.record) }
+            return cache.reads.lead(hash) ? .fetch : .wait
         }
         switch action {
         case .hit(let record): return record
+        case .fetch: return try await fetch(hash: hash, now: now, singleFlight: true)
         case .wait:
             switch await waitForFetch(hash: hash) {
             case .record(let record): return record
             case .failed: return try await fetch(hash: hash, now: now, singleFlight: false)
             }
-        case .fetch: return try await fetch(hash: hash, now: now, singleFlight: true)
         }
     }
 
     private enum Action { case hit(APIKeyRecord?), wait, fetch }
 
+    private func isFresh(_ entry: Entry, now: Date) -> Bool { now.timeIntervalSince(entry.fetchedAt) < ttl }
+
     private func waitForFetch(hash: String) async -> Fetched {
         await withCheckedContinuation { (continuation: CheckedContinuation<Fetched, Never>) in
-            // The read may have finished since `lookup` looked; then answer at once.
-            let finished: Fetched? = cache.withLock { cache in
-                switch cache[hash] {
-                case .loading(var waiters):
-                    waiters.append(continuation)
-                    cache[hash] = .loading(waiters: waiters)
-                    return nil
-                case .ready(let entry): return .record(entry.record)
-                case nil: return .failed
-                }
+            // The read may have finished since `lookup` looked; then answer with what it left.
+            let missed: Fetched? = cache.withLock { cache in
+                guard cache.reads.wait(hash, continuation) != nil else { return nil }
+                return cache.entries[hash].map { .record($0.record) } ?? .failed
             }
-            if let finished { continuation.resume(returning: finished) }
+            if let missed { continuation.resume(returning: missed) }
         }
     }
 
-    private func fetch(hash: String, now: ContinuousClock.Instant, singleFlight: Bool) async throws(GatewayError) -> APIKeyRecord? {
+    private func fetch(hash: String, now: Date, singleFlight: Bool) async throws(GatewayError) -> APIKeyRecord? {
         let record: APIKeyRecord?
         do { record = try await store.apiKey(hash: hash) } catch {
             if singleFlight { finish(hash: hash, with: nil) }
             throw GatewayError(status: 503, type: "server_error", code: "store_unavailable", message: "The gateway cannot check API keys right now.", shouldRetry: true, retryAfterSeconds: 1)
         }
         let entry = Entry(record: record, fetchedAt: now)
-        if singleFlight { finish(hash: hash, with: entry) } else { cache.withLock { $0[hash] = .ready(entry) } }
+        if singleFlight { finish(hash: hash, with: entry) } else { cache.withLock { store(entry, for: hash, in: &$0) } }
         return record
     }
 
     /// Stores the fetched entry (nil: the fetch failed) and wakes the requests that waited for it.
     private func finish(hash: String, with entry: Entry?) {
-        let waiters: [CheckedContinuation<Fetched, Never>] = cache.withLock { cache in
-            var waiters: [CheckedContinuation<Fetched, Never>] = []
-            if case .loading(let list) = cache[hash] { waiters = list }
-            if let entry {
-                if cache.count >= capacity { evictExpired(&cache, now: entry.fetchedAt) }
-                cache[hash] = .ready(entry)
-            } else {
-                cache[hash] = nil
-            }
-            return waiters
+        let waiters = cache.withLock { cache in
+            if let entry { store(entry, for: hash, in: &cache) }
+            return cache.reads.finish(hash)
         }
         let outcome: Fetched = entry.map { .record($0.record) } ?? .failed
         for waiter in waiters { waiter.resume(returning: outcome) }
     }
 
-    private func evictExpired(_ cache: inout [String: Slot], now: ContinuousClock.Instant) {
-        cache = cache.filter { _, slot in
-            if case .ready(let entry) = slot { return now - entry.fetchedAt < ttl }
-            return true
+    /// Keeps the cache within `capacity`: expired entries go first, then any one.
+    private func store(_ entry: Entry, for hash: String, in cache: inout Cache) {
+        if cache.entries[hash] == nil, cache.entries.count >= capacity {
+            cache.entries = cache.entries.filter { isFresh($0.value, now: entry.fetchedAt) }
+            if cache.entries.count >= capacity, let victim = cache.entries.keys.first { cache.entries.removeValue(forKey: victim) }
         }
-        if cache.count >= capacity, let victim = cache.first(where: { if case .ready = $0.value { true } else { false } })?.key {
-            cache.removeValue(forKey: victim)
-        }
+        cache.entries[hash] = entry
     }
 }

@@ -27,7 +27,7 @@ struct SharedPoolAllowance: Sendable {
     /// The groups serving `model` from the shared tier whose budget the key's owner has spent,
     /// each with the seconds until it is usable again. Throws when shared allowances (Redis)
     /// cannot be reached.
-    func closedGroups(_ key: APIKeyRecord, model: String, now: Date = Date()) async throws -> [String: Int] {
+    func closedGroups(_ key: APIKeyRecord, model: String, now: Date) async throws -> [String: Int] {
         guard let terms = terms(for: key) else { return [:] }
         var closed: [String: Int] = [:]
         for group in pool.sharedGroups(serving: model) {

@@ -18,7 +18,9 @@ struct SharedState: Sendable {
     var exchange: RedisClusterEvents?
     var events: any ClusterEvents { exchange ?? SoloInstance() }
 
-    static func open(_ config: SluiceConfig.Redis, auth: SluiceConfig.Auth, store: any GatewayStore, logger: Logger) throws -> SharedState {
+    static func open(
+        _ config: SluiceConfig.Redis, auth: SluiceConfig.Auth, store: any GatewayStore, clock: any WallClock, logger: Logger
+    ) throws -> SharedState {
         let loadBalance: @Sendable (Int64) async throws -> Credits? = { try await store.balance(userID: $0) }
         let loadKeyBudget: @Sendable (Int64) async throws -> Credits? = { try await store.keySpendRemaining(keyID: $0) }
         guard !config.url.isEmpty else {
@@ -38,8 +40,9 @@ struct SharedState: Sendable {
         let lease = Duration.seconds(config.holdLeaseSeconds)
         let exchange = RedisClusterEvents(redis: redis, stream: "\(prefix):events", logger: logger.with(label: "cluster"))
         return SharedState(
-            credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, loader: loadBalance),
-            keyBudgets: KeyBudgets(RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, loader: loadKeyBudget)),
+            credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, clock: clock, loader: loadBalance),
+            keyBudgets: KeyBudgets(
+                RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, clock: clock, loader: loadKeyBudget)),
             rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
             allowances: RedisPoolAllowances(redis: redis, prefix: "\(prefix):allowance", logger: logger.with(label: "allowance")),
             loginThrottle: RedisLoginThrottle(

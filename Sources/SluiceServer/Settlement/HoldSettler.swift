@@ -26,6 +26,7 @@ struct HoldSettler: Sendable {
     let keyBudgets: KeyBudgets?
     let rateLimiter: (any KeyRateLimiting)?
     let allowances: (any PoolAllowances)?
+    let clock: any WallClock
 
     /// The usage record to write, or nil when the request id had no hold (it settled already).
     /// A throw leaves `pending` holding what was done, so calling again finishes the rest.
@@ -42,13 +43,13 @@ struct HoldSettler: Sendable {
         }
         if let tokens = pending.rateLimitedTokens {
             // A window is not money: a count that cannot be recorded is logged there and dropped.
-            await rateLimiter?.recordTokens(keyID: pending.record.apiKeyID, tokens: tokens, now: Date().timeIntervalSince1970)
+            await rateLimiter?.recordTokens(keyID: pending.record.apiKeyID, tokens: tokens, now: clock.now().timeIntervalSince1970)
             pending.rateLimitedTokens = nil
         }
         if let spend = pending.poolSpend {
             // Nor is an allowance: counted at once, sent to a shared store with the writer's next
             // batch, and logged when it cannot be.
-            await allowances?.spend(userID: spend.userID, group: spend.group, terms: spend.terms, units: spend.units, now: Date().timeIntervalSince1970)
+            await allowances?.spend(userID: spend.userID, group: spend.group, terms: spend.terms, units: spend.units, now: clock.now().timeIntervalSince1970)
             pending.poolSpend = nil
         }
         var record = pending.record

@@ -60,13 +60,14 @@ public final class SettlementWriter: Service {
 
     public init(
         store: any LedgerStore, credits: any CreditHolds, keyBudgets: KeyBudgets? = nil,
-        rateLimiter: (any KeyRateLimiting)? = nil, allowances: (any PoolAllowances)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero, logger: Logger
+        rateLimiter: (any KeyRateLimiting)? = nil, allowances: (any PoolAllowances)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero,
+        clock: any WallClock = SystemClock(), logger: Logger
     ) {
         self.store = store
         self.credits = credits
         self.keyBudgets = keyBudgets
         self.allowances = allowances
-        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowances)
+        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowances, clock: clock)
         self.capacity = capacity
         self.batchSize = batchSize
         self.gatherWindow = gatherWindow

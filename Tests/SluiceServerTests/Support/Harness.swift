@@ -59,7 +59,7 @@ struct Harness {
     /// `logs`, when given, receives every log line of the gateway at `logs.level`.
     static func run(
         configure: (inout SluiceConfig) -> Void = { _ in }, directory: String? = nil, logs: LogCapture? = nil,
-        _ body: (Harness) async throws -> Void
+        clock: any WallClock = SystemClock(), _ body: (Harness) async throws -> Void
     ) async throws {
         let directory = directory ?? NSTemporaryDirectory() + "sluice-e2e-\(UUID().uuidString)"
         var config = Self.config(directory: directory)
@@ -87,7 +87,8 @@ struct Harness {
             headerAuth.id = "mock-header"
             headerAuth.auth = .header("api-key")
             headerAuth.oauth = nil
-            let gateway = try await openGateway(config: config, extraProviders: [manifest(port: mockPort), headerAuth], logger: logger)
+            let gateway = try await openGateway(
+                config: config, extraProviders: [manifest(port: mockPort), headerAuth], clock: clock, logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
             // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.
             let services = ServiceGroup(configuration: .init(services: [app], logger: logger))

@@ -6,13 +6,13 @@ import Synchronization
 /// released: explicitly when the attempt fails or the request ends, or at the latest when the
 /// lease is dropped, so a path that forgets cannot leak a concurrency slot.
 public final class AccountLease: Sendable {
-    public let account: AccountPool.Account
+    public let account: PoolAccount
     /// The tier the account served from: `shared` spends the requester's pool allowance.
     public let tier: PoolCandidate.Tier
     private let pool: AccountPool
     private let released = Atomic(false)
 
-    init(account: AccountPool.Account, tier: PoolCandidate.Tier, pool: AccountPool) {
+    init(account: PoolAccount, tier: PoolCandidate.Tier, pool: AccountPool) {
         self.account = account
         self.tier = tier
         self.pool = pool
@@ -26,19 +26,27 @@ public final class AccountLease: Sendable {
     }
 }
 
-extension AccountPool {
-    func release(_ accountID: Int64) {
-        let woken = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            if let inFlight = state.runtime[accountID]?.inFlight, inFlight > 0 { state.runtime[accountID]?.inFlight = inFlight - 1 }
-            return state.waiters.slotFreed(on: accountID)
-        }
-        woken?.resume(returning: true)
+/// Requests waiting for a slot on a busy account (one whose `max_concurrency` is reached). The
+/// queue is bounded: past `maxQueued` waiting requests, a new one is refused at once. A freed
+/// slot goes to the request that has waited longest for that account.
+public final class CapacityQueue: Sendable {
+    private let waiters = Mutex(CapacityWaiters<CheckedContinuation<Bool, Never>>())
+    private let maxQueued: Int
+
+    public init(maxQueued: Int) { self.maxQueued = maxQueued }
+
+    /// Requests waiting now.
+    public var waiting: Int { waiters.withLock { $0.count } }
+
+    /// A slot on `accountID` is free: the longest waiter for it, if any, takes it.
+    public func slotFreed(on accountID: Int64) {
+        waiters.withLock { $0.slotFreed(on: accountID) }?.resume(returning: true)
     }
 
     /// Waits until one of `accounts` frees a slot, at most `timeout`. False when the wait timed
-    /// out, or the queue of waiting requests was already full (`Settings.maxQueued`).
-    public func waitForCapacity(on accounts: Set<Int64>, timeout: Duration) async -> Bool {
-        let id = state.withLock { $0.waiters.makeID() }
+    /// out, or the queue was already full.
+    public func waitForSlot(on accounts: Set<Int64>, timeout: Duration) async -> Bool {
+        let id = waiters.withLock { $0.makeID() }
         let signalled = await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.queueUp(id, for: accounts) }
             group.addTask {
@@ -51,20 +59,18 @@ extension AccountPool {
             while let other = await group.next() { signalled = signalled || other }
             return signalled
         }
-        state.withLock { $0.waiters.settled(id) }
+        waiters.withLock { $0.settled(id) }
         return signalled
     }
 
     private func queueUp(_ id: UInt64, for accounts: Set<Int64>) async -> Bool {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let action = state.withLock { state in
-                    state.waiters.enqueue(.init(id: id, accounts: accounts, continuation: continuation), limit: settings.maxQueued)
-                }
+                let action = waiters.withLock { $0.enqueue(.init(id: id, accounts: accounts, continuation: continuation), limit: maxQueued) }
                 if case .refuse(let continuation) = action { continuation.resume(returning: false) }
             }
         } onCancel: {
-            state.withLock { $0.waiters.cancel(id) }?.resume(returning: false)
+            waiters.withLock { $0.cancel(id) }?.resume(returning: false)
         }
     }
 }

@@ -12,23 +12,26 @@ import SluiceStore
 /// The parts of a running gateway, for the CLI and for tests that need to look inside.
 public struct Gateway: Sendable {
     public let store: any GatewayStore
-    public let credits: any CreditHolds
-    /// What each key with a spending limit may still spend.
-    public let keyBudgets: KeyBudgets
-    public let rateLimiter: any KeyRateLimiting
-    public let allowances: any PoolAllowances
-    let loginThrottle: any LoginThrottling
+    /// What the instances share: holds, budgets, windows, allowances, sign-in limits, events.
+    let shared: SharedState
     public let grants: PlanGrants
     public let settlements: SettlementWriter
     public let pool: AccountPool
     public let authenticator: KeyAuthenticator
     public let secrets: SecretBox
     public let catalog: ProviderCatalog
-    /// Set when `redis.url` is: the client and the exchange of pool events between instances.
-    public let redis: RedisClient?
-    let exchange: RedisClusterEvents?
     /// What every rule reads the time from; a test's own clock in tests.
     public let clock: any WallClock
+
+    public var credits: any CreditHolds { shared.credits }
+    /// What each key with a spending limit may still spend.
+    public var keyBudgets: KeyBudgets { shared.keyBudgets }
+    public var rateLimiter: any KeyRateLimiting { shared.rateLimiter }
+    public var allowances: any PoolAllowances { shared.allowances }
+    var loginThrottle: any LoginThrottling { shared.loginThrottle }
+    /// Set when `redis.url` is: the client and the exchange of pool events between instances.
+    public var redis: RedisClient? { shared.redis }
+    var exchange: RedisClusterEvents? { shared.exchange }
 
     /// Closes what `openGateway` opened, for commands that ran no services.
     public func close() async {
@@ -82,9 +85,8 @@ public func openGateway(
         authenticator.apply(event)
     }
     return Gateway(
-        store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
-        allowances: shared.allowances, loginThrottle: shared.loginThrottle, grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
-        secrets: secrets, catalog: catalog, redis: shared.redis, exchange: shared.exchange, clock: clock)
+        store: store, shared: shared, grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
+        secrets: secrets, catalog: catalog, clock: clock)
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {

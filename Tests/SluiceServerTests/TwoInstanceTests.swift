@@ -81,15 +81,21 @@ struct TwoInstanceTests {
         #expect(ContinuousClock.now - revoked < .seconds(1))
     }
 
-    /// The account answers one instance with a 429 that resets in a minute; a second later the
-    /// other instance does not send it a request, and says every account is cooling.
+    /// The account answers one instance with a 429 that resets in a minute; once the other
+    /// instance has the cooldown (its `/metrics` says so), it does not send the account a request,
+    /// and says every account is cooling.
     func cooldownIsHonouredByTheOtherInstance(_ cluster: Cluster) async throws {
         let user = try await cluster.store.createUser(email: "cool@test", initialCredits: Credits(whole: 1))
         let key = try await APIKeyIssuer.issue(store: cluster.store, userID: user, name: "k").key
         cluster.control.set(.fail(status: 429, retryAfter: "60"), for: "a")
         #expect(try await Self.chat(cluster.a.baseURL, key: key).status == 429)
         let sent = cluster.control.requests.count
-        try await Task.sleep(for: .seconds(1))
+        try await eventually("the other instance learns the cooldown", within: 10) {
+            let metrics = try await Self.send(cluster.b.baseURL, "/metrics", method: .GET, key: nil)
+            return String(decoding: metrics.body, as: UTF8.self).split(separator: "\n").contains {
+                $0.hasPrefix("sluice_account_cooling{") && ($0.hasSuffix(" 1.0") || $0.hasSuffix(" 1"))
+            }
+        }
         let reply = try await Self.chat(cluster.b.baseURL, key: key)
         #expect(reply.outcome == "429 upstream_capacity")
         #expect(reply.message?.contains("cooling down") == true, "\(reply.message ?? "")")
@@ -193,6 +199,7 @@ struct TwoInstanceTests {
     struct Reply {
         var status: Int
         var json: [String: Any]?
+        var body = Data()
         var error: [String: Any]? { json?["error"] as? [String: Any] }
         var message: String? { error?["message"] as? String }
         /// The status, and the error code when there is one.
@@ -211,6 +218,7 @@ struct TwoInstanceTests {
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let data = try await response.body.collect(upTo: 1 << 20)
-        return Reply(status: Int(response.status.code), json: try? JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any])
+        let body = Data(buffer: data)
+        return Reply(status: Int(response.status.code), json: try? JSONSerialization.jsonObject(with: body) as? [String: Any], body: body)
     }
 }

@@ -1,14 +1,14 @@
 import Foundation
-import Hummingbird
 import NIOCore
 import SluiceCore
 import SluiceProviders
 
-/// An upstream SSE body and its parser, handed from the handler (which peeks at the first events)
-/// to the response writer (which relays the rest).
+/// An upstream SSE body and its parser, handed from the dispatcher (which peeks at the first
+/// events) to the relay (which writes the rest).
 ///
 /// `@unchecked Sendable`: the body's iterator is not Sendable. Exactly one task uses this
-/// box at a time: the handler until it returns the response, then the response body closure.
+/// box at a time: the dispatcher and the handler until it returns the response, then the
+/// response body closure.
 final class UpstreamEventStream: @unchecked Sendable {
     var iterator: UpstreamBody.AsyncIterator
     var parser = SSEParser()

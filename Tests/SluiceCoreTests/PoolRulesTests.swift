@@ -124,7 +124,7 @@ import Testing
         var waiters = Waiters()
         let a = waiters.makeID(), b = waiters.makeID(), c = waiters.makeID()
         for (id, accounts, name) in [(a, Set<Int64>([1]), "a"), (b, [2], "b"), (c, [1, 2], "c")] {
-            guard case .wait = waiters.enqueue(.init(id: id, accounts: accounts, continuation: name), limit: 10) else {
+            guard case .wait = waiters.enqueue(.init(id: id, accounts: accounts, slotsFreedBefore: 0, continuation: name), limit: 10) else {
                 Issue.record("\(name) was refused")
                 return
             }
@@ -139,11 +139,11 @@ import Testing
     @Test func theQueueIsBoundedAndACancelledWaitIsNeverWoken() {
         var waiters = Waiters()
         let first = waiters.makeID(), second = waiters.makeID()
-        guard case .wait = waiters.enqueue(.init(id: first, accounts: [1], continuation: "first"), limit: 1) else {
+        guard case .wait = waiters.enqueue(.init(id: first, accounts: [1], slotsFreedBefore: 0, continuation: "first"), limit: 1) else {
             Issue.record("the first waiter was refused")
             return
         }
-        guard case .refuse("second") = waiters.enqueue(.init(id: second, accounts: [1], continuation: "second"), limit: 1) else {
+        guard case .refuse("second") = waiters.enqueue(.init(id: second, accounts: [1], slotsFreedBefore: 0, continuation: "second"), limit: 1) else {
             Issue.record("a full queue took another waiter")
             return
         }
@@ -152,11 +152,32 @@ import Testing
         // Cancelled before it was queued (the handler ran first): refused when it arrives.
         let late = waiters.makeID()
         #expect(waiters.cancel(late) == nil)
-        guard case .refuse("late") = waiters.enqueue(.init(id: late, accounts: [1], continuation: "late"), limit: 5) else {
+        guard case .refuse("late") = waiters.enqueue(.init(id: late, accounts: [1], slotsFreedBefore: 0, continuation: "late"), limit: 5) else {
             Issue.record("a cancelled waiter was queued")
             return
         }
         #expect(waiters.count == 0)
+    }
+
+    @Test func aSlotFreedBetweenTheLookAndTheQueueSendsTheRequestBackToLook() {
+        var waiters = Waiters()
+        let seen = waiters.slotsFreed
+        // The request saw accounts 1 and 2 busy; before it queues, account 2 frees a slot, with
+        // no one yet waiting for it.
+        #expect(waiters.slotFreed(on: 2) == nil)
+        guard case .lookAgain("late") = waiters.enqueue(.init(id: waiters.makeID(), accounts: [1, 2], slotsFreedBefore: seen, continuation: "late"), limit: 5) else {
+            Issue.record("a request that missed a freed slot was queued to wait")
+            return
+        }
+        // A request that looked after that release waits; so does one whose accounts freed nothing.
+        let after = waiters.slotsFreed
+        guard case .wait = waiters.enqueue(.init(id: waiters.makeID(), accounts: [2], slotsFreedBefore: after, continuation: "after"), limit: 5),
+            case .wait = waiters.enqueue(.init(id: waiters.makeID(), accounts: [1], slotsFreedBefore: seen, continuation: "other"), limit: 5)
+        else {
+            Issue.record("a request with no missed slot did not wait")
+            return
+        }
+        #expect(waiters.count == 2)
     }
 }
 

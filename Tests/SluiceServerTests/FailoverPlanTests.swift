@@ -51,12 +51,13 @@ import Testing
 
     @Test func busyAccountsAreWaitedForUntilTheQueueDeadline() {
         var plan = plan()
-        guard case .waitForSlot(let accounts, let wait) = plan.step(for: .busy([4]), clockNow: start + .milliseconds(200), now: now) else {
+        let busy = BusyAccounts([4], slotsFreedBefore: 0)
+        guard case .waitForSlot(let accounts, let wait) = plan.step(for: .busy(busy), clockNow: start + .milliseconds(200), now: now) else {
             Issue.record("expected a wait for a slot")
             return
         }
-        #expect(accounts == [4] && wait == .milliseconds(300))
-        #expect(error(plan.step(for: .busy([4]), clockNow: start + .milliseconds(500), now: now)) == .accountsBusy(retryAfterSeconds: 1))
+        #expect(accounts == busy && wait == .milliseconds(300))
+        #expect(error(plan.step(for: .busy(busy), clockNow: start + .milliseconds(500), now: now)) == .accountsBusy(retryAfterSeconds: 1))
     }
 
     @Test func noAccountNamesTheClosedAllowanceFirst() {

@@ -9,7 +9,7 @@ struct FailoverPlan {
     enum Step {
         case attempt(AccountLease)
         /// Every account that could serve is busy: wait at most this long for a slot on one.
-        case waitForSlot(on: Set<Int64>, atMost: Duration)
+        case waitForSlot(on: BusyAccounts, atMost: Duration)
         /// Every account is cooling and the first is back within the configured wait.
         case waitForCooldown(Duration)
         case fail(GatewayError)

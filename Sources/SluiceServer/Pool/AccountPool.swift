@@ -92,19 +92,21 @@ public final class AccountPool: Service {
         /// Every remaining account is cooling; the earliest is back at this time.
         case cooling(until: Date)
         /// Every remaining account that could serve is running as many requests as it may: these.
-        case busy(Set<Int64>)
+        case busy(BusyAccounts)
         case none
     }
 
     /// Lends the next account to try for `model`, skipping `tried`, cooling and busy accounts
     /// (see `AccountSelector.choose`). The lease counts the request in flight until it ends.
     public func next(model: String, for requester: Requester, excluding tried: Set<Int64>) -> Pick {
+        // Read before the choice: a slot freed while it runs then still wakes this request.
+        let slotsFreed = capacity.slotsFreed
         let choice = selector.choose(
             model: model, for: requester, excluding: tried, accounts: registry.snapshot(), cooldowns: cooldowns.view(), now: clock.now())
         switch choice {
         case .account(let account, let tier): return .account(AccountLease(account: account, tier: tier, pool: self))
         case .cooling(let until): return .cooling(until: until)
-        case .busy(let accounts): return .busy(accounts)
+        case .busy(let accounts): return .busy(BusyAccounts(accounts, slotsFreedBefore: slotsFreed))
         case .none: return .none
         }
     }
@@ -115,9 +117,9 @@ public final class AccountPool: Service {
         capacity.slotFreed(on: accountID)
     }
 
-    /// Waits until one of `accounts` frees a slot, at most `timeout`; see `CapacityQueue`.
-    public func waitForCapacity(on accounts: Set<Int64>, timeout: Duration) async -> Bool {
-        await capacity.waitForSlot(on: accounts, timeout: timeout)
+    /// Waits until one of `busy` frees a slot, at most `timeout`; see `CapacityQueue`.
+    public func waitForCapacity(on busy: BusyAccounts, timeout: Duration) async -> Bool {
+        await capacity.waitForSlot(on: busy, timeout: timeout)
     }
 
     public func servedModels() -> [(model: String, provider: String)] { registry.servedModels() }

@@ -112,7 +112,7 @@ import Testing
                 Issue.record("expected busy")
                 return
             }
-            #expect(busy == [solo])
+            #expect(busy.ids == [solo])
             // The waiter is woken by the release, well before its (test-bounding) timeout.
             async let woken = f.pool.waitForCapacity(on: busy, timeout: .seconds(30))
             while f.pool.capacity.waiting == 0 { await Task.yield() }
@@ -122,11 +122,27 @@ import Testing
         }
     }
 
+    @Test func aSlotFreedAfterTheRequestSawItBusyIsNotLostBeforeItQueues() async throws {
+        try await PoolFixture.with { f in
+            try await f.account("solo", sharing: AccountSharing(maxConcurrency: 1))
+            guard case .account(let held) = f.pool.next(model: "m", for: .init(userID: 1), excluding: []),
+                case .busy(let busy) = f.pool.next(model: "m", for: .init(userID: 1), excluding: [])
+            else {
+                Issue.record("expected the account, then busy")
+                return
+            }
+            // Released before the request queues: nobody waits yet, and the wait still ends at
+            // once (the timeout bounds only a lost slot).
+            held.release()
+            #expect(await f.pool.waitForCapacity(on: busy, timeout: .seconds(30)))
+        }
+    }
+
     @Test func theQueueIsBounded() async throws {
         var settings = AccountPool.Settings()
         settings.maxQueued = 0
         try await PoolFixture.with(settings: settings) { f in
-            #expect(await f.pool.waitForCapacity(on: [1], timeout: .seconds(30)) == false)
+            #expect(await f.pool.waitForCapacity(on: BusyAccounts([1], slotsFreedBefore: 0), timeout: .seconds(30)) == false)
         }
     }
 }

@@ -45,7 +45,8 @@ indirect enum Schema: Sendable {
 }
 
 /// One `/api` operation: what the router serves and what `/openapi.json` says about it, from the
-/// same value, so the description cannot drift from the routes.
+/// same value, so the description cannot drift from the routes. Its access is set by the
+/// `EndpointRegistry` method that registers it, the same one that puts it behind sign-in.
 struct Endpoint: Sendable {
     enum Access: Sendable {
         case anyone
@@ -59,7 +60,7 @@ struct Endpoint: Sendable {
     var method: HTTPRequest.Method
     var path: String
     var summary: String
-    var access: Access
+    var access = Access.anyone
     var query: [(String, Schema, String)] = []
     var request: Schema? = nil
     var status = 200
@@ -67,20 +68,49 @@ struct Endpoint: Sendable {
     var tag: String
 }
 
-/// Collects endpoints as they are registered on the router, while `buildApplication` runs.
+/// Collects endpoints as they are registered on the router, while `buildApplication` runs. One
+/// method per access level: each documents the endpoint with that access and serves it from the
+/// route group that enforces it, with the context type that carries what it proved.
 final class EndpointRegistry {
     private(set) var endpoints: [Endpoint] = []
-    let router: Router<SluiceRequestContext>
+    private let router: Router<SluiceRequestContext>
+    private let users: RouterGroup<UserContext>
+    private let admins: RouterGroup<AdminContext>
 
-    init(router: Router<SluiceRequestContext>) { self.router = router }
+    init(router: Router<SluiceRequestContext>, signIn: SignInMiddleware) {
+        self.router = router
+        let signedIn = router.group().add(middleware: signIn)
+        users = signedIn.group(context: UserContext.self)
+        admins = signedIn.group(context: AdminContext.self)
+    }
 
-    func add(
-        _ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, SluiceRequestContext) async throws -> Response
-    ) {
-        endpoints.append(endpoint)
+    /// An endpoint anyone may call.
+    func anyone(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, SluiceRequestContext) async throws -> Response) {
+        endpoints.append(with(endpoint, access: .anyone))
         router.on(RouterPath(endpoint.path), method: endpoint.method, use: handler)
     }
 
-    /// Adds a route served elsewhere (the `/v1` handlers) to the description only.
-    func describe(_ endpoint: Endpoint) { endpoints.append(endpoint) }
+    /// An endpoint for signed-in users: 401 without a live access token.
+    func user(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, UserContext) async throws -> Response) {
+        endpoints.append(with(endpoint, access: .user))
+        users.on(RouterPath(endpoint.path), method: endpoint.method, use: handler)
+    }
+
+    /// An endpoint for admins: 401 without a live access token, 403 for other users.
+    func admin(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, AdminContext) async throws -> Response) {
+        endpoints.append(with(endpoint, access: .admin))
+        admins.on(RouterPath(endpoint.path), method: endpoint.method, use: handler)
+    }
+
+    /// Adds an API-key route served elsewhere (the `/v1` handlers) to the description only.
+    func describeAPIKeyRoute(_ endpoint: Endpoint) { endpoints.append(with(endpoint, access: .apiKey)) }
+
+    /// Adds an open route served elsewhere (`/health`) to the description only.
+    func describeOpenRoute(_ endpoint: Endpoint) { endpoints.append(with(endpoint, access: .anyone)) }
+
+    private func with(_ endpoint: Endpoint, access: Endpoint.Access) -> Endpoint {
+        var endpoint = endpoint
+        endpoint.access = access
+        return endpoint
+    }
 }

@@ -26,33 +26,32 @@ struct APIKeyRoutes {
     static let keySchema = Schema.ref("APIKey")
 
     func register(on registry: EndpointRegistry) {
-        registry.add(
+        registry.user(
             Endpoint(
-                method: .get, path: "/api/api-keys", summary: "Your API keys (never the keys themselves).", access: .user,
+                method: .get, path: "/api/api-keys", summary: "Your API keys (never the keys themselves).",
                 response: .object([("data", .array(Self.keySchema))]), tag: "api-keys"), list)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .post, path: "/api/api-keys", summary: "Create an API key. The key is in this answer and never again.",
-                access: .user,
                 request: .object([
                     ("name", .text), ("allowed_models", .nullable(.array(.text))), ("expires_at", .nullable(.time)),
                     ("rpm_limit", .nullable(.integer)), ("tpm_limit", .nullable(.integer)), ("spend_limit", .nullable(.credits)),
                     ("ip_allowlist", .nullable(.array(.text))),
                 ]), status: 201, response: Self.keySchema, tag: "api-keys"), create)
-        registry.add(
+        registry.user(
             Endpoint(
-                method: .delete, path: "/api/api-keys/{id}", summary: "Revoke an API key; it is refused within a second.", access: .user,
+                method: .delete, path: "/api/api-keys/{id}", summary: "Revoke an API key; it is refused within a second.",
                 status: 204, tag: "api-keys"), revoke)
     }
 
-    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         struct List: Encodable { var data: [APIKeyView] }
         return try APIJSON.response(List(data: try await api.store.apiKeys(userID: user.id).map { APIKeyView($0) }))
     }
 
-    @Sendable func create(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let (body, _) = try await APIJSON.body(NewKey.self, from: request, allowing: Self.fields)
         let limits = try validate(body)
         guard try await api.store.apiKeys(userID: user.id).count < Self.maxKeysPerUser else {
@@ -67,8 +66,8 @@ struct APIKeyRoutes {
         return try APIJSON.response(APIKeyView(record, key: issued.key), status: .created)
     }
 
-    @Sendable func revoke(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func revoke(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let id = try APIServices.id(context)
         // Another user's key answers exactly like a key that does not exist.
         guard let hash = try await api.store.revokeAPIKey(id: id, userID: user.id) else { throw GatewayError.notFound("No such API key.") }

@@ -9,7 +9,7 @@ struct APIRoutes {
     let knownModels: @Sendable () -> Set<String>
 
     func register(on router: Router<SluiceRequestContext>) {
-        let registry = EndpointRegistry(router: router)
+        let registry = EndpointRegistry(router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store))
         describeGateway(registry)
         AuthRoutes(api: api).register(on: registry)
         APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
@@ -46,29 +46,29 @@ struct APIRoutes {
                 name: plan.name, displayName: plan.displayName, monthlyCredits: CreditAmount(plan.monthlyCredits), features: plan.features,
                 poolAllowance: .init(capacity: plan.poolCapacity, recoveryPerHour: plan.poolRecoveryPerHour, unit: plan.poolUnit))
         })
-        registry.add(
+        registry.anyone(
             Endpoint(
                 method: .get, path: "/api/subscriptions/plans", summary: "The plans: monthly credits, features and shared-pool allowance.",
-                access: .anyone, response: .object([("data", .array(.ref("Plan")))]), tag: "plans"),
+                response: .object([("data", .array(.ref("Plan")))]), tag: "plans"),
             { _, _ in try APIJSON.response(plans) })
     }
 
     /// The OpenAI-compatible routes, served by `PublicRoutes` and `ChatCompletionsHandler`.
     private func describeGateway(_ registry: EndpointRegistry) {
-        registry.describe(Endpoint(
+        registry.describeAPIKeyRoute(Endpoint(
             method: .post, path: "/v1/chat/completions",
-            summary: "OpenAI chat completions, streaming (SSE) or not. Request and response follow OpenAI's schema.", access: .apiKey,
+            summary: "OpenAI chat completions, streaming (SSE) or not. Request and response follow OpenAI's schema.",
             request: .object([("model", .text), ("messages", .array(.object([]))), ("stream", .boolean)], required: ["model", "messages"]),
             response: .object([]), tag: "v1"))
-        registry.describe(Endpoint(
-            method: .get, path: "/v1/models", summary: "Models this key may use.", access: .apiKey,
+        registry.describeAPIKeyRoute(Endpoint(
+            method: .get, path: "/v1/models", summary: "Models this key may use.",
             response: .object([("object", .text), ("data", .array(.object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)])))]),
             tag: "v1"))
-        registry.describe(Endpoint(
-            method: .get, path: "/v1/models/{id}", summary: "One model.", access: .apiKey,
+        registry.describeAPIKeyRoute(Endpoint(
+            method: .get, path: "/v1/models/{id}", summary: "One model.",
             response: .object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)]), tag: "v1"))
-        registry.describe(Endpoint(
-            method: .get, path: "/health", summary: "Liveness and store reachability; 503 when degraded.", access: .anyone,
+        registry.describeOpenRoute(Endpoint(
+            method: .get, path: "/health", summary: "Liveness and store reachability; 503 when degraded.",
             response: .object([("status", .text), ("version", .text), ("store", .text)]), tag: "v1"))
     }
 }

@@ -24,29 +24,8 @@ struct APIServices: Sendable {
     let secrets: SecretBox
     let catalog: ProviderCatalog
 
-    /// The signed-in user behind `Authorization: Bearer <access token>`. Status and role are read
-    /// now, not taken from the token, so a ban or demotion applies to tokens already issued.
-    func signedIn(_ request: Request) async throws -> UserRecord { try await session(request).user }
-
-    /// The signed-in user and the sign-in (refresh-token family) the access token belongs to.
-    func session(_ request: Request) async throws -> (user: UserRecord, sessionID: String) {
-        guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
-        let (userID, sessionID) = try await tokens.verify(token)
-        guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
-            throw GatewayError.invalidToken
-        }
-        if user.status == .disabled { throw GatewayError.userDisabled }
-        return (user, sessionID)
-    }
-
-    func admin(_ request: Request) async throws -> UserRecord {
-        let user = try await signedIn(request)
-        guard user.role == .admin else { throw GatewayError.adminOnly }
-        return user
-    }
-
     /// Records who did what to which account. A failure to log does not fail the action.
-    func log(_ action: String, user: Int64, actor: Int64?, context: SluiceRequestContext, detail: String? = nil) async {
+    func log(_ action: String, user: Int64, actor: Int64?, context: some SluiceContext, detail: String? = nil) async {
         do {
             try await store.logActivity(ActivityEntry(userID: user, actorID: actor, action: action, detail: detail, ip: context.remoteAddress))
         } catch {
@@ -55,7 +34,7 @@ struct APIServices: Sendable {
     }
 
     /// A path parameter that must be a positive id; anything else is a 404 like an unknown id.
-    static func id(_ context: SluiceRequestContext, _ name: String = "id") throws -> Int64 {
+    static func id(_ context: some RequestContext, _ name: String = "id") throws -> Int64 {
         guard let text = context.parameters.get(name), let id = Int64(text), id > 0 else { throw GatewayError.notFound("No such \(name == "id" ? "resource" : name).") }
         return id
     }

@@ -45,41 +45,40 @@ struct AccountRoutes {
             ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
             ("max_concurrency", .integer),
         ]
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .get, path: "/api/accounts", summary: "Your upstream accounts and their live state (never their secrets).",
-                access: .user, response: .object([("data", .array(account))]), tag: "accounts"), list)
-        registry.add(
+                response: .object([("data", .array(account))]), tag: "accounts"), list)
+        registry.user(
             Endpoint(
                 method: .post, path: "/api/accounts",
                 summary: "Contribute an upstream account. `share_mode: surplus` lends it to others above `reserve_percent` of its quota.",
-                access: .user,
                 request: .object(
                     [("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))), ("secret", .text)] + settings,
                     required: ["provider", "secret"]),
                 status: 201, response: account, tag: "accounts"), create)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .patch, path: "/api/accounts/{id}", summary: "Change your account; a new `secret` also clears needs re-auth.",
-                access: .user, request: .object([("secret", .text), ("enabled", .boolean)] + settings), response: account, tag: "accounts"),
+                request: .object([("secret", .text), ("enabled", .boolean)] + settings), response: account, tag: "accounts"),
             update)
-        registry.add(
-            Endpoint(method: .delete, path: "/api/accounts/{id}", summary: "Remove your account.", access: .user, status: 204, tag: "accounts"),
+        registry.user(
+            Endpoint(method: .delete, path: "/api/accounts/{id}", summary: "Remove your account.", status: 204, tag: "accounts"),
             remove)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .get, path: "/api/quotas", summary: "Your shared-pool allowance per model group, and when it refills.",
-                access: .user, response: .object([("contributor", .boolean), ("trust_level", .integer), ("data", .array(.ref("Quota")))]),
+                response: .object([("contributor", .boolean), ("trust_level", .integer), ("data", .array(.ref("Quota")))]),
                 tag: "accounts"), quotas)
     }
 
-    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         return try views(try await api.store.accounts(ownerUserID: user.id))
     }
 
-    @Sendable func create(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let (body, _) = try await APIJSON.body(NewAccount.self, from: request, allowing: Self.newFields)
         guard let manifest = api.catalog[body.provider] else {
             throw GatewayError.invalidRequest("Unknown provider `\(body.provider)`.", param: "provider")
@@ -104,8 +103,8 @@ struct AccountRoutes {
         return try await view(id, status: .created)
     }
 
-    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func update(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let record = try await ownAccount(request, context, user: user)
         let (body, _) = try await APIJSON.body(Change.self, from: request, allowing: Self.changeFields)
         let offered = Set(api.catalog[record.provider]?.models.map(\.id) ?? [])
@@ -118,8 +117,8 @@ struct AccountRoutes {
         return try await view(record.id)
     }
 
-    @Sendable func remove(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func remove(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let record = try await ownAccount(request, context, user: user)
         try await api.store.removeAccount(id: record.id)
         try await api.pool.reload()
@@ -128,8 +127,8 @@ struct AccountRoutes {
         return APIJSON.noContent()
     }
 
-    @Sendable func quotas(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func quotas(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         struct Quota: Encodable {
             var group: String
             var models: [String]
@@ -169,7 +168,7 @@ struct AccountRoutes {
     }
 
     /// The account at `{id}` if `user` owns it; another user's account answers like a missing one.
-    private func ownAccount(_ request: Request, _ context: SluiceRequestContext, user: UserRecord) async throws -> AccountRecord {
+    private func ownAccount(_ request: Request, _ context: UserContext, user: UserRecord) async throws -> AccountRecord {
         guard let record = try await api.store.account(id: try APIServices.id(context)), record.ownerUserID == user.id else {
             throw GatewayError.notFound("No such account.")
         }
@@ -245,36 +244,35 @@ struct AdminAccountRoutes {
 
     func register(on registry: EndpointRegistry) {
         let account = Schema.ref("Account")
-        registry.add(
+        registry.admin(
             Endpoint(
                 method: .get, path: "/api/admin/accounts",
                 summary: "Every upstream account: state per scope, cooling-until, headroom, in flight, error rate, last error.",
-                access: .admin, query: [("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"]), "Only accounts in this state.")],
+                query: [("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"]), "Only accounts in this state.")],
                 response: .object([("data", .array(account))]), tag: "admin"), list)
-        registry.add(
+        registry.admin(
             Endpoint(
-                method: .patch, path: "/api/admin/accounts/{id}", summary: "Enable, disable or re-weigh an account.", access: .admin,
+                method: .patch, path: "/api/admin/accounts/{id}", summary: "Enable, disable or re-weigh an account.",
                 request: .object([
                     ("enabled", .boolean), ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
                     ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
                     ("max_concurrency", .integer),
                 ]), response: account, tag: "admin"), update)
-        registry.add(
+        registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/accounts/{id}/reset",
                 summary: "Clear an account's cooldowns, backoff and figures. Needs re-auth stays until its secret changes.",
-                access: .admin, response: account, tag: "admin"), reset)
+                response: account, tag: "admin"), reset)
     }
 
-    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        _ = try await api.admin(request)
+    @Sendable func list(_ request: Request, context: AdminContext) async throws -> Response {
         let wanted = request.uri.queryParameters.get("state")
         let views = try await api.store.accounts(ownerUserID: nil).map { AccountView($0, live: api.pool.liveState($0.id)) }
         return try APIJSON.response(AccountList(data: wanted.map { wanted in views.filter { $0.state == wanted } } ?? views))
     }
 
-    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let admin = try await api.admin(request)
+    @Sendable func update(_ request: Request, context: AdminContext) async throws -> Response {
+        let admin = context.admin
         let id = try APIServices.id(context)
         guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
         let (body, _) = try await APIJSON.body(AccountRoutes.Change.self, from: request, allowing: Self.changeFields)
@@ -285,8 +283,8 @@ struct AdminAccountRoutes {
         return try await AccountRoutes(api: api).view(id)
     }
 
-    @Sendable func reset(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let admin = try await api.admin(request)
+    @Sendable func reset(_ request: Request, context: AdminContext) async throws -> Response {
+        let admin = context.admin
         let id = try APIServices.id(context)
         guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
         await api.pool.reset(id)

@@ -15,45 +15,43 @@ struct AdminUserRoutes {
     }
 
     func register(on registry: EndpointRegistry) {
-        registry.add(
+        registry.admin(
             Endpoint(
-                method: .get, path: "/api/admin/users", summary: "Users, newest first; `search` matches part of the email.", access: .admin,
+                method: .get, path: "/api/admin/users", summary: "Users, newest first; `search` matches part of the email.",
                 query: [("search", .text, "Part of an email."), ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip.")],
                 response: .object([("data", .array(.ref("User")))]), tag: "admin"), list)
-        registry.add(
-            Endpoint(method: .get, path: "/api/admin/users/{id}", summary: "One user.", access: .admin, response: .ref("User"), tag: "admin"),
+        registry.admin(
+            Endpoint(method: .get, path: "/api/admin/users/{id}", summary: "One user.", response: .ref("User"), tag: "admin"),
             show)
-        registry.add(
+        registry.admin(
             Endpoint(
-                method: .patch, path: "/api/admin/users/{id}", summary: "Change a user's status, role, trust level or plan.", access: .admin,
+                method: .patch, path: "/api/admin/users/{id}", summary: "Change a user's status, role, trust level or plan.",
                 request: .object([
                     ("status", .string(values: ["active", "disabled", "muted"])), ("role", .string(values: ["user", "admin"])),
                     ("trust_level", .integer), ("plan", .string(values: SluiceConfig.Plan.names)),
                 ]), response: .ref("User"), tag: "admin"), update)
-        registry.add(
+        registry.admin(
             Endpoint(
                 method: .get, path: "/api/admin/users/{id}/activity",
-                summary: "Sign-ins, key changes, credit and plan changes: who, when, from where.", access: .admin,
+                summary: "Sign-ins, key changes, credit and plan changes: who, when, from where.",
                 query: [("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Older than this id.")],
                 response: .object([("data", .array(.ref("Activity"))), ("next_cursor", .nullable(.integer))]), tag: "admin"), activity)
     }
 
-    @Sendable func list(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        _ = try await api.admin(request)
+    @Sendable func list(_ request: Request, context: AdminContext) async throws -> Response {
         let q = QueryParameters(request)
         let users = try await api.store.users(search: q.string("search"), page: try q.page())
         struct List: Encodable { var data: [UserView] }
         return try APIJSON.response(List(data: users.map(UserView.init)))
     }
 
-    @Sendable func show(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        _ = try await api.admin(request)
+    @Sendable func show(_ request: Request, context: AdminContext) async throws -> Response {
         guard let user = try await api.store.user(id: try APIServices.id(context)) else { throw GatewayError.notFound("No such user.") }
         return try APIJSON.response(UserView(user))
     }
 
-    @Sendable func update(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let admin = try await api.admin(request)
+    @Sendable func update(_ request: Request, context: AdminContext) async throws -> Response {
+        let admin = context.admin
         let id = try APIServices.id(context)
         let (body, _) = try await APIJSON.body(Update.self, from: request, allowing: ["status", "role", "trust_level", "plan"])
         if let trust = body.trustLevel, !(0...4).contains(trust) {
@@ -83,8 +81,7 @@ struct AdminUserRoutes {
         return try APIJSON.response(UserView(try await api.store.user(id: id) ?? after))
     }
 
-    @Sendable func activity(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        _ = try await api.admin(request)
+    @Sendable func activity(_ request: Request, context: AdminContext) async throws -> Response {
         let id = try APIServices.id(context)
         guard try await api.store.user(id: id) != nil else { throw GatewayError.notFound("No such user.") }
         let page = try QueryParameters(request).page()

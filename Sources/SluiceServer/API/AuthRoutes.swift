@@ -31,37 +31,37 @@ struct AuthRoutes {
     static let credentialsSchema = Schema.object([("email", .text), ("password", .text)], required: ["email", "password"])
 
     func register(on registry: EndpointRegistry) {
-        registry.add(
+        registry.anyone(
             Endpoint(
-                method: .post, path: "/api/auth/register", summary: "Create an account with email and password.", access: .anyone,
+                method: .post, path: "/api/auth/register", summary: "Create an account with email and password.",
                 request: Self.credentialsSchema, status: 201, response: Self.userSchema, tag: "auth"), registerUser)
-        registry.add(
+        registry.anyone(
             Endpoint(
                 method: .post, path: "/api/auth/login", summary: "Sign in: an access token and a single-use refresh token.",
-                access: .anyone, request: Self.credentialsSchema, response: Self.sessionSchema, tag: "auth"), login)
-        registry.add(
+                request: Self.credentialsSchema, response: Self.sessionSchema, tag: "auth"), login)
+        registry.anyone(
             Endpoint(
                 method: .post, path: "/api/auth/refresh",
-                summary: "Trade a refresh token for new tokens. A reused refresh token revokes its whole sign-in.", access: .anyone,
+                summary: "Trade a refresh token for new tokens. A reused refresh token revokes its whole sign-in.",
                 request: .object([("refresh_token", .text)], required: ["refresh_token"]), response: Self.sessionSchema, tag: "auth"),
             refresh)
-        registry.add(
+        registry.user(
             Endpoint(
-                method: .post, path: "/api/auth/logout", summary: "Sign out: revoke every token of this sign-in.", access: .user,
+                method: .post, path: "/api/auth/logout", summary: "Sign out: revoke every token of this sign-in.",
                 status: 204, tag: "auth"), logout)
-        registry.add(
-            Endpoint(method: .get, path: "/api/auth/me", summary: "The signed-in user.", access: .user, response: Self.userSchema, tag: "auth"),
-            { request, _ in try APIJSON.response(UserView(try await api.signedIn(request))) })
-        registry.add(
+        registry.user(
+            Endpoint(method: .get, path: "/api/auth/me", summary: "The signed-in user.", response: Self.userSchema, tag: "auth"),
+            { _, context in try APIJSON.response(UserView(context.user)) })
+        registry.user(
             Endpoint(
                 method: .patch, path: "/api/auth/me",
-                summary: "Change your own settings: only `pool_preference` (which accounts your requests try first).", access: .user,
+                summary: "Change your own settings: only `pool_preference` (which accounts your requests try first).",
                 request: .object([("pool_preference", .string(values: PoolPreference.allCases.map(\.rawValue)))]),
                 response: Self.userSchema, tag: "auth"), updateMe)
     }
 
-    @Sendable func updateMe(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func updateMe(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         struct Settings: Decodable { var poolPreference: PoolPreference? }
         let (body, _) = try await APIJSON.body(Settings.self, from: request, allowing: ["pool_preference"])
         guard let updated = try await api.store.updateUser(id: user.id, UserUpdate(poolPreference: body.poolPreference)) else {
@@ -129,9 +129,9 @@ struct AuthRoutes {
         }
     }
 
-    @Sendable func logout(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (user, sessionID) = try await api.session(request)
-        try await api.store.revokeSession(familyID: sessionID)
+    @Sendable func logout(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
+        try await api.store.revokeSession(familyID: context.signedIn.sessionID)
         await api.log("logout", user: user.id, actor: user.id, context: context)
         return APIJSON.noContent()
     }

@@ -12,15 +12,14 @@ struct CreditRoutes {
     static let transactionSchema = Schema.ref("Transaction")
 
     func register(on registry: EndpointRegistry) {
-        registry.add(
+        registry.user(
             Endpoint(
-                method: .get, path: "/api/credits/balance", summary: "Your credit balance.", access: .user,
+                method: .get, path: "/api/credits/balance", summary: "Your credit balance.",
                 response: .object([("balance", .credits)]), tag: "credits"), balance)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .get, path: "/api/credits/transactions",
                 summary: "Your ledger, newest first. Page with limit and offset, or with cursor (the next_cursor of the last page).",
-                access: .user,
                 query: [
                     ("type", .string(values: ["recharge", "grant", "consume", "refund", "adjust"]), "Only this kind."),
                     ("from", .time, "From this time or date, inclusive."), ("to", .time, "Before this time or date."),
@@ -28,37 +27,35 @@ struct CreditRoutes {
                 ],
                 response: .object([("data", .array(Self.transactionSchema)), ("next_cursor", .nullable(.integer))]), tag: "credits"),
             transactions)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .post, path: "/api/credits/redeem", summary: "Redeem a code for credits. Each user redeems a code once.",
-                access: .user, request: .object([("code", .text)], required: ["code"]),
+                request: .object([("code", .text)], required: ["code"]),
                 response: .object([("credited", .credits), ("balance", .credits)]), tag: "credits"), redeem)
-        registry.add(
+        registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/users/{id}/credits",
                 summary: "Recharge or adjust a user's credits. Send Idempotency-Key: a repeat replays the first answer.",
-                access: .admin,
                 request: .object(
                     [("amount", .credits), ("reason", .text), ("type", .string(values: ["recharge", "adjust"]))], required: ["amount", "reason"]),
                 response: Self.transactionSchema, tag: "admin"), adminCredit)
-        registry.add(
+        registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/redemption-codes", summary: "Make redemption codes. The codes are shown in this answer only.",
-                access: .admin,
                 request: .object(
                     [("value", .credits), ("max_uses", .integer), ("expires_at", .nullable(.time)), ("count", .integer)],
                     required: ["value"]),
                 status: 201, response: .object([("codes", .array(.text))]), tag: "admin"), createCodes)
     }
 
-    @Sendable func balance(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func balance(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         struct Balance: Encodable { var balance: CreditAmount }
         return try APIJSON.response(Balance(balance: CreditAmount(user.balance)))
     }
 
-    @Sendable func transactions(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func transactions(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         let query = QueryParameters(request)
         var kind: LedgerKind?
         if let text = query.string("type") {
@@ -73,8 +70,8 @@ struct CreditRoutes {
         return try APIJSON.response(Page(entries.map(TransactionView.init), limit: page.limit, id: \.id))
     }
 
-    @Sendable func redeem(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let user = try await api.signedIn(request)
+    @Sendable func redeem(_ request: Request, context: UserContext) async throws -> Response {
+        let user = context.user
         struct Redeem: Decodable { var code: String }
         let (body, _) = try await APIJSON.body(Redeem.self, from: request, allowing: ["code"])
         switch try await api.store.redeem(codeHash: KeyAuthenticator.hash(body.code), userID: user.id, now: Date()) {
@@ -95,8 +92,8 @@ struct CreditRoutes {
         var type: String?
     }
 
-    @Sendable func adminCredit(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let admin = try await api.admin(request)
+    @Sendable func adminCredit(_ request: Request, context: AdminContext) async throws -> Response {
+        let admin = context.admin
         let userID = try APIServices.id(context)
         let (body, raw) = try await APIJSON.body(Adjustment.self, from: request, allowing: ["amount", "reason", "type"])
         let kind: LedgerKind
@@ -150,8 +147,8 @@ struct CreditRoutes {
         var count: Int?
     }
 
-    @Sendable func createCodes(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let admin = try await api.admin(request)
+    @Sendable func createCodes(_ request: Request, context: AdminContext) async throws -> Response {
+        let admin = context.admin
         let (body, _) = try await APIJSON.body(NewCodes.self, from: request, allowing: ["value", "max_uses", "expires_at", "count"])
         guard body.value.credits > .zero else { throw GatewayError.invalidRequest("`value` must be positive.", param: "value") }
         let maxUses = body.maxUses ?? 1

@@ -59,7 +59,11 @@ enum OpenAPIDocument {
             case .user, .admin: operation["security"] = [["accessToken": [String]()]]
             case .apiKey: operation["security"] = [["apiKey": [String]()]]
             }
-            if endpoint.access == .admin { operation["description"] = "Admins only." }
+            if endpoint.access == .admin {
+                operation["description"] = "Admins only."
+                // Security schemes cannot say which role a bearer must have; this says it for tools.
+                operation["x-required-role"] = "admin"
+            }
             var parameters: [[String: Any]] = endpoint.query.map { name, schema, description in
                 ["name": name, "in": "query", "required": false, "description": description, "schema": schema.json]
             }

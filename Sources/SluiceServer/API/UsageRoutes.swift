@@ -18,22 +18,21 @@ struct UsageRoutes {
     ]
 
     func register(on registry: EndpointRegistry) {
-        registry.add(
+        registry.user(
             Endpoint(
-                method: .get, path: "/api/usage/logs", summary: "Request logs, newest first.", access: .user, query: Self.filters + Self.page,
+                method: .get, path: "/api/usage/logs", summary: "Request logs, newest first.", query: Self.filters + Self.page,
                 response: .object([("data", .array(.ref("UsageLog"))), ("next_cursor", .nullable(.integer))]), tag: "usage"), logs)
-        registry.add(
+        registry.user(
             Endpoint(
                 method: .get, path: "/api/usage/stats", summary: "Totals, and the same broken down by model, provider, key and day (UTC).",
-                access: .user, query: Self.filters,
+                query: Self.filters,
                 response: .object([
                     ("total", .ref("UsageTotals")), ("by_model", .object([])), ("by_provider", .object([])), ("by_key", .object([])),
                     ("by_day", .object([])),
                 ]), tag: "usage"), stats)
     }
 
-    func query(_ request: Request) async throws -> UsageQuery {
-        let user = try await api.signedIn(request)
+    func query(_ request: Request, user: UserRecord) throws -> UsageQuery {
         let q = QueryParameters(request)
         var owner: Int64? = user.id
         if user.role == .admin { owner = try q.int("user_id", in: 1...Int.max).map(Int64.init) }
@@ -42,14 +41,14 @@ struct UsageRoutes {
             status: try q.int("status", in: 100...599), from: try q.date("from"), to: try q.date("to"), page: try q.page())
     }
 
-    @Sendable func logs(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let query = try await query(request)
+    @Sendable func logs(_ request: Request, context: UserContext) async throws -> Response {
+        let query = try query(request, user: context.user)
         let rows = try await api.store.usage(query)
         return try APIJSON.response(Page(rows.map(UsageLogView.init), limit: query.page.limit, id: \.id))
     }
 
-    @Sendable func stats(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let stats = try await api.store.usageStats(try await query(request))
+    @Sendable func stats(_ request: Request, context: UserContext) async throws -> Response {
+        let stats = try await api.store.usageStats(try query(request, user: context.user))
         let rate = api.creditsPerUSD
         func view(_ totals: [String: UsageTotals]) -> [String: UsageTotalsView] { totals.mapValues { UsageTotalsView($0, creditsPerUSD: rate) } }
         struct Stats: Encodable {

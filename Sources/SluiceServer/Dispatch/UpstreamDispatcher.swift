@@ -61,7 +61,7 @@ struct UpstreamDispatcher: Sendable {
             case .fail(let error):
                 throw error
             case .waitForCooldown(let wait):
-                try await Task.sleep(for: wait)
+                try await pool.clock.sleep(for: wait)
             case .waitForSlot(let accounts, let timeout):
                 guard await pool.waitForCapacity(on: accounts, timeout: timeout) else { throw GatewayError.accountsBusy(retryAfterSeconds: 1) }
             case .attempt(let lease):

@@ -8,6 +8,9 @@ public struct SluiceRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let requestID: String
     private let channel: any Channel
+    /// Set by `SignInMiddleware` on the routes behind it; `UserContext` and `AdminContext` are
+    /// made from it.
+    var signedIn: SignedIn?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import SluiceCore
+import SluiceStore
+
+/// What every context of this server offers a handler: the request id and the peer.
+protocol SluiceContext: RequestContext {
+    var requestID: String { get }
+    var remoteAddress: String? { get }
+}
+
+extension SluiceRequestContext: SluiceContext {}
+
+/// The user behind a request's access token, and the sign-in (refresh-token family) it belongs to.
+struct SignedIn: Sendable {
+    let user: UserRecord
+    let sessionID: String
+}
+
+/// Signs in the request's `Authorization: Bearer <access token>` for the routes behind it, or
+/// refuses it with 401. Status and role are read now, not taken from the token, so a ban or
+/// demotion applies to tokens already issued.
+struct SignInMiddleware: RouterMiddleware {
+    typealias Context = SluiceRequestContext
+    let tokens: AccessTokens
+    let store: any GatewayStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
+        let (userID, sessionID) = try await tokens.verify(token)
+        guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
+            throw GatewayError.invalidToken
+        }
+        if user.status == .disabled { throw GatewayError.userDisabled }
+        var context = context
+        context.signedIn = SignedIn(user: user, sessionID: sessionID)
+        return try await next(request, context)
+    }
+}
+
+/// The context of a route for signed-in users. It exists only behind `SignInMiddleware`, so a
+/// handler that takes it cannot run for a request that is not signed in.
+struct UserContext: ChildRequestContext, SluiceContext {
+    var coreContext: CoreRequestContextStorage
+    let signedIn: SignedIn
+    private let parent: SluiceRequestContext
+
+    init(context: SluiceRequestContext) throws {
+        guard let signedIn = context.signedIn else { throw GatewayError.invalidToken }
+        self.coreContext = context.coreContext
+        self.signedIn = signedIn
+        self.parent = context
+    }
+
+    var user: UserRecord { signedIn.user }
+    var requestID: String { parent.requestID }
+    var remoteAddress: String? { parent.remoteAddress }
+}
+
+/// The context of an admin route: a signed-in user whose role is admin, else 403.
+struct AdminContext: ChildRequestContext, SluiceContext {
+    var coreContext: CoreRequestContextStorage
+    let admin: UserRecord
+    private let parent: SluiceRequestContext
+
+    init(context: SluiceRequestContext) throws {
+        guard let signedIn = context.signedIn else { throw GatewayError.invalidToken }
+        guard signedIn.user.role == .admin else { throw GatewayError.adminOnly }
+        self.coreContext = context.coreContext
+        self.admin = signedIn.user
+        self.parent = context
+    }
+
+    var requestID: String { parent.requestID }
+    var remoteAddress: String? { parent.remoteAddress }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// What `/openapi.json` says about each operation's access is what the server enforces: the
+/// walk covers every documented operation, so a route registered with the wrong access level, or
+/// documented without being served, fails here.
+@Suite struct OpenAPIAccessTests {
+    enum Access: Equatable {
+        case anyone, user, admin, apiKey
+    }
+
+    @Test func everyDocumentedOperationEnforcesTheAccessItDocuments() async throws {
+        try await Harness.run { h in
+            let document = try #require(try await h.request("/openapi.json", method: .GET, key: nil).json)
+            let paths = try #require(document["paths"] as? [String: [String: [String: Any]]])
+            let user = try await h.signUp()
+            let admin = try await h.signInAdmin()
+            let apiKey = try await h.user().key
+
+            // Sign-out revokes the token it is called with, so it goes last.
+            let operations = paths.flatMap { path, methods in methods.map { (path: path, method: $0.key, operation: $0.value) } }
+                .sorted { ($0.path == "/api/auth/logout" ? 1 : 0, $0.path, $0.method) < ($1.path == "/api/auth/logout" ? 1 : 0, $1.path, $1.method) }
+            #expect(operations.count > 25, "the walk covers the whole document")
+            for (path, method, operation) in operations {
+                let access = try access(of: operation)
+                let url = path.replacingOccurrences(of: #"\{[a-z_]+\}"#, with: "1", options: .regularExpression)
+                let name = "\(method.uppercased()) \(path) (documented as \(access))"
+                func status(_ token: String?) async throws -> Int {
+                    try await h.request(url, method: HTTPMethod(rawValue: method.uppercased()), body: "{}", key: token).status
+                }
+
+                let anonymous = try await status(nil)
+                #expect(![404, 405].contains(anonymous), "\(name) is not served")
+                #expect((anonymous == 401) == (access != .anyone), "\(name) answered \(anonymous) without credentials")
+                switch access {
+                case .anyone:
+                    break
+                case .apiKey:
+                    let keyed = try await status(apiKey)
+                    #expect(![401, 403].contains(keyed), "\(name) refused an API key with \(keyed)")
+                case .user:
+                    let signedIn = try await status(user.access)
+                    #expect(![401, 403].contains(signedIn), "\(name) refused a signed-in user with \(signedIn)")
+                case .admin:
+                    let notAdmin = try await status(user.access)
+                    #expect(notAdmin == 403, "\(name) answered \(notAdmin) to a user who is not an admin")
+                    let signedInAdmin = try await status(admin.access)
+                    #expect(![401, 403].contains(signedInAdmin), "\(name) refused an admin with \(signedInAdmin)")
+                }
+            }
+        }
+    }
+
+    /// The access the document gives an operation: its security scheme, and the role it requires.
+    private func access(of operation: [String: Any]) throws -> Access {
+        let security = try #require(operation["security"] as? [[String: Any]], "every operation states its security")
+        guard let scheme = security.first?.keys.first else { return .anyone }
+        switch scheme {
+        case "apiKey": return .apiKey
+        case "accessToken": return operation["x-required-role"] as? String == "admin" ? .admin : .user
+        default:
+            Issue.record("unknown security scheme \(scheme)")
+            return .anyone
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import SluiceCore
 import SluiceMockUpstream
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
 @Suite struct FailoverTests {
@@ -66,7 +67,8 @@ import Testing
     }
 
     @Test func everyAccountCoolingGives429WithTheEarliestRetryAfter() async throws {
-        try await Harness.run { h in
+        // A clock that stands still: the Retry-After counts down from 40 only when time passes.
+        try await Harness.run(clock: ManualClock(Date())) { h in
             try await h.account(secret: "a", priority: 1)
             try await h.account(secret: "b", priority: 0)
             h.control.set(.fail(status: 429, retryAfter: "300"), for: "a")
@@ -78,7 +80,7 @@ import Testing
             #expect(again.status == 429)
             #expect(again.error?["code"] as? String == "upstream_capacity")
             let retryAfter = try #require(again.headers.first(name: "retry-after").flatMap(Int.init))
-            #expect((39...41).contains(retryAfter))
+            #expect((40...41).contains(retryAfter), "40 s and the cooldown's jitter")
             #expect(h.control.requests.count == 2, "cooling accounts must not be called")
             try OpenAISchema.expectValid([("ErrorResponse", again.body)])
         }

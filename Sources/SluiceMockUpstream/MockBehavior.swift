@@ -22,6 +22,8 @@ public enum MockBehavior: Sendable, Equatable {
     case garbage
     /// Stream a function call to `get_weather` in tool-call deltas, finishing with `tool_calls`.
     case toolCall
+    /// Stream a normal answer in one write, as a fast upstream's stream often arrives in one read.
+    case burst
 }
 
 /// One request the mock received, for tests to inspect.
@@ -69,7 +71,8 @@ public final class MockControl: Sendable {
         state.withLock { $0.behaviors[credential] = behaviors }
     }
 
-    /// Responses to `credential` carry `x-ratelimit-remaining-requests` and `x-ratelimit-limit-requests`.
+    /// Responses to `credential` carry `x-ratelimit-remaining-requests` and `x-ratelimit-limit-requests`
+    /// (Anthropic's: `anthropic-ratelimit-requests-remaining`, `-limit` and `-reset`).
     public func reportQuota(remaining: Int, limit: Int, for credential: String) {
         state.withLock { $0.quota[credential] = (remaining, limit) }
     }

@@ -60,6 +60,16 @@ extension MockUpstream {
         try await writer.finish(nil)
     }
 
+    /// A whole normal stream in one buffer.
+    static func burst(model: String, includeUsage: Bool) -> ByteBuffer {
+        var all = event(chunk(model: model, delta: #"{"role":"assistant","content":""}"#))
+        for piece in pieces { all.writeImmutableBuffer(event(chunk(model: model, delta: "{\"content\":\(jsonString(piece))}"))) }
+        all.writeImmutableBuffer(event(chunk(model: model, delta: "{}", finish: "stop")))
+        if includeUsage { all.writeImmutableBuffer(event(usageChunk(model: model, completionTokens: pieces.count))) }
+        all.writeString("data: [DONE]\n\n")
+        return all
+    }
+
     /// A `get_weather` call, split the way OpenAI streams one.
     public static let toolCallDeltas = [
         #"{"tool_calls":[{"index":0,"id":"call_demo","type":"function","function":{"name":"get_weather","arguments":""}}]}"#,

@@ -4,7 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// A real HTTP server on loopback that speaks the OpenAI chat wire format.
+/// A real HTTP server on loopback that speaks the OpenAI chat wire format, and Anthropic's
+/// Messages API (`MockAnthropic.swift`).
 ///
 /// It is the demo upstream of `sluice serve --demo` and the provider stand-in of the end-to-end
 /// tests. It names itself in every answer, so nobody mistakes it for a real model.
@@ -28,6 +29,9 @@ public enum MockUpstream {
         let router = Router()
         router.post("/v1/chat/completions") { request, _ -> Response in
             try await chatCompletions(request, control: control)
+        }
+        router.post("/v1/messages") { request, _ -> Response in
+            try await messages(request, control: control)
         }
         router.post("/oauth/token") { request, _ -> Response in
             try await control.tokenEndpoint.respond(request)
@@ -84,11 +88,16 @@ public enum MockUpstream {
         case .hang:
             try await Task.sleep(for: .seconds(3600))
             return json(500, "{}")
-        case .succeed where !stream, .toolCall where !stream:
+        case .succeed where !stream, .toolCall where !stream, .burst where !stream:
             return json(200, completion(model: model), headers)
         case .inBandError:
             return sse(headers) { writer in
                 try await writer.write(event(#"{"error":{"message":"mock in-band failure","type":"server_error"}}"#))
+                try await writer.finish(nil)
+            }
+        case .burst:
+            return sse(headers) { writer in
+                try await writer.write(burst(model: model, includeUsage: includeUsage))
                 try await writer.finish(nil)
             }
         case .succeed, .breakStream, .gated, .endless, .toolCall:

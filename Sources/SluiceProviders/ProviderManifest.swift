@@ -107,8 +107,10 @@ extension ProviderManifest {
             let context = try m.positiveInt("context_window")
             let maxOut = try m.positiveInt("max_output_tokens")
             var p = FieldReader(object: try m.object("price"), path: "models[\(index)].price.", fail: fail)
+            // Anthropic charges for writing the prompt cache: its manifests must say how much.
+            let cacheWrite: String? = try p.has("cache_write") || wireProtocol == .anthropicMessages ? p.decimal("cache_write") : nil
             guard let price = Price(inputUSD: try p.decimal("input"), outputUSD: try p.decimal("output"),
-                                    cachedInputUSD: try p.decimal("cached_input"))
+                                    cachedInputUSD: try p.decimal("cached_input"), cacheWriteUSD: cacheWrite)
             else { throw fail("models[\(index)].price has a negative or over-precise value (at most 6 decimals)") }
             try p.rejectUnknown()
             try m.rejectUnknown()

@@ -177,8 +177,9 @@ func accessTokens(_ auth: SluiceConfig.Auth, logger: Logger) async -> AccessToke
 /// protocol. It uses a little of the account's own quota and is billed to no one.
 func verificationProbe(http: UpstreamHTTPClient, catalog: ProviderCatalog) -> AccountPool.Prober {
     { account, model in
-        guard let probe = GatewayRequest.probe(model: model) else { return .stillFailing }
-        let call = catalog.adapter(for: account.manifest).upstreamRequest(for: probe, to: account.target)
+        guard let probe = GatewayRequest.probe(model: model),
+              let call = try? catalog.adapter(for: account.manifest).upstreamRequest(for: probe, to: account.target)
+        else { return .stillFailing }
         do {
             let response = try await http.execute(call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: .seconds(30))
             _ = try? await response.body.collect(upTo: 1 << 20)

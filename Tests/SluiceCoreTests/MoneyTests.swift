@@ -35,6 +35,20 @@ import Testing
         #expect(pricing.cost(of: usage, at: price) == Credits(whole: 2))
     }
 
+    @Test func cacheReadsAndWritesEachUseTheirOwnPrice() {
+        let pricing = Pricing(creditsPerUSD: Credits(whole: 1))
+        let anthropic = Price(inputUSD: "3", outputUSD: "15", cachedInputUSD: "0.30", cacheWriteUSD: "3.75")!
+        let usage = TokenUsage(promptTokens: 1_000_000, completionTokens: 0, cachedPromptTokens: 500_000, cacheWriteTokens: 200_000)
+        // 300k plain at 3 + 500k read at 0.30 + 200k written at 3.75 = 0.9 + 0.15 + 0.75
+        #expect(pricing.cost(of: usage, at: anthropic) == Credits(decimal: "1.8")!)
+        // A hold assumes the dearest input price for every prompt token.
+        #expect(pricing.worstCase(promptTokens: 1_000_000, maxOutputTokens: 0, at: anthropic) == Credits(decimal: "3.75")!)
+        // Without a cache-write price, a write costs what plain input does.
+        #expect(price.cacheWriteMicroUSDPerMillion == price.inputMicroUSDPerMillion)
+        // Counts an upstream gets wrong are clamped: reads and writes never exceed the prompt.
+        #expect(TokenUsage(promptTokens: 10, completionTokens: 0, cachedPromptTokens: 8, cacheWriteTokens: 5).cacheWriteTokens == 2)
+    }
+
     @Test func fractionsOfAMicroCreditRoundUp() {
         let pricing = Pricing(creditsPerUSD: Credits(whole: 1))
         // One input token at 2.50 USD per million is 2.5 micro-credits: charged as 3.

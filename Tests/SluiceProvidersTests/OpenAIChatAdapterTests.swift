@@ -56,8 +56,15 @@ import Testing
         #expect(adapter.readWhole(ByteBuffer(string: "<html>login</html>")) == nil)
     }
 
-    @Test func streamEventsAreReadForOutputUsageErrorsAndTheEnd() {
-        func read(_ data: String) -> StreamEventKind { adapter.readEvent(ServerSentEvent(data: Data(data.utf8)), needOutputCheck: true) }
+    @Test func streamEventsPassThroughAndAreReadForOutputUsageErrorsAndTheEnd() throws {
+        let request = try #require(GatewayRequest.probe(model: "m"))
+        var translator = adapter.streamTranslator(for: request)
+        func read(_ data: String) -> StreamEventKind {
+            var relayed: [RelayedEvent] = []
+            translator.translate(ServerSentEvent(data: Data(data.utf8)), needOutputCheck: true) { relayed.append($0) }
+            #expect(relayed.map(\.event.data) == [Data(data.utf8)], "the chunk goes on as it came")
+            return relayed.first?.kind ?? .other
+        }
         #expect(read("[DONE]") == .done)
         #expect(read(#"{"error":{"message":"overloaded"}}"#) == .error)
         #expect(read(#"{"choices":[{"delta":{"content":"hi"}}]}"#) == .output)

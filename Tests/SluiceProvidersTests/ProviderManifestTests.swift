@@ -17,6 +17,16 @@ import Testing
         let catalog = try ProviderCatalog.load(directory: Self.providersDir)
         #expect(catalog["openai"]?.model("gpt-4o-mini")?.price.inputMicroUSDPerMillion == 150_000)
         #expect(catalog["deepseek"] != nil)
+        let anthropic = try #require(catalog["anthropic"])
+        #expect(anthropic.wireProtocol == .anthropicMessages && anthropic.auth == .header("x-api-key"))
+        #expect(anthropic.model("claude-sonnet-4-5")?.price.cacheWriteMicroUSDPerMillion == 3_750_000)
+    }
+
+    @Test func anAnthropicManifestMustPriceCacheWrites() throws {
+        let anthropic = valid.replacingOccurrences(of: #""openai-chat""#, with: #""anthropic-messages""#)
+        #expect(throws: ManifestError.self) { try ProviderManifest.parse(Data(anthropic.utf8), file: "a.json") }
+        let priced = anthropic.replacingOccurrences(of: #""cached_input":"1.25""#, with: #""cached_input":"1.25","cache_write":"3.125""#)
+        #expect(try ProviderManifest.parse(Data(priced.utf8), file: "a.json").models[0].price.cacheWriteMicroUSDPerMillion == 3_125_000)
     }
 
     @Test func parsesPricesExactlyAndTheAuthStyle() throws {
@@ -42,7 +52,7 @@ import Testing
         (#""style":"header""#, #""style":"magic""#, "auth.style"),
         (#""wire_protocol""#, #""oauth":{"token_url":"not a url"},"wire_protocol""#, "oauth.token_url"),
         (#""wire_protocol""#, #""oauth":{"token_url":"https://x/t","scope":"all"},"wire_protocol""#, "unknown field oauth.scope"),
-        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat)"),
+        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat, anthropic-messages)"),
     ])
     func invalidManifestsNameTheFileAndTheProblem(find: String, replace: String, problem: String) {
         let broken = valid.replacingOccurrences(of: find, with: replace)

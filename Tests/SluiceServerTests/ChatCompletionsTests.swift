@@ -42,6 +42,22 @@ import Testing
         }
     }
 
+    @Test func aStreamThatArrivesInOneReadLosesNoChunk() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "burst")
+            h.control.set(.burst, for: "burst")
+            let user = try await h.user()
+            let (_, events) = try await h.streamEvents(user.key)
+            #expect(events.last == "[DONE]")
+            let content = try events.dropLast().map { chunk -> String in
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(chunk.utf8)) as? [String: Any])
+                let delta = (object["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any]
+                return delta?["content"] as? String ?? ""
+            }
+            #expect(content.joined() == MockUpstream.reply, "every chunk after the first output reached the client")
+        }
+    }
+
     @Test func usageChunkReachesAClientThatAsked() async throws {
         try await Harness.run { h in
             try await h.account(secret: "up-a")

@@ -3,32 +3,54 @@ public struct Price: Sendable, Hashable {
     public var inputMicroUSDPerMillion: Int64
     public var outputMicroUSDPerMillion: Int64
     public var cachedInputMicroUSDPerMillion: Int64
+    /// Input written to the provider's prompt cache (Anthropic charges more than for plain input).
+    public var cacheWriteMicroUSDPerMillion: Int64
 
-    public init(inputMicroUSDPerMillion: Int64, outputMicroUSDPerMillion: Int64, cachedInputMicroUSDPerMillion: Int64) {
+    public init(
+        inputMicroUSDPerMillion: Int64, outputMicroUSDPerMillion: Int64, cachedInputMicroUSDPerMillion: Int64,
+        cacheWriteMicroUSDPerMillion: Int64? = nil
+    ) {
         self.inputMicroUSDPerMillion = inputMicroUSDPerMillion
         self.outputMicroUSDPerMillion = outputMicroUSDPerMillion
         self.cachedInputMicroUSDPerMillion = cachedInputMicroUSDPerMillion
+        self.cacheWriteMicroUSDPerMillion = cacheWriteMicroUSDPerMillion ?? inputMicroUSDPerMillion
     }
 
-    /// Parses manifest decimals such as `"2.50"` (USD per million tokens).
-    public init?(inputUSD: String, outputUSD: String, cachedInputUSD: String) {
+    /// Parses manifest decimals such as `"2.50"` (USD per million tokens). Without a cache-write
+    /// price, cache writes cost as much as plain input (providers that have none report none).
+    public init?(inputUSD: String, outputUSD: String, cachedInputUSD: String, cacheWriteUSD: String? = nil) {
         guard let i = FixedPoint.parse(inputUSD, scale: 6), let o = FixedPoint.parse(outputUSD, scale: 6),
               let c = FixedPoint.parse(cachedInputUSD, scale: 6), i >= 0, o >= 0, c >= 0
         else { return nil }
-        self.init(inputMicroUSDPerMillion: i, outputMicroUSDPerMillion: o, cachedInputMicroUSDPerMillion: c)
+        var w: Int64?
+        if let cacheWriteUSD {
+            guard let parsed = FixedPoint.parse(cacheWriteUSD, scale: 6), parsed >= 0 else { return nil }
+            w = parsed
+        }
+        self.init(inputMicroUSDPerMillion: i, outputMicroUSDPerMillion: o, cachedInputMicroUSDPerMillion: c, cacheWriteMicroUSDPerMillion: w)
+    }
+
+    /// The dearest price an input token can have: what a hold assumes for every prompt token.
+    var dearestInputMicroUSDPerMillion: Int64 {
+        max(inputMicroUSDPerMillion, cachedInputMicroUSDPerMillion, cacheWriteMicroUSDPerMillion)
     }
 }
 
 /// Token counts of one request, as the upstream reported them or as estimated.
 public struct TokenUsage: Sendable, Hashable {
+    /// Every input token, however it was priced: plain, read from the cache, or written to it.
     public var promptTokens: Int
     public var completionTokens: Int
+    /// Of the prompt, tokens read from the provider's prompt cache.
     public var cachedPromptTokens: Int
+    /// Of the prompt, tokens written to the provider's prompt cache.
+    public var cacheWriteTokens: Int
 
-    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int = 0) {
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int = 0, cacheWriteTokens: Int = 0) {
         self.promptTokens = max(0, promptTokens)
         self.completionTokens = max(0, completionTokens)
         self.cachedPromptTokens = min(max(0, cachedPromptTokens), self.promptTokens)
+        self.cacheWriteTokens = min(max(0, cacheWriteTokens), self.promptTokens - self.cachedPromptTokens)
     }
 }
 
@@ -42,10 +64,11 @@ public struct Pricing: Sendable {
     /// The cost of `usage` at `price`, rounded up to the next micro-credit so the gateway never
     /// under-charges by rounding.
     public func cost(of usage: TokenUsage, at price: Price) -> Credits {
-        let uncached = Int128(usage.promptTokens - usage.cachedPromptTokens)
+        let plain = Int128(usage.promptTokens - usage.cachedPromptTokens - usage.cacheWriteTokens)
         let tokenMicroUSD =
-            uncached * Int128(price.inputMicroUSDPerMillion)
+            plain * Int128(price.inputMicroUSDPerMillion)
             + Int128(usage.cachedPromptTokens) * Int128(price.cachedInputMicroUSDPerMillion)
+            + Int128(usage.cacheWriteTokens) * Int128(price.cacheWriteMicroUSDPerMillion)
             + Int128(usage.completionTokens) * Int128(price.outputMicroUSDPerMillion)
         // tokenMicroUSD is micro-USD × tokens-per-million; × micro-credits/USD; ÷ (1e6 tokens × 1e6 micro).
         let numerator = tokenMicroUSD * Int128(microCreditsPerUSD)
@@ -54,9 +77,12 @@ public struct Pricing: Sendable {
         return Credits(micros: micros > Int128(Int64.max) ? Int64.max : Int64(micros))
     }
 
-    /// The worst case a request can cost: every prompt token at full price plus every output token it may produce.
+    /// The worst case a request can cost: every prompt token at the dearest input price plus every
+    /// output token it may produce.
     public func worstCase(promptTokens: Int, maxOutputTokens: Int, at price: Price) -> Credits {
-        cost(of: TokenUsage(promptTokens: promptTokens, completionTokens: maxOutputTokens), at: price)
+        var dearest = price
+        dearest.inputMicroUSDPerMillion = price.dearestInputMicroUSDPerMillion
+        return cost(of: TokenUsage(promptTokens: promptTokens, completionTokens: maxOutputTokens), at: dearest)
     }
 }
 

@@ -36,7 +36,7 @@ public enum ResponseInspection {
     /// A `usage` object, or nil when it is null.
     private static func readUsage(_ reader: inout JSONReader) throws -> TokenUsage? {
         if try reader.readNull() { return nil }
-        var (prompt, completion, cached) = (0, 0, 0)
+        var (prompt, completion, cached, cacheWrite) = (0, 0, 0, 0)
         func count(_ reader: inout JSONReader) throws -> Int {
             if try reader.readNull() { return 0 }
             guard let count = try reader.readInteger() else { throw WrongShape() }
@@ -49,15 +49,18 @@ public enum ResponseInspection {
             case "prompt_tokens_details":
                 if try reader.readNull() { return }
                 guard try reader.readObject({ key, reader in
-                    guard key == "cached_tokens" else { return try reader.skipValue() }
-                    cached = try count(&reader)
+                    switch key {
+                    case "cached_tokens": cached = try count(&reader)
+                    case "cache_write_tokens": cacheWrite = try count(&reader)
+                    default: try reader.skipValue()
+                    }
                 }) else { throw WrongShape() }
             default: try reader.skipValue()
             }
         }
         guard isObject else { throw WrongShape() }
         // Through the initialiser, which clamps what an upstream may get wrong.
-        return TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached)
+        return TokenUsage(promptTokens: prompt, completionTokens: completion, cachedPromptTokens: cached, cacheWriteTokens: cacheWrite)
     }
 
     /// What one SSE `data:` payload of a chat stream means to the gateway.

@@ -31,8 +31,13 @@ public struct OpenAIChatAdapter: ProviderAdapter {
         return WholeAnswer(body: body, usage: usage)
     }
 
-    public func readEvent(_ event: ServerSentEvent, needOutputCheck: Bool) -> StreamEventKind {
-        ResponseInspection.classify(event.data, needOutputCheck: needOutputCheck)
+    public func streamTranslator(for request: GatewayRequest) -> any StreamTranslator { PassThrough() }
+
+    /// Chunks go to the client as they came; only their meaning is read.
+    struct PassThrough: StreamTranslator {
+        func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void) {
+            emit(RelayedEvent(ResponseInspection.classify(event.data, needOutputCheck: needOutputCheck), event))
+        }
     }
 
     public func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment {

@@ -7,6 +7,7 @@ import SluiceCore
 /// The wire protocol an upstream speaks, as its manifest names it (`wire_protocol`).
 public enum WireProtocol: String, Sendable, CaseIterable {
     case openAIChat = "openai-chat"
+    case anthropicMessages = "anthropic-messages"
 }
 
 /// A client's chat request as the gateway holds it: the bytes it sent and what the gateway read
@@ -17,11 +18,14 @@ public struct GatewayRequest: Sendable {
     /// The same bytes, as the parsers and rewrites read them (made once, by the route).
     public var bytes: Data
     public var summary: ChatRequestSummary
+    /// The client's `anthropic-beta` header, passed on to Anthropic upstreams.
+    public var anthropicBeta: String?
 
-    public init(body: ByteBuffer, bytes: Data, summary: ChatRequestSummary) {
+    public init(body: ByteBuffer, bytes: Data, summary: ChatRequestSummary, anthropicBeta: String? = nil) {
         self.body = body
         self.bytes = bytes
         self.summary = summary
+        self.anthropicBeta = anthropicBeta
     }
 
     /// The smallest request `model` accepts, one token out: what a verification probe sends.
@@ -51,6 +55,28 @@ public struct WholeAnswer: Sendable {
 /// the end, an in-band error, or anything else.
 public typealias StreamEventKind = ResponseInspection.ChunkKind
 
+/// One event for the client, in OpenAI's chunk format, and what it means. `.done` and `.error`
+/// carry no payload the client sees: the relay writes the end and the error itself.
+public struct RelayedEvent: Sendable, Equatable {
+    public var kind: StreamEventKind
+    public var event: ServerSentEvent
+
+    public init(_ kind: StreamEventKind, _ event: ServerSentEvent) {
+        self.kind = kind
+        self.event = event
+    }
+}
+
+/// Turns one request's upstream stream into OpenAI chunks, event by event, as they arrive. It
+/// may keep state across events (a translated stream's id, open blocks and usage); it never
+/// holds an event back that it can already write.
+public protocol StreamTranslator: Sendable {
+    /// Reads one upstream event and hands `emit` what the client gets for it, in order: nothing,
+    /// one event, or several. `needOutputCheck` is true until the first output has been seen;
+    /// after that, only usage, errors and the end must be told apart from output.
+    mutating func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void)
+}
+
 /// How the gateway speaks one wire protocol to an upstream, in the spirit of TensorZero's
 /// provider trait: the dispatcher, the relay and settlement call only these, so they do not know
 /// which protocol an account speaks. `ProviderCatalog.adapter(for:)` picks one by the manifest's
@@ -61,16 +87,21 @@ public protocol ProviderAdapter: Sendable {
     var wireProtocol: WireProtocol { get }
 
     /// The upstream request for `request`, sent as `target`. A streaming request must ask the
-    /// upstream to report usage, whether or not the client asked.
-    func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) -> UpstreamRequest
+    /// upstream to report usage, whether or not the client asked. Throws a `GatewayError` (400)
+    /// for a request this protocol cannot carry, naming the parameter.
+    func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest
 
-    /// Reads a whole answer; nil when the body is not one (an upstream that answered 200 with a
-    /// login page, a proxy's error, or a broken body), so the dispatcher can fail over.
+    /// Reads a whole answer, as the client gets it; nil when the body is not one (an upstream
+    /// that answered 200 with a login page or an error, a proxy's error, or a broken body), so
+    /// the dispatcher can fail over.
     func readWhole(_ body: ByteBuffer) -> WholeAnswer?
 
-    /// Reads one event of a streaming answer. `needOutputCheck` is true until the first output has
-    /// been seen; after that, only usage, errors and the end matter.
-    func readEvent(_ event: ServerSentEvent, needOutputCheck: Bool) -> StreamEventKind
+    /// What reads this request's streaming answer.
+    func streamTranslator(for request: GatewayRequest) -> any StreamTranslator
+
+    /// The body the client gets for an error the upstream answered with (a rejection of the
+    /// request), in OpenAI's error shape; nil when the upstream's body says nothing usable.
+    func clientError(status: Int, body: ByteBuffer) -> ByteBuffer?
 
     /// What a failed response says about the account, for `model`. `body` is the error body, when read.
     func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment
@@ -86,6 +117,13 @@ extension ProviderAdapter {
     public func isRequestRejection(status: Int) -> Bool {
         (400..<500).contains(status) && ![401, 402, 403, 404, 408, 429].contains(status)
     }
+
+    /// The upstream's own body when it is already in OpenAI's shape (an `error` object).
+    public func clientError(status: Int, body: ByteBuffer) -> ByteBuffer? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object["error"] is [String: Any]
+        else { return nil }
+        return body
+    }
 }
 
 extension ProviderCatalog {
@@ -93,6 +131,7 @@ extension ProviderCatalog {
     public func adapter(for manifest: ProviderManifest) -> any ProviderAdapter {
         switch manifest.wireProtocol {
         case .openAIChat: OpenAIChatAdapter()
+        case .anthropicMessages: AnthropicMessagesAdapter(manifest: manifest)
         }
     }
 }

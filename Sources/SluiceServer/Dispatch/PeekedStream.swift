@@ -3,8 +3,8 @@ import NIOCore
 import SluiceCore
 import SluiceProviders
 
-/// An upstream SSE body and its parser, handed from the dispatcher (which peeks at the first
-/// events) to the relay (which writes the rest).
+/// An upstream SSE body, its parser and the adapter's translator, handed from the dispatcher
+/// (which peeks at the first events) to the relay (which writes the rest).
 ///
 /// `@unchecked Sendable`: the body's iterator is not Sendable. Exactly one task uses this
 /// box at a time: the dispatcher and the handler until it returns the response, then the
@@ -12,20 +12,31 @@ import SluiceProviders
 final class UpstreamEventStream: @unchecked Sendable {
     var iterator: UpstreamBody.AsyncIterator
     var parser = SSEParser()
+    var translator: any StreamTranslator
+    /// True until the first output: the translator then tells output apart from the rest.
+    var needOutputCheck = true
 
-    init(_ body: UpstreamBody) { iterator = body.makeAsyncIterator() }
+    init(_ body: UpstreamBody, translator: any StreamTranslator) {
+        iterator = body.makeAsyncIterator()
+        self.translator = translator
+    }
 
-    /// The next events, `[]` for a read that completed none, nil at the end of the body.
-    func nextEvents() async throws -> [ServerSentEvent]? {
+    /// The client's events for the next read, `[]` for a read that completed none, nil at the
+    /// end of the body.
+    func nextEvents() async throws -> [RelayedEvent]? {
         guard let buffer = try await iterator.next() else { return nil }
-        return try parser.feed(buffer.readableBytesView)
+        var relayed: [RelayedEvent] = []
+        for event in try parser.feed(buffer.readableBytesView) {
+            translator.translate(event, needOutputCheck: needOutputCheck) { relayed.append($0) }
+        }
+        return relayed
     }
 }
 
 /// A streaming upstream that has shown it works: its first output (or its end) has arrived.
 struct PeekedStream: Sendable {
     let stream: UpstreamEventStream
-    let pending: [ServerSentEvent]
+    let pending: [RelayedEvent]
 
     enum Result: Sendable {
         case ready(PeekedStream)
@@ -35,17 +46,19 @@ struct PeekedStream: Sendable {
 
     /// Reads events until one carries output, so an in-band error before the first content delta
     /// can still fail over. Nothing has been sent to the client yet.
-    static func peek(_ response: UpstreamResponse, adapter: any ProviderAdapter) async -> Result {
-        let stream = UpstreamEventStream(response.body)
-        var pending: [ServerSentEvent] = []
+    static func peek(_ response: UpstreamResponse, translator: any StreamTranslator) async -> Result {
+        let stream = UpstreamEventStream(response.body, translator: translator)
+        var pending: [RelayedEvent] = []
         do {
             while let events = try await stream.nextEvents() {
-                for event in events {
-                    switch adapter.readEvent(event, needOutputCheck: true) {
+                for (index, event) in events.enumerated() {
+                    switch event.kind {
                     case .error: return .failed
                     case .other: pending.append(event)
                     case .output, .usage, .done:
-                        pending.append(event)
+                        // The rest of this read goes too: one read often carries several chunks.
+                        pending.append(contentsOf: events[index...])
+                        stream.needOutputCheck = false
                         return .ready(PeekedStream(stream: stream, pending: pending))
                     }
                 }

@@ -118,7 +118,7 @@ struct UpstreamDispatcher: Sendable {
 
         switch response.status {
         case 200..<300 where request.summary.stream:
-            guard case .ready(let peeked) = await PeekedStream.peek(response, adapter: attempt.adapter) else {
+            guard case .ready(let peeked) = await PeekedStream.peek(response, translator: attempt.adapter.streamTranslator(for: request)) else {
                 return await failed(FailureAssessment(.transient, .model(attempt.model)), "stream failed before its first output")
             }
             return await succeeded(.stream(attempt, peeked))
@@ -146,7 +146,8 @@ struct UpstreamDispatcher: Sendable {
         return try await pool.credentials.sendWithUsableCredential(
             attempt.account, isRejected: { $0.status == 401 }, discard: { _ = try? await $0.body.collect(upTo: 64 << 10) }
         ) { account in
-            let call = attempt.adapter.upstreamRequest(for: request, to: account.target)
+            // A request this protocol cannot carry is the client's 400, thrown through the dispatcher.
+            let call = try attempt.adapter.upstreamRequest(for: request, to: account.target)
             return try await http.execute(call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: headTimeout)
         }
     }

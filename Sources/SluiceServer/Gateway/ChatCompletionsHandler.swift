@@ -39,7 +39,8 @@ struct ChatCompletionsHandler: Sendable {
             throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
         }
         let bytes = Data(buffer: buffer)
-        return GatewayRequest(body: buffer, bytes: bytes, summary: try ChatRequestSummary.parse(bytes))
+        return GatewayRequest(
+            body: buffer, bytes: bytes, summary: try ChatRequestSummary.parse(bytes), anthropicBeta: request.headers[.anthropicBeta])
     }
 
     /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.
@@ -47,8 +48,8 @@ struct ChatCompletionsHandler: Sendable {
         let account = answer.attempt.account
         let price = account.manifest.model(charge.model)?.price
         switch answer {
-        case .rejected(_, let response):
-            return try await passThroughRejection(response, account: account, charge: charge)
+        case .rejected(let attempt, let response):
+            return try await passThroughRejection(response, attempt: attempt, charge: charge)
         case .whole(_, let whole):
             await charge.settle(RequestOutcome(
                 endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
@@ -61,14 +62,15 @@ struct ChatCompletionsHandler: Sendable {
         }
     }
 
-    private func passThroughRejection(_ response: UpstreamResponse, account: AccountPool.Account, charge: RequestCharge) async throws -> Response {
+    private func passThroughRejection(_ response: UpstreamResponse, attempt: UpstreamAttempt, charge: RequestCharge) async throws -> Response {
+        let account = attempt.account
         let body = try? await response.body.collect(upTo: 1 << 20)
         await charge.settle(RequestOutcome(endReason: .upstreamRejected, status: response.status, provider: account.manifest.id, accountID: account.record.id))
-        // Forward the provider's own error only when it is in OpenAI's shape; otherwise say it plainly.
-        if let body, let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any], object["error"] is [String: Any] {
+        // The provider's own error, in OpenAI's shape; when it says nothing usable, say it plainly.
+        if let body, let error = attempt.adapter.clientError(status: response.status, body: body) {
             return Response(
                 status: .init(code: response.status), headers: [.contentType: "application/json", .shouldRetry: "false"],
-                body: .init(byteBuffer: body))
+                body: .init(byteBuffer: error))
         }
         throw GatewayError(
             status: response.status, type: "invalid_request_error", code: "upstream_rejected",

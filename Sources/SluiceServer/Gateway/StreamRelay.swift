@@ -65,9 +65,10 @@ struct StreamRelay: Sendable {
         }
     }
 
-    private func append(_ events: [ServerSentEvent], to out: inout ByteBuffer, progress: inout Progress) {
-        for event in events where !progress.finished {
-            switch attempt.adapter.readEvent(event, needOutputCheck: false) {
+    private func append(_ events: [RelayedEvent], to out: inout ByteBuffer, progress: inout Progress) {
+        for relayed in events where !progress.finished {
+            let event = relayed.event
+            switch relayed.kind {
             case .done:
                 progress.sawDone = true
             case .error:

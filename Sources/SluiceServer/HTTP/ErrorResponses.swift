@@ -11,6 +11,8 @@ extension HTTPField.Name {
     static let accelBuffering = HTTPField.Name("x-accel-buffering")!
     /// The client's name for a conversation, for sticky routing.
     static let sessionID = HTTPField.Name("x-session-id")!
+    /// Anthropic beta features a client asks for, passed on to Anthropic upstreams.
+    static let anthropicBeta = HTTPField.Name("anthropic-beta")!
 }
 
 extension Duration {

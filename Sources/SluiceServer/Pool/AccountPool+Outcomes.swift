@@ -41,8 +41,9 @@ extension AccountPool {
             else { continue }
             let share = remaining / total
             if share < tightest?.share ?? .infinity {
-                let resetIn = headers.first(name: limit.reset).flatMap(Durations.parse)
-                tightest = (share, resetIn.map { clock.now().addingTimeInterval($0) })
+                // OpenAI's resets are durations (`6m0s`), Anthropic's are times (RFC 3339).
+                let reset = headers.first(name: limit.reset)
+                tightest = (share, reset.flatMap(Durations.parse).map { clock.now().addingTimeInterval($0) } ?? reset.flatMap(RFC3339.parse))
             }
         }
         guard let tightest else { return }
@@ -63,5 +64,7 @@ extension AccountPool {
     static let quotaHeaders = [
         (remaining: "x-ratelimit-remaining-requests", limit: "x-ratelimit-limit-requests", reset: "x-ratelimit-reset-requests"),
         (remaining: "x-ratelimit-remaining-tokens", limit: "x-ratelimit-limit-tokens", reset: "x-ratelimit-reset-tokens"),
+        (remaining: "anthropic-ratelimit-requests-remaining", limit: "anthropic-ratelimit-requests-limit", reset: "anthropic-ratelimit-requests-reset"),
+        (remaining: "anthropic-ratelimit-tokens-remaining", limit: "anthropic-ratelimit-tokens-limit", reset: "anthropic-ratelimit-tokens-reset"),
     ]
 }

@@ -32,6 +32,23 @@ enum OpenAISchema {
     }
 }
 
+/// Validates Anthropic Messages API bodies with the official `anthropic` SDK's typed models
+/// (`Tests/conformance/validate_anthropic.py`): requests Sluice sends, and the mock's answers.
+enum AnthropicSchema {
+    enum Kind: String { case request, message, event, error }
+
+    static let script = Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_anthropic.py")
+
+    static func expectValid(_ items: [(kind: Kind, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let lines = try items.map { item -> String in
+            let body = try JSONSerialization.jsonObject(with: item.body)
+            return String(decoding: try JSONSerialization.data(withJSONObject: ["type": item.kind.rawValue, "body": body]), as: UTF8.self)
+        }
+        let (status, text) = try runPython(script, arguments: [], input: Data(lines.joined(separator: "\n").utf8))
+        #expect(status == 0 && text.isEmpty, "\(text)", sourceLocation: sourceLocation)
+    }
+}
+
 /// Runs a Python script with `input` on standard input; returns its exit status and its output.
 func runPython(_ script: URL, arguments: [String], input: Data) throws -> (status: Int32, output: String) {
     // Files, not pipes: a pipe needs a reader draining it while the child runs, a file does not.

@@ -37,6 +37,19 @@ struct Harness {
             oauth: .init(tokenURL: "http://127.0.0.1:\(port)/oauth/token", clientID: "sluice-test"))
     }
 
+    /// The model the mock serves in Anthropic's wire format, and its price (cache reads and
+    /// writes priced apart, as Anthropic's are).
+    static let anthropicModel = "claude-mock"
+    static let anthropicPrice = Price(inputUSD: "3", outputUSD: "15", cachedInputUSD: "0.30", cacheWriteUSD: "3.75")!
+
+    /// The mock's `/v1/messages`, as an Anthropic manifest names it: provider `mock-anthropic`.
+    static func anthropicManifest(port: Int) -> ProviderManifest {
+        ProviderManifest(
+            id: "mock-anthropic", name: "Mock Anthropic", baseURL: "http://127.0.0.1:\(port)", wireProtocol: .anthropicMessages,
+            auth: .header("x-api-key"), models: [.init(id: anthropicModel, contextWindow: 200_000, maxOutputTokens: 4_000, price: anthropicPrice)],
+            resetHints: [.retryAfter, .anthropic])
+    }
+
     static func config(directory: String) -> SluiceConfig {
         var config = SluiceConfig()
         config.server.port = 0
@@ -88,7 +101,8 @@ struct Harness {
             headerAuth.auth = .header("api-key")
             headerAuth.oauth = nil
             let gateway = try await openGateway(
-                config: config, extraProviders: [manifest(port: mockPort), headerAuth], clock: clock, logger: logger)
+                config: config, extraProviders: [manifest(port: mockPort), headerAuth, anthropicManifest(port: mockPort)], clock: clock,
+                logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
             // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.
             let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
@@ -193,16 +207,16 @@ struct EventReader {
 }
 
 extension Harness {
-    func openStream(_ key: String, extra: String = "") async throws -> HTTPClientResponse {
+    func openStream(_ key: String, model: String = Harness.model, extra: String = "") async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + "/v1/chat/completions")
         request.method = .POST
         request.headers.add(name: "authorization", value: "Bearer \(key)")
-        request.body = .bytes(ByteBuffer(string: Self.chatBody(stream: true, extra: extra)))
+        request.body = .bytes(ByteBuffer(string: Self.chatBody(model: model, stream: true, extra: extra)))
         return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     }
 
-    func streamEvents(_ key: String, extra: String = "") async throws -> (HTTPClientResponse, [String]) {
-        let response = try await openStream(key, extra: extra)
+    func streamEvents(_ key: String, model: String = Harness.model, extra: String = "") async throws -> (HTTPClientResponse, [String]) {
+        let response = try await openStream(key, model: model, extra: extra)
         var reader = EventReader(response)
         return (response, try await reader.rest())
     }

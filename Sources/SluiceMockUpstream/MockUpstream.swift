@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 
 /// A real HTTP server on loopback that speaks the OpenAI chat wire format, and Anthropic's
-/// Messages API (`MockAnthropic.swift`).
+/// Messages API (`MockAnthropic.swift`) and Gemini's `generateContent` (`MockGemini.swift`).
 ///
 /// It is the demo upstream of `sluice serve --demo` and the provider stand-in of the end-to-end
 /// tests. It names itself in every answer, so nobody mistakes it for a real model.
@@ -32,6 +32,9 @@ public enum MockUpstream {
         }
         router.post("/v1/messages") { request, _ -> Response in
             try await messages(request, control: control)
+        }
+        router.post("/v1beta/models/{action}") { request, context -> Response in
+            try await generateContent(request, action: context.parameters.get("action") ?? "", control: control)
         }
         router.post("/oauth/token") { request, _ -> Response in
             try await control.tokenEndpoint.respond(request)

@@ -20,6 +20,7 @@ import Testing
         let anthropic = try #require(catalog["anthropic"])
         #expect(anthropic.wireProtocol == .anthropicMessages && anthropic.auth == .header("x-api-key"))
         #expect(anthropic.model("claude-sonnet-4-5")?.price.cacheWriteMicroUSDPerMillion == 3_750_000)
+        #expect(catalog["gemini"]?.wireProtocol == .geminiGenerateContent && catalog["gemini"]?.auth == .header("x-goog-api-key"))
     }
 
     @Test func anAnthropicManifestMustPriceCacheWrites() throws {
@@ -52,7 +53,7 @@ import Testing
         (#""style":"header""#, #""style":"magic""#, "auth.style"),
         (#""wire_protocol""#, #""oauth":{"token_url":"not a url"},"wire_protocol""#, "oauth.token_url"),
         (#""wire_protocol""#, #""oauth":{"token_url":"https://x/t","scope":"all"},"wire_protocol""#, "unknown field oauth.scope"),
-        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat, anthropic-messages)"),
+        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat, anthropic-messages, gemini-generate-content)"),
     ])
     func invalidManifestsNameTheFileAndTheProblem(find: String, replace: String, problem: String) {
         let broken = valid.replacingOccurrences(of: find, with: replace)

@@ -20,7 +20,7 @@ import Testing
 
     /// Every request Sluice sent upstream is a valid Messages API request, unknown keys refused.
     func expectValidUpstreamRequests(_ h: Harness, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try AnthropicSchema.expectValid(h.control.requests.map { (.request, $0.body) }, sourceLocation: sourceLocation)
+        try NativeSchema.anthropic.expectValid(h.control.requests.map { ("request", $0.body) }, sourceLocation: sourceLocation)
     }
 
     /// Calls the mock's `/v1/messages` directly, as Anthropic's API would be called.
@@ -39,22 +39,22 @@ import Testing
             h.control.set(.toolCall, for: "tools")
             h.control.set(.inBandError, for: "broken")
             h.control.set(.fail(status: 429, retryAfter: "5"), for: "limited")
-            var items: [(kind: AnthropicSchema.Kind, body: Data)] = []
+            var items: [(kind: String, body: Data)] = []
             let whole = try await callMock(h, key: "plain", stream: false)
             #expect(whole.status == 200)
-            items.append((.message, whole.body))
-            items.append((.message, try await callMock(h, key: "tools", stream: false).body))
-            items.append((.error, try await callMock(h, key: "broken", stream: false).body))
+            items.append(("message", whole.body))
+            items.append(("message", try await callMock(h, key: "tools", stream: false).body))
+            items.append(("error", try await callMock(h, key: "broken", stream: false).body))
             let limited = try await callMock(h, key: "limited", stream: false)
             #expect(limited.status == 429)
-            items.append((.error, limited.body))
+            items.append(("error", limited.body))
             for key in ["plain", "tools", "broken"] {
                 var parser = SSEParser()
                 let events = try parser.feed(try await callMock(h, key: key, stream: true).body)
                 #expect(!events.isEmpty)
-                items += events.map { (.event, $0.data) }
+                items += events.map { ("event", $0.data) }
             }
-            try AnthropicSchema.expectValid(items)
+            try NativeSchema.anthropic.expectValid(items)
         }
     }
 

@@ -8,6 +8,7 @@ import SluiceCore
 public enum WireProtocol: String, Sendable, CaseIterable {
     case openAIChat = "openai-chat"
     case anthropicMessages = "anthropic-messages"
+    case geminiGenerateContent = "gemini-generate-content"
 }
 
 /// A client's chat request as the gateway holds it: the bytes it sent and what the gateway read
@@ -75,6 +76,13 @@ public protocol StreamTranslator: Sendable {
     /// one event, or several. `needOutputCheck` is true until the first output has been seen;
     /// after that, only usage, errors and the end must be told apart from output.
     mutating func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void)
+
+    /// The body has ended: what the client gets last, for a protocol with no end event of its own.
+    mutating func finish(emit: (RelayedEvent) -> Void)
+}
+
+extension StreamTranslator {
+    public mutating func finish(emit: (RelayedEvent) -> Void) {}
 }
 
 /// How the gateway speaks one wire protocol to an upstream, in the spirit of TensorZero's
@@ -132,6 +140,7 @@ extension ProviderCatalog {
         switch manifest.wireProtocol {
         case .openAIChat: OpenAIChatAdapter()
         case .anthropicMessages: AnthropicMessagesAdapter(manifest: manifest)
+        case .geminiGenerateContent: GeminiGenerateContentAdapter()
         }
     }
 }

@@ -15,6 +15,8 @@ final class UpstreamEventStream: @unchecked Sendable {
     var translator: any StreamTranslator
     /// True until the first output: the translator then tells output apart from the rest.
     var needOutputCheck = true
+    /// The body has ended and the translator has had its last word.
+    private var ended = false
 
     init(_ body: UpstreamBody, translator: any StreamTranslator) {
         iterator = body.makeAsyncIterator()
@@ -24,8 +26,13 @@ final class UpstreamEventStream: @unchecked Sendable {
     /// The client's events for the next read, `[]` for a read that completed none, nil at the
     /// end of the body.
     func nextEvents() async throws -> [RelayedEvent]? {
-        guard let buffer = try await iterator.next() else { return nil }
         var relayed: [RelayedEvent] = []
+        guard let buffer = try await iterator.next() else {
+            guard !ended else { return nil }
+            ended = true
+            translator.finish { relayed.append($0) }
+            return relayed.isEmpty ? nil : relayed
+        }
         for event in try parser.feed(buffer.readableBytesView) {
             translator.translate(event, needOutputCheck: needOutputCheck) { relayed.append($0) }
         }

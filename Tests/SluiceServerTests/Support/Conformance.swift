@@ -32,17 +32,18 @@ enum OpenAISchema {
     }
 }
 
-/// Validates Anthropic Messages API bodies with the official `anthropic` SDK's typed models
-/// (`Tests/conformance/validate_anthropic.py`): requests Sluice sends, and the mock's answers.
-enum AnthropicSchema {
-    enum Kind: String { case request, message, event, error }
+/// Validates provider-native bodies with the official SDKs' typed models: what Sluice sends
+/// upstream, and what the mocks answer, so the mocks cannot drift from the real APIs. Kinds are
+/// the scripts' own (`Tests/conformance/validate_anthropic.py`, `validate_gemini.py`).
+enum NativeSchema: String {
+    case anthropic, gemini
 
-    static let script = Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_anthropic.py")
+    var script: URL { Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_\(rawValue).py") }
 
-    static func expectValid(_ items: [(kind: Kind, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectValid(_ items: [(kind: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
         let lines = try items.map { item -> String in
             let body = try JSONSerialization.jsonObject(with: item.body)
-            return String(decoding: try JSONSerialization.data(withJSONObject: ["type": item.kind.rawValue, "body": body]), as: UTF8.self)
+            return String(decoding: try JSONSerialization.data(withJSONObject: ["type": item.kind, "body": body]), as: UTF8.self)
         }
         let (status, text) = try runPython(script, arguments: [], input: Data(lines.joined(separator: "\n").utf8))
         #expect(status == 0 && text.isEmpty, "\(text)", sourceLocation: sourceLocation)

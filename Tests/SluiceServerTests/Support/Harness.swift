@@ -50,6 +50,18 @@ struct Harness {
             resetHints: [.retryAfter, .anthropic])
     }
 
+    /// The model the mock serves in Gemini's wire format, and its price.
+    static let geminiModel = "gemini-mock"
+    static let geminiPrice = Price(inputUSD: "1.25", outputUSD: "10", cachedInputUSD: "0.125")!
+
+    /// The mock's `/v1beta/models/…:generateContent`, as a Gemini manifest names it: provider `mock-gemini`.
+    static func geminiManifest(port: Int) -> ProviderManifest {
+        ProviderManifest(
+            id: "mock-gemini", name: "Mock Gemini", baseURL: "http://127.0.0.1:\(port)/v1beta", wireProtocol: .geminiGenerateContent,
+            auth: .header("x-goog-api-key"), models: [.init(id: geminiModel, contextWindow: 1_000_000, maxOutputTokens: 8_000, price: geminiPrice)],
+            resetHints: [.retryAfter, .googleBody])
+    }
+
     static func config(directory: String) -> SluiceConfig {
         var config = SluiceConfig()
         config.server.port = 0
@@ -101,7 +113,7 @@ struct Harness {
             headerAuth.auth = .header("api-key")
             headerAuth.oauth = nil
             let gateway = try await openGateway(
-                config: config, extraProviders: [manifest(port: mockPort), headerAuth, anthropicManifest(port: mockPort)], clock: clock,
+                config: config, extraProviders: [manifest(port: mockPort), headerAuth, anthropicManifest(port: mockPort), geminiManifest(port: mockPort)], clock: clock,
                 logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
             // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.

@@ -1,0 +1,43 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import SluiceCore
+
+/// Google's Gemini API (`POST {base}/models/{model}:generateContent`, and
+/// `:streamGenerateContent?alt=sse` for streams), spoken by Google API keys and Google OAuth
+/// accounts, behind the client's OpenAI chat format: `GeminiRequest` translates the request,
+/// `GeminiAnswer` and `GeminiStream` the answer.
+public struct GeminiGenerateContentAdapter: ProviderAdapter {
+    public init() {}
+
+    public var wireProtocol: WireProtocol { .geminiGenerateContent }
+
+    public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
+        let body = try GeminiRequest.translate(request.bytes)
+        let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
+        let method = request.summary.stream ? "streamGenerateContent?alt=sse" : "generateContent"
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
+        target.authorize(&headers)
+        return UpstreamRequest(method: .POST, url: target.url("models/\(model):\(method)"), headers: headers, body: ByteBuffer(data: body))
+    }
+
+    public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {
+        guard let answer = GeminiAnswer.completion(from: Data(buffer: body), created: Int(Date().timeIntervalSince1970)) else { return nil }
+        return WholeAnswer(body: ByteBuffer(data: answer.body), usage: answer.usage)
+    }
+
+    public func streamTranslator(for request: GatewayRequest) -> any StreamTranslator {
+        GeminiStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
+    }
+
+    public func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment {
+        .response(status: status, body: body, model: model)
+    }
+
+    public func clientError(status: Int, body: ByteBuffer) -> ByteBuffer? {
+        GeminiAnswer.openAIError(fromGoogle: Data(buffer: body)).map { ByteBuffer(data: $0) }
+    }
+}

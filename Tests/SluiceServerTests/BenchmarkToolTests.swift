@@ -119,26 +119,11 @@ private enum Bench {
     static let directory = Harness.repoRoot.appendingPathComponent("bench")
 
     /// Runs `bench/SCRIPT` under python3 from the repository root; its exit status and standard
-    /// output. Polled rather than waited on, so a probe's gateway, in this process, keeps every
-    /// thread of the pool while the probe talks to it.
+    /// output.
     static func run(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let output = NSTemporaryDirectory() + "sluice-bench-\(UUID().uuidString).out"
-        defer { try? FileManager.default.removeItem(atPath: output) }
         var environment = ProcessInfo.processInfo.environment
         environment["BENCH_MODEL"] = Harness.model
-        let child = try ChildProcess(
-            "/usr/bin/env", ["python3", directory.appendingPathComponent(script).path] + arguments, environment: environment,
-            directory: Harness.repoRoot.path, output: output, errors: "/dev/null")
-        let deadline = ContinuousClock.now + .seconds(120)
-        while child.isRunning {
-            guard ContinuousClock.now < deadline else {
-                child.signal(SIGKILL)
-                Issue.record("bench/\(script) did not finish in 120 s")
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return (child.waitUntilExit(), String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self))
+        return try await runPythonClient(directory.appendingPathComponent(script), arguments: arguments, environment: environment)
     }
 
     static func json(_ result: (status: Int32, output: String)) throws -> [String: Any] {

@@ -60,3 +60,26 @@ func runPython(_ script: URL, arguments: [String], input: Data) throws -> (statu
     let status = try ChildProcess.run("/usr/bin/env", ["python3", script.path] + arguments, input: inputURL.path, output: outputURL.path)
     return (status, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
 }
+
+/// Runs a Python script that talks to a gateway in this process: its exit status and standard
+/// output. Polled rather than waited on, so the gateway keeps every thread of the pool while the
+/// script talks to it; killed after `limit`.
+func runPythonClient(
+    _ script: URL, arguments: [String], environment: [String: String]? = nil, limit: Duration = .seconds(120)
+) async throws -> (status: Int32, output: String) {
+    let output = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString).out"
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    let child = try ChildProcess(
+        "/usr/bin/env", ["python3", script.path] + arguments, environment: environment, directory: Harness.repoRoot.path, output: output,
+        errors: "/dev/null")
+    let deadline = ContinuousClock.now + limit
+    while child.isRunning {
+        guard ContinuousClock.now < deadline else {
+            child.signal(SIGKILL)
+            Issue.record("\(script.lastPathComponent) did not finish in \(limit)")
+            break
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return (child.waitUntilExit(), String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self))
+}

@@ -1,4 +1,5 @@
--- wrk script: chat completions (or GET $BENCH_PATH) with a bearer key from $SLUICE_KEY (empty: none).
+-- wrk script: chat completions for $BENCH_MODEL (default sluice-demo), or a GET, with a bearer key
+-- from $SLUICE_KEY (empty: none).
 local key = os.getenv("SLUICE_KEY") or ""
 if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 if os.getenv("BENCH_GET") == "1" then
@@ -6,7 +7,8 @@ if os.getenv("BENCH_GET") == "1" then
 else
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
-  wrk.body = '{"model":"sluice-demo","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
+  local model = os.getenv("BENCH_MODEL") or "sluice-demo"
+  wrk.body = '{"model":"' .. model .. '","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
 end
 
 done = function(summary, latency, requests)

@@ -46,6 +46,9 @@ for p in ("p50", "p99"):
 for p in ("p50", "p99"):
     row(f"streaming: total {p}", "streaming", ["total_us", p], "µs")
 row("/v1/models, 32 conn: throughput", "models", ["rps"], "req/s")
+row("chat translated to Anthropic, 32 conn: throughput", "translated_c32", ["rps"], "req/s", direct=False)
+for p in ("p50", "p99"):
+    row(f"sequential chat translated to Anthropic: latency {p}", "translated_sequential", ["latency_us", p], "µs", direct=False)
 row("memory: idle after start", "idle_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: idle after warm-up", "idle_after_load_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: peak under 256-conn load", "load_rss_kib", [], "MiB", 1 / 1024, direct=False)
@@ -61,12 +64,12 @@ def added(name, keys, percentiles, side):
     return ", ".join(out) or "—"
 
 errors = []
-for name in ("chat_c1", "chat_c32", "chat_c256", "models"):
+for name in ("chat_c1", "chat_c32", "chat_c256", "models", "translated_c32"):
     for side in ("direct", "proxy", "sluice"):
         e, n = get(name, side, "errors"), get(name, side, "non2xx")
         if e or n:
             errors.append(f"{name} {side}: {e} socket errors, {n} non-2xx")
-for name in ("sequential", "streaming"):
+for name in ("sequential", "streaming", "translated_sequential"):
     for side in ("direct", "proxy", "sluice"):
         if get(name, side, "failures"):
             errors.append(f"{name} {side}: {get(name, side, 'failures')} failures")
@@ -97,6 +100,11 @@ print(f"- Added latency at one connection ({sequential} sequential requests, ove
       f"nginx {added('sequential', seq_keys, ('p50', 'p90', 'p99'), 'proxy')}")
 print(f"- Added time to first streamed event: Sluice {added('streaming', first_event, ('p50', 'p99'), 'sluice')}; "
       f"nginx {added('streaming', first_event, ('p50', 'p99'), 'proxy')}")
+translated, passed = get("translated_c32", "sluice", "rps"), get("chat_c32", "sluice", "rps")
+t50, s50 = get("translated_sequential", "sluice", "latency_us", "p50"), get("sequential", "sluice", "latency_us", "p50")
+if translated and passed and t50 and s50:
+    print(f"- Translated path (OpenAI chat in, Anthropic Messages out, the same mock): {translated:,.0f} req/s at 32 conn, "
+          f"{translated / passed:.2f} of pass-through; sequential p50 {t50 - s50:+,.0f} µs over pass-through")
 print(f"- Open streams held: {held.get('open', '—')} of {streams}")
 print(f"- Errors: {'; '.join(errors) if errors else 'none'}")
 verdict = "balances" if ledger.get("balanced") else f"DOES NOT BALANCE: {ledger.get('problems')}"

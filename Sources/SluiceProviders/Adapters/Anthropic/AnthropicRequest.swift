@@ -14,7 +14,7 @@ enum AnthropicRequest {
         }
         if let n = chat["n"] as? Int, n != 1 { throw .invalidRequest("This model's provider returns one choice: `n` must be 1.", param: "n") }
         var system: [[String: Any]] = []
-        var messages = Messages()
+        var messages = AlternatingTurns(partsKey: "content")
         for (index, raw) in (chat["messages"] as? [Any] ?? []).enumerated() {
             guard let message = raw as? [String: Any], let role = message["role"] as? String else {
                 throw .invalidRequest("Each message must be an object with a `role`.", param: "messages[\(index)]")
@@ -62,21 +62,6 @@ enum AnthropicRequest {
         if stream { out["stream"] = true }
         guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
         return data
-    }
-
-    /// Messages in Anthropic's shape: roles alternate, so consecutive messages of one role (a run
-    /// of tool results, say) are merged into one.
-    struct Messages {
-        var list: [[String: Any]] = []
-
-        mutating func append(role: String, _ blocks: [[String: Any]]) {
-            guard !blocks.isEmpty else { return }
-            if let last = list.last, last["role"] as? String == role, let previous = last["content"] as? [[String: Any]] {
-                list[list.count - 1]["content"] = previous + blocks
-            } else {
-                list.append(["role": role, "content": blocks])
-            }
-        }
     }
 
     /// Text parts only (system, developer and tool messages).

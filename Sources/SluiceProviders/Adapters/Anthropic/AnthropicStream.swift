@@ -14,20 +14,14 @@ struct AnthropicStream: StreamTranslator {
         case other
     }
 
-    let model: String
-    let created: Int
-    private var id = "msg"
-    private var upstreamModel: String?
+    private var chunks: OpenAIChunks
     private var blocks: [Int: Block] = [:]
     private var toolCalls = 0
     /// Input counts by Anthropic's names (`input_tokens`, `cache_read_input_tokens`, …).
     private var inputUsage: [String: Int] = [:]
     private var outputTokens = 0
 
-    init(model: String, created: Int) {
-        self.model = model
-        self.created = created
-    }
+    init(model: String, created: Int) { chunks = OpenAIChunks(id: "msg", model: model, created: created) }
 
     mutating func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void) {
         guard let object = (try? JSONSerialization.jsonObject(with: event.data)) as? [String: Any], let type = object["type"] as? String else {
@@ -36,8 +30,8 @@ struct AnthropicStream: StreamTranslator {
         switch type {
         case "message_start":
             let message = object["message"] as? [String: Any]
-            id = message?["id"] as? String ?? id
-            upstreamModel = message?["model"] as? String
+            chunks.id = message?["id"] as? String ?? chunks.id
+            chunks.model = message?["model"] as? String ?? chunks.model
             for (key, value) in message?["usage"] as? [String: Any] ?? [:] { if let count = value as? Int { inputUsage[key] = count } }
             emit(chunk(delta: ["role": "assistant", "content": ""], kind: .other))
         case "content_block_start":
@@ -56,9 +50,7 @@ struct AnthropicStream: StreamTranslator {
             let stopReason = (object["delta"] as? [String: Any])?["stop_reason"] as? String
             emit(chunk(delta: [:], finish: AnthropicAnswer.finishReason(stopReason), kind: .output))
         case "message_stop":
-            let usage = AnthropicAnswer.usage(inputUsage, outputTokens: outputTokens)
-            emit(RelayedEvent(.usage(usage, hasChoices: false), ServerSentEvent(data: encode(choices: [], usage: usage))))
-            emit(RelayedEvent(.done, ServerSentEvent(data: Data())))
+            chunks.end(usage: AnthropicAnswer.usage(inputUsage, outputTokens: outputTokens), emit: emit)
         case "error":
             emit(RelayedEvent(.error, event))
         default:
@@ -112,15 +104,6 @@ struct AnthropicStream: StreamTranslator {
     }
 
     private func chunk(delta: [String: Any], finish: String? = nil, kind: StreamEventKind) -> RelayedEvent {
-        let choice: [String: Any] = ["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": finish ?? NSNull()]
-        return RelayedEvent(kind, ServerSentEvent(data: encode(choices: [choice], usage: nil)))
-    }
-
-    private func encode(choices: [[String: Any]], usage: TokenUsage?) -> Data {
-        var object: [String: Any] = [
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": upstreamModel ?? model, "choices": choices,
-        ]
-        if let usage { object["usage"] = AnthropicAnswer.usageJSON(usage) }
-        return (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        chunks.chunk(delta: delta, finish: finish, kind: kind)
     }
 }

@@ -25,7 +25,7 @@ enum GeminiRequest {
             }
         }
         var system: [[String: Any]] = []
-        var contents = Turns()
+        var contents = AlternatingTurns(partsKey: "parts")
         for (index, raw) in rawMessages.enumerated() {
             let param = "messages[\(index)]"
             guard let message = raw as? [String: Any], let role = message["role"] as? String else {
@@ -68,20 +68,6 @@ enum GeminiRequest {
         if !generation.isEmpty { out["generationConfig"] = generation }
         guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
         return data
-    }
-
-    /// Turns in Gemini's shape; consecutive turns of one role are merged.
-    struct Turns {
-        var list: [[String: Any]] = []
-
-        mutating func append(role: String, _ parts: [[String: Any]]) {
-            guard !parts.isEmpty else { return }
-            if let last = list.last, last["role"] as? String == role, let previous = last["parts"] as? [[String: Any]] {
-                list[list.count - 1]["parts"] = previous + parts
-            } else {
-                list.append(["role": role, "parts": parts])
-            }
-        }
     }
 
     /// Text and images, from the same parts Anthropic's translation reads.

@@ -73,8 +73,8 @@ import Testing
     }
 
     @Test func onlyTheRequestsOwnFaultsPassThrough() {
-        #expect([400, 413, 422].allSatisfy(adapter.isRequestRejection))
-        #expect(![200, 401, 402, 403, 404, 408, 429, 500, 503].contains(where: adapter.isRequestRejection))
+        #expect([400, 413, 422].allSatisfy { adapter.isRequestRejection(status: $0, body: nil) })
+        #expect(![200, 401, 402, 403, 404, 408, 429, 500, 503].contains { adapter.isRequestRejection(status: $0, body: nil) })
         #expect(adapter.assessFailure(status: 429, body: nil, model: "m") == FailureAssessment(.rateLimited, .model("m")))
     }
 

@@ -114,15 +114,18 @@ public protocol ProviderAdapter: Sendable {
     /// What a failed response says about the account, for `model`. `body` is the error body, when read.
     func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment
 
-    /// Whether a status is the request's own fault, which another account would answer the same
-    /// way: the client then sees the upstream's answer and no account is marked.
-    func isRequestRejection(status: Int) -> Bool
+    /// Whether a failed response is the request's own fault, which another account would answer
+    /// the same way: the client then sees the upstream's answer and no account is marked. `body`
+    /// is the error body, when read.
+    func isRequestRejection(status: Int, body: Data?) -> Bool
 }
 
 extension ProviderAdapter {
     /// Every 4xx but those that speak of the account (401, 402, 403), the model on it (404), or
     /// its limits (408, 429).
-    public func isRequestRejection(status: Int) -> Bool {
+    public func isRequestRejection(status: Int, body: Data?) -> Bool { Self.isRejectionStatus(status) }
+
+    public static func isRejectionStatus(_ status: Int) -> Bool {
         (400..<500).contains(status) && ![401, 402, 403, 404, 408, 429].contains(status)
     }
 

@@ -10,12 +10,12 @@ enum CommittedAnswer: Sendable {
     /// A stream that has shown its first output (or its end).
     case stream(UpstreamAttempt, PeekedStream)
     /// The upstream refused the request itself (a 400-class error that another account would
-    /// refuse too): the client sees the upstream's answer.
-    case rejected(UpstreamAttempt, UpstreamResponse)
+    /// refuse too): the client sees the upstream's answer, its status and error body.
+    case rejected(UpstreamAttempt, status: Int, body: ByteBuffer?)
 
     var attempt: UpstreamAttempt {
         switch self {
-        case .whole(let attempt, _), .stream(let attempt, _), .rejected(let attempt, _): attempt
+        case .whole(let attempt, _), .stream(let attempt, _), .rejected(let attempt, _, _): attempt
         }
     }
 }
@@ -128,10 +128,13 @@ struct UpstreamDispatcher: Sendable {
                 return await failed(.garbage, "HTTP \(response.status) with a body that is not an answer")
             }
             return await succeeded(.whole(attempt, whole))
-        case _ where attempt.adapter.isRequestRejection(status: response.status):
-            return .committed(.rejected(attempt, response))
         default:
-            let errorBody = (try? await response.body.collect(upTo: 64 << 10)).map { Data(buffer: $0) }
+            // The error body decides too: a provider may say "no credit left" with a 400.
+            let errorBuffer = try? await response.body.collect(upTo: 1 << 20)
+            let errorBody = errorBuffer.map { Data(buffer: $0) }
+            if attempt.adapter.isRequestRejection(status: response.status, body: errorBody) {
+                return .committed(.rejected(attempt, status: response.status, body: errorBuffer))
+            }
             let resetAt = ResetHints.resetTime(
                 header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: pool.clock.now())
             let assessment = attempt.adapter.assessFailure(status: response.status, body: errorBody, model: attempt.model)

@@ -48,8 +48,8 @@ struct ChatCompletionsHandler: Sendable {
         let account = answer.attempt.account
         let price = account.manifest.model(charge.model)?.price
         switch answer {
-        case .rejected(let attempt, let response):
-            return try await passThroughRejection(response, attempt: attempt, charge: charge)
+        case .rejected(let attempt, let status, let body):
+            return try await passThroughRejection(status: status, body: body, attempt: attempt, charge: charge)
         case .whole(_, let whole):
             await charge.settle(RequestOutcome(
                 endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
@@ -62,18 +62,16 @@ struct ChatCompletionsHandler: Sendable {
         }
     }
 
-    private func passThroughRejection(_ response: UpstreamResponse, attempt: UpstreamAttempt, charge: RequestCharge) async throws -> Response {
+    private func passThroughRejection(status: Int, body: ByteBuffer?, attempt: UpstreamAttempt, charge: RequestCharge) async throws -> Response {
         let account = attempt.account
-        let body = try? await response.body.collect(upTo: 1 << 20)
-        await charge.settle(RequestOutcome(endReason: .upstreamRejected, status: response.status, provider: account.manifest.id, accountID: account.record.id))
+        await charge.settle(RequestOutcome(endReason: .upstreamRejected, status: status, provider: account.manifest.id, accountID: account.record.id))
         // The provider's own error, in OpenAI's shape; when it says nothing usable, say it plainly.
-        if let body, let error = attempt.adapter.clientError(status: response.status, body: body) {
+        if let body, let error = attempt.adapter.clientError(status: status, body: body) {
             return Response(
-                status: .init(code: response.status), headers: [.contentType: "application/json", .shouldRetry: "false"],
-                body: .init(byteBuffer: error))
+                status: .init(code: status), headers: [.contentType: "application/json", .shouldRetry: "false"], body: .init(byteBuffer: error))
         }
         throw GatewayError(
-            status: response.status, type: "invalid_request_error", code: "upstream_rejected",
-            message: "The upstream rejected the request with status \(response.status).", shouldRetry: false)
+            status: status, type: "invalid_request_error", code: "upstream_rejected",
+            message: "The upstream rejected the request with status \(status).", shouldRetry: false)
     }
 }

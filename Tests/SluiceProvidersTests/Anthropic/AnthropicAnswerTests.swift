@@ -61,6 +61,11 @@ import Testing
         #expect(adapter.assessFailure(status: 529, body: nil, model: "m") == adapter.assessFailure(status: 503, body: nil, model: "m"),
             "overloaded is the provider's state, like a 503")
         #expect(adapter.assessFailure(status: 429, body: nil, model: "m").failure == .rateLimited)
+        // An account out of credit says so with a 400: the account leaves rotation, the client is not refused.
+        let noCredit = Data(#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API."}}"#.utf8)
+        #expect(!adapter.isRequestRejection(status: 400, body: noCredit))
+        #expect(adapter.assessFailure(status: 400, body: noCredit, model: "m") == FailureAssessment(.quotaExhausted, .account))
+        #expect(adapter.isRequestRejection(status: 400, body: Data(#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too large"}}"#.utf8)))
     }
 
     // MARK: Streams

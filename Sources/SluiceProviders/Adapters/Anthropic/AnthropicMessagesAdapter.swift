@@ -45,10 +45,24 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
         AnthropicStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
     }
 
-    /// Anthropic's status codes mean what OpenAI's do, but for 529: overloaded, which is the
-    /// provider's state and not the account's, so the account cools briefly like on a 503.
+    /// Anthropic's status codes mean what OpenAI's do, but for two. 529 is overloaded, the
+    /// provider's state and not the account's, so the model cools briefly as on a 503. And an
+    /// account out of credit answers 400 ("Your credit balance is too low"): that is the
+    /// account's state, so it leaves rotation instead of the client being refused.
     public func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment {
-        .response(status: status == 529 ? 503 : status, body: body, model: model)
+        if Self.namesNoCredit(status: status, body: body) { return FailureAssessment(.quotaExhausted, .account) }
+        return .response(status: status == 529 ? 503 : status, body: body, model: model)
+    }
+
+    public func isRequestRejection(status: Int, body: Data?) -> Bool {
+        Self.isRejectionStatus(status) && !Self.namesNoCredit(status: status, body: body)
+    }
+
+    static func namesNoCredit(status: Int, body: Data?) -> Bool {
+        guard status == 400, let body, let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let message = (object["error"] as? [String: Any])?["message"] as? String
+        else { return false }
+        return message.lowercased().contains("credit balance")
     }
 
     public func clientError(status: Int, body: ByteBuffer) -> ByteBuffer? {

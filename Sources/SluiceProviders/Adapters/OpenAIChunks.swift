@@ -22,8 +22,19 @@ struct OpenAIChunks: Sendable {
 
     private func encode(choices: [[String: Any]], usage: TokenUsage?) -> Data {
         var object: [String: Any] = ["id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices]
-        if let usage { object["usage"] = AnthropicAnswer.usageJSON(usage) }
+        if let usage { object["usage"] = OpenAIUsage.json(usage) }
         return (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+    }
+}
+
+/// OpenAI's `usage` object, for translated answers: cache reads and writes as prompt details.
+enum OpenAIUsage {
+    static func json(_ usage: TokenUsage) -> [String: Any] {
+        [
+            "prompt_tokens": usage.promptTokens, "completion_tokens": usage.completionTokens,
+            "total_tokens": usage.promptTokens + usage.completionTokens,
+            "prompt_tokens_details": ["cached_tokens": usage.cachedPromptTokens, "cache_write_tokens": usage.cacheWriteTokens],
+        ]
     }
 }
 

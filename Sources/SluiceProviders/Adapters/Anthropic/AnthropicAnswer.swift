@@ -46,7 +46,7 @@ enum AnthropicAnswer {
             "id": message["id"] as? String ?? "msg", "object": "chat.completion", "created": created,
             "model": message["model"] as? String ?? "",
             "choices": [["index": 0, "message": reply, "logprobs": NSNull(), "finish_reason": finishReason(message["stop_reason"] as? String)]],
-            "usage": usageJSON(usage),
+            "usage": OpenAIUsage.json(usage),
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: completion) else { return nil }
         return (data, usage)
@@ -61,14 +61,6 @@ enum AnthropicAnswer {
         return TokenUsage(
             promptTokens: input + cacheRead + cacheWrite, completionTokens: outputTokens ?? usage?["output_tokens"] as? Int ?? 0,
             cachedPromptTokens: cacheRead, cacheWriteTokens: cacheWrite)
-    }
-
-    static func usageJSON(_ usage: TokenUsage) -> [String: Any] {
-        [
-            "prompt_tokens": usage.promptTokens, "completion_tokens": usage.completionTokens,
-            "total_tokens": usage.promptTokens + usage.completionTokens,
-            "prompt_tokens_details": ["cached_tokens": usage.cachedPromptTokens, "cache_write_tokens": usage.cacheWriteTokens],
-        ]
     }
 
     /// end_turn → stop, max_tokens → length, tool_use → tool_calls, refusal → content_filter.

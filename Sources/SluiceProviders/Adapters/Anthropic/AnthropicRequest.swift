@@ -28,10 +28,7 @@ enum AnthropicRequest {
             case "assistant":
                 messages.append(role: "assistant", try assistantBlocks(message, param: param))
             case "tool":
-                guard let id = message["tool_call_id"] as? String else {
-                    throw .invalidRequest("A tool message needs its `tool_call_id`.", param: "\(param).tool_call_id")
-                }
-                let text = try textBlocks(message["content"], param: param).compactMap { $0["text"] as? String }.joined()
+                let (id, text) = try toolResult(message, param: param)
                 messages.append(role: "user", [["type": "tool_result", "tool_use_id": id, "content": text]])
             default:
                 throw .invalidRequest("Messages with role `\(role)` cannot be sent to this model's provider.", param: "\(param).role")
@@ -75,6 +72,14 @@ enum AnthropicRequest {
             }
             return ["type": "text", "text": text]
         }
+    }
+
+    /// A tool message: the call it answers and its text.
+    static func toolResult(_ message: [String: Any], param: String) throws(GatewayError) -> (callID: String, text: String) {
+        guard let id = message["tool_call_id"] as? String else {
+            throw .invalidRequest("A tool message needs its `tool_call_id`.", param: "\(param).tool_call_id")
+        }
+        return (id, try textBlocks(message["content"], param: param).compactMap { $0["text"] as? String }.joined())
     }
 
     /// A user message's parts: text and images.

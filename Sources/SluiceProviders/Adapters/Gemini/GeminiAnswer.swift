@@ -61,7 +61,7 @@ enum GeminiAnswer {
             "id": object["responseId"] as? String ?? "gemini", "object": "chat.completion", "created": created,
             "model": object["modelVersion"] as? String ?? "",
             "choices": [["index": 0, "message": message, "logprobs": NSNull(), "finish_reason": finish]],
-            "usage": AnthropicAnswer.usageJSON(usage),
+            "usage": OpenAIUsage.json(usage),
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: completion) else { return nil }
         return (data, usage)

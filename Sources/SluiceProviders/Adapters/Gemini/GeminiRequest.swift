@@ -39,13 +39,10 @@ enum GeminiRequest {
             case "assistant":
                 contents.append(role: "model", try modelParts(message, param: param))
             case "tool":
-                guard let id = message["tool_call_id"] as? String else {
-                    throw .invalidRequest("A tool message needs its `tool_call_id`.", param: "\(param).tool_call_id")
-                }
+                let (id, text) = try AnthropicRequest.toolResult(message, param: param)
                 guard let name = callNames[id] else {
                     throw .invalidRequest("No assistant tool call has the id `\(id)`.", param: "\(param).tool_call_id")
                 }
-                let text = try AnthropicRequest.textBlocks(message["content"], param: param).compactMap { $0["text"] as? String }.joined()
                 // Gemini wants an object: a JSON object result is one, anything else is wrapped.
                 let result = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? ["result": text]
                 contents.append(role: "user", [["functionResponse": ["name": name, "response": result]]])

@@ -22,6 +22,23 @@ public struct ProviderManifest: Sendable, Equatable {
             self.maxOutputTokens = maxOutputTokens
             self.price = price
         }
+
+        /// Limits no model of `models` exceeds: the highest of each price and limit, so a hold at
+        /// them covers whichever serves. Nil for no models.
+        public static func dearest(of models: [Model], named name: String) -> Model? {
+            guard var dearest = models.first else { return nil }
+            dearest.id = name
+            for model in models.dropFirst() {
+                dearest.contextWindow = max(dearest.contextWindow, model.contextWindow)
+                dearest.maxOutputTokens = max(dearest.maxOutputTokens, model.maxOutputTokens)
+                dearest.price = Price(
+                    inputMicroUSDPerMillion: max(dearest.price.inputMicroUSDPerMillion, model.price.inputMicroUSDPerMillion),
+                    outputMicroUSDPerMillion: max(dearest.price.outputMicroUSDPerMillion, model.price.outputMicroUSDPerMillion),
+                    cachedInputMicroUSDPerMillion: max(dearest.price.cachedInputMicroUSDPerMillion, model.price.cachedInputMicroUSDPerMillion),
+                    cacheWriteMicroUSDPerMillion: max(dearest.price.cacheWriteMicroUSDPerMillion, model.price.cacheWriteMicroUSDPerMillion))
+            }
+            return dearest
+        }
     }
 
     /// Where OAuth accounts of this provider refresh their tokens (`oauth`).

@@ -55,6 +55,9 @@ public func openGateway(
     }
     var catalog = try ProviderCatalog.load(directory: providersDir)
     for manifest in extraProviders { catalog = try catalog.adding(manifest) }
+    if let problem = config.models.aliases.problem(offered: Set(catalog.providers.values.flatMap { $0.models.map(\.id) })) {
+        throw StartupError(problem)
+    }
     let secrets = try makeSecretBox(config.security)
     let store = try await openStore(config.database, logger: logger)
     let shared: SharedState
@@ -74,7 +77,7 @@ public func openGateway(
     poolSettings.maxQueued = config.accounts.maxQueuedRequests
     poolSettings.oauthRefreshAhead = TimeInterval(config.accounts.oauthRefreshAheadSeconds)
     let pool = AccountPool(
-        store: store, secrets: secrets, catalog: catalog, settings: poolSettings,
+        store: store, secrets: secrets, catalog: catalog, aliases: config.models.aliases, settings: poolSettings,
         refreshInterval: .seconds(config.accounts.refreshSeconds), events: shared.events, clock: clock, logger: logger)
     let authenticator = KeyAuthenticator(
         store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize, events: shared.events,

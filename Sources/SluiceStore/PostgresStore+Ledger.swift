@@ -60,14 +60,14 @@ extension PostgresStore {
         }
     }
 
-    /// Rows per multi-row insert: 17 parameters each stays far below PostgreSQL's 65,535.
+    /// Rows per multi-row insert: 19 parameters each stays far below PostgreSQL's 65,535.
     static let rowsPerInsert = 1_000
 
     static func insertUsageRows(_ records: some Collection<UsageRecord>) -> PostgresQuery {
-        var sql = PostgresQuery.StringInterpolation(literalCapacity: 300 + 120 * records.count, interpolationCount: 17 * records.count)
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 300 + 120 * records.count, interpolationCount: 19 * records.count)
         sql.appendLiteral("""
-            INSERT INTO usage_logs (request_id, user_id, api_key_id, model, provider, account_id, prompt_tokens,
-                completion_tokens, cached_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
+            INSERT INTO usage_logs (request_id, user_id, api_key_id, model, served_model, provider, account_id, prompt_tokens,
+                completion_tokens, cached_tokens, cache_write_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
                 end_reason, stream, created_at) VALUES
             """)
         for (index, record) in records.enumerated() {
@@ -80,6 +80,8 @@ extension PostgresStore {
             sql.appendLiteral(", ")
             sql.appendInterpolation(record.model)
             sql.appendLiteral(", ")
+            sql.appendInterpolation(record.servedModel)
+            sql.appendLiteral("::text, ")
             sql.appendInterpolation(record.provider)
             sql.appendLiteral("::text, ")
             sql.appendInterpolation(record.accountID)
@@ -89,6 +91,8 @@ extension PostgresStore {
             sql.appendInterpolation(record.usage.completionTokens)
             sql.appendLiteral(", ")
             sql.appendInterpolation(record.usage.cachedPromptTokens)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(record.usage.cacheWriteTokens)
             sql.appendLiteral(", ")
             sql.appendInterpolation(record.charged.micros)
             sql.appendLiteral(", ")

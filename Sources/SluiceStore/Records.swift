@@ -192,7 +192,10 @@ public struct UsageRecord: Sendable, Equatable {
     public var requestID: String
     public var userID: Int64
     public var apiKeyID: Int64
+    /// The model the client asked for, perhaps an alias.
     public var model: String
+    /// The model that served the request, when an account did: `model`, or an alias's target.
+    public var servedModel: String?
     public var provider: String?
     public var accountID: Int64?
     public var usage: TokenUsage
@@ -207,7 +210,7 @@ public struct UsageRecord: Sendable, Equatable {
     public var createdAt: Date
 
     public init(
-        requestID: String, userID: Int64, apiKeyID: Int64, model: String, provider: String?, accountID: Int64?,
+        requestID: String, userID: Int64, apiKeyID: Int64, model: String, servedModel: String? = nil, provider: String?, accountID: Int64?,
         usage: TokenUsage, charged: Credits, costEstimated: Bool, latencyMs: Int, ttftMs: Int?, status: Int,
         endReason: String, stream: Bool, createdAt: Date = Date()
     ) {
@@ -215,6 +218,7 @@ public struct UsageRecord: Sendable, Equatable {
         self.userID = userID
         self.apiKeyID = apiKeyID
         self.model = model
+        self.servedModel = servedModel
         self.provider = provider
         self.accountID = accountID
         self.usage = usage

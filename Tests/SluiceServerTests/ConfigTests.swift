@@ -58,6 +58,46 @@ import Testing
     }
 }
 
+@Suite struct ModelAliasConfigTests {
+    func aliases(_ yaml: String) throws -> ModelAliases {
+        var config = SluiceConfig()
+        try ConfigLoader.apply(yaml: "models:\n  aliases:\n" + yaml, source: "x.yaml", to: &config)
+        return config.models.aliases
+    }
+
+    @Test func aliasesAreReadWithTheirRoutingAndWeights() throws {
+        let read = try aliases(
+            "    smart:\n      routing: weighted\n      targets: [gpt-4o, {model: claude-sonnet-4-5, weight: 3}]\n"
+                + "    fast:\n      targets: [gpt-4o-mini]\n")
+        #expect(read["smart"] == ModelAlias(name: "smart", routing: .weighted, targets: [.init(model: "gpt-4o"), .init(model: "claude-sonnet-4-5", weight: 3)]))
+        #expect(read["fast"] == ModelAlias(name: "fast", routing: .ordered, targets: [.init(model: "gpt-4o-mini")]))
+    }
+
+    @Test func aBadAliasStopsTheStartNamingIt() throws {
+        let bad = [
+            "    smart:\n      targets: []\n": "smart.targets must list at least one model",
+            "    smart:\n      routing: random\n      targets: [a]\n": "smart.routing must be ordered or weighted",
+            "    smart:\n      targets: [{model: a, weight: 0}]\n": "the weight of a must be an integer from 1 to 1000",
+            "    smart:\n      targets: [a, a]\n": "names a model twice",
+            "    smart:\n      targets: [a]\n      retries: 2\n": "unknown key models.aliases.smart.retries",
+            "    smart:\n      targets: [fast]\n    fast:\n      targets: [a]\n": "a target cannot be another alias",
+        ]
+        for (yaml, problem) in bad {
+            #expect(throws: ConfigLoader.Error.self) { try aliases(yaml) }
+            do { _ = try aliases(yaml) } catch { #expect("\(error)".contains(problem), "\(error)") }
+        }
+        // No environment variable stands for an alias.
+        var config = SluiceConfig()
+        #expect(throws: ConfigLoader.Error.self) { try ConfigLoader.apply(environment: ["SLUICE_MODELS_ALIASES": "smart=a"], to: &config) }
+    }
+
+    @Test func anAliasOfAModelNoProviderOffersStopsTheStart() async throws {
+        var config = Harness.config(directory: NSTemporaryDirectory() + "sluice-alias-\(UUID().uuidString)")
+        config.models.aliases = ModelAliases([ModelAlias(name: "smart", routing: .ordered, targets: [.init(model: "gpt-9")])])
+        await #expect(throws: StartupError.self) { _ = try await openGateway(config: config, logger: .init(label: "test")) }
+    }
+}
+
 @Suite struct KeyHashTests {
     @Test func hashIsLowercaseHexSHA256() {
         // SHA-256("abc"), from FIPS 180-2.

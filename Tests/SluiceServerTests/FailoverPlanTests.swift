@@ -39,11 +39,11 @@ import Testing
 
     @Test func afterAFailedAttemptCoolingIsAnUpstreamFailureUnlessItWasARateLimit() {
         var failed = plan()
-        failed.attempting(1)
+        failed.attempting(1, for: "m")
         failed.attemptFailed(.transient)
         #expect(error(failed.step(for: .cooling(until: now.addingTimeInterval(0.5)), clockNow: start, now: now))?.code == "upstream_error")
         var limited = plan()
-        limited.attempting(1)
+        limited.attempting(1, for: "m")
         limited.attemptFailed(.rateLimited)
         #expect(error(limited.step(for: .cooling(until: now.addingTimeInterval(0.5)), clockNow: start, now: now))
             == .allAccountsCooling(retryAfterSeconds: 1))
@@ -65,7 +65,7 @@ import Testing
         #expect(error(open.step(for: .none, clockNow: start, now: now)) == .noAccount(model: "m"))
         var closed = plan(closed: ["a": 40, "b": 7])
         #expect(error(closed.step(for: .none, clockNow: start, now: now)) == .poolAllowanceExhausted(retryAfterSeconds: 7))
-        closed.attempting(1)
+        closed.attempting(1, for: "m")
         #expect(error(closed.step(for: .none, clockNow: start, now: now)) == FailoverPlan.everyAccountFailed)
     }
 
@@ -73,8 +73,8 @@ import Testing
         var plan = plan()
         for id in 1...3 {
             #expect(plan.mayAttemptAgain)
-            plan.attempting(Int64(id))
+            plan.attempting(Int64(id), for: "m")
         }
-        #expect(!plan.mayAttemptAgain && plan.tried == [1, 2, 3])
+        #expect(!plan.mayAttemptAgain && plan.tried(for: "m") == [1, 2, 3])
     }
 }

@@ -218,4 +218,31 @@ public enum ChatRequestRewrite {
         object["stream_options"] = options
         return try? JSONSerialization.data(withJSONObject: object)
     }
+
+    /// Names `model` in place of the body's top-level `model`, every other byte as the client
+    /// sent it: a request for an alias goes to each target under the target's name. Nil when the
+    /// body is not a JSON object with a string `model`.
+    public static func replacingModel(_ body: Data, with model: String) -> Data? {
+        var spans: [Range<Int>] = []
+        let read: Bool? = try? body.withUnsafeBytes { bytes in
+            try JSONReader.read(bytes) { reader in
+                try reader.readObject { key, reader in
+                    guard key == "model", try reader.peekKind() == .string else { return try reader.skipValue() }
+                    let start = reader.offset
+                    try reader.skipValue()
+                    spans.append(start..<reader.offset)
+                }
+            }
+        }
+        guard read == true, !spans.isEmpty, let name = try? JSONEncoder().encode(model) else { return nil }
+        var edited = Data(capacity: body.count + name.count)
+        var copied = 0
+        for span in spans {
+            edited.append(body[(body.startIndex + copied)..<(body.startIndex + span.lowerBound)])
+            edited.append(name)
+            copied = span.upperBound
+        }
+        edited.append(body[(body.startIndex + copied)...])
+        return edited
+    }
 }

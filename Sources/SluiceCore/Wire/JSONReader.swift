@@ -23,6 +23,9 @@ struct JSONReader {
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
+    /// Where the reader is, in bytes from the start: after `peekKind`, where the next value begins.
+    var offset: Int { index }
+
     /// Runs `body` on a reader of `bytes`, then checks that nothing but whitespace follows.
     static func read<Result>(
         _ bytes: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws -> Result

@@ -29,6 +29,17 @@ public struct GatewayRequest: Sendable {
         self.anthropicBeta = anthropicBeta
     }
 
+    /// The request as one target of an alias receives it: under the target's name. Itself when it
+    /// already names `model`.
+    public func serving(_ model: String) -> GatewayRequest {
+        guard model != summary.model, let edited = ChatRequestRewrite.replacingModel(bytes, with: model) else { return self }
+        var request = self
+        request.bytes = edited
+        request.body = ByteBuffer(data: edited)
+        request.summary.model = model
+        return request
+    }
+
     /// The smallest request `model` accepts, one token out: what a verification probe sends.
     public static func probe(model: String) -> GatewayRequest? {
         let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]

@@ -110,10 +110,12 @@ struct UsageLogView: Encodable {
     var userId: Int64
     var apiKeyId: Int64
     var model: String
+    var servedModel: String?
     var provider: String?
     var promptTokens: Int
     var completionTokens: Int
     var cachedTokens: Int
+    var cacheWriteTokens: Int
     var credits: CreditAmount
     var costEstimated: Bool
     var latencyMs: Int
@@ -130,10 +132,12 @@ struct UsageLogView: Encodable {
         userId = r.userID
         apiKeyId = r.apiKeyID
         model = r.model
+        servedModel = r.servedModel
         provider = r.provider
         promptTokens = r.usage.promptTokens
         completionTokens = r.usage.completionTokens
         cachedTokens = r.usage.cachedPromptTokens
+        cacheWriteTokens = r.usage.cacheWriteTokens
         credits = CreditAmount(r.charged)
         costEstimated = r.costEstimated
         latencyMs = r.latencyMs

@@ -43,6 +43,10 @@ public enum ConfigLoader {
     static func apply(_ fields: [String: Any], prefix: String, source: String, to config: inout SluiceConfig) throws {
         for (name, raw) in fields {
             let path = "\(prefix).\(name)"
+            if path == "models.aliases" {
+                config.models.aliases = try ModelAliasesParser.parse(raw, source: source)
+                continue
+            }
             if let nested = raw as? [String: Any] {
                 try apply(nested, prefix: path, source: source, to: &config)
                 continue

@@ -8,6 +8,7 @@ public struct SluiceConfig: Sendable {
     public var database = Database()
     public var redis = Redis()
     public var providers = Providers()
+    public var models = Models()
     public var security = Security()
     public var billing = Billing()
     public var upstream = Upstream()
@@ -51,6 +52,11 @@ public struct SluiceConfig: Sendable {
     public struct Providers: Sendable {
         /// Empty: found next to the working directory or the executable.
         public var dir = ""
+    }
+
+    public struct Models: Sendable {
+        /// Public model names served by models of several providers; file only (see the example).
+        public var aliases = ModelAliases()
     }
 
     public struct Security: Sendable {

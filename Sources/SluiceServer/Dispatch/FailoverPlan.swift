@@ -15,13 +15,17 @@ struct FailoverPlan {
         case fail(GatewayError)
     }
 
+    /// The model the client asked for, perhaps an alias: what a refusal names.
     let model: String
     let maxAttempts: Int
     let queueDeadline: ContinuousClock.Instant
     let cooldownWaitLimit: Duration
     /// Groups whose shared-pool allowance the requester has spent, with seconds until it refills.
     let closedSharedGroups: [String: Int]
-    private(set) var tried: Set<Int64> = []
+    /// The accounts tried, per model: an account that failed for one target of an alias may
+    /// still serve another (a smaller model on the same account).
+    private(set) var tried: [String: Set<Int64>] = [:]
+    private(set) var attempts = 0
     private(set) var lastFailure: FailureClass?
     private var waitedForCooldown = false
 
@@ -33,7 +37,9 @@ struct FailoverPlan {
         self.closedSharedGroups = closedSharedGroups
     }
 
-    var mayAttemptAgain: Bool { tried.count < maxAttempts }
+    var mayAttemptAgain: Bool { attempts < maxAttempts }
+
+    func tried(for model: String) -> Set<Int64> { tried[model] ?? [] }
 
     static let everyAccountFailed = GatewayError.upstreamFailed("Every upstream account tried for this request failed.")
 
@@ -49,23 +55,26 @@ struct FailoverPlan {
         case .cooling(let until):
             let wait = until.timeIntervalSince(now)
             let waitDuration = Duration.milliseconds(max(1, Int64((wait * 1000).rounded(.up))))
-            if tried.isEmpty, !waitedForCooldown, waitDuration <= cooldownWaitLimit {
+            if attempts == 0, !waitedForCooldown, waitDuration <= cooldownWaitLimit {
                 // Every account is cooling, and the first is back in a moment: wait rather than refuse.
                 waitedForCooldown = true
                 return .waitForCooldown(waitDuration)
             }
             let seconds = max(1, Int(wait.rounded(.up)))
-            if tried.isEmpty || lastFailure == .rateLimited { return .fail(.allAccountsCooling(retryAfterSeconds: seconds)) }
+            if attempts == 0 || lastFailure == .rateLimited { return .fail(.allAccountsCooling(retryAfterSeconds: seconds)) }
             return .fail(.upstreamFailed("The upstream failed and every other account is cooling down."))
         case .none:
-            guard tried.isEmpty else { return .fail(Self.everyAccountFailed) }
+            guard attempts == 0 else { return .fail(Self.everyAccountFailed) }
             if let wait = closedSharedGroups.values.min() { return .fail(.poolAllowanceExhausted(retryAfterSeconds: wait)) }
             return .fail(.noAccount(model: model))
         }
     }
 
-    /// The dispatcher is trying this account; it is not offered again.
-    mutating func attempting(_ accountID: Int64) { tried.insert(accountID) }
+    /// The dispatcher is trying this account for `model`; it is not offered for it again.
+    mutating func attempting(_ accountID: Int64, for model: String) {
+        tried[model, default: []].insert(accountID)
+        attempts += 1
+    }
 
     mutating func attemptFailed(_ failure: FailureClass) { lastFailure = failure }
 }

@@ -48,15 +48,17 @@ struct UpstreamDispatcher: Sendable {
     let waits: SluiceConfig.Accounts
 
     /// Tries accounts in selection order until one answers, at most `maxAttempts`, never one
-    /// twice. Before the first attempt it may wait: for a cooldown that ends within
-    /// `waitForCooldownMillis`, or for a slot on a busy account up to `queueTimeoutMillis`.
+    /// twice for a model. A request for an alias tries its targets in the alias's order, each
+    /// under its own name, whatever protocol its accounts speak. Before the first attempt it may
+    /// wait: for a cooldown that ends within `waitForCooldownMillis`, or for a slot on a busy
+    /// account up to `queueTimeoutMillis`.
     func dispatch(_ request: GatewayRequest, for requester: AccountPool.Requester) async throws -> CommittedAnswer {
-        let model = request.summary.model
+        let targets = pool.targets(for: request.summary.model)
         var plan = FailoverPlan(
-            model: model, maxAttempts: limits.maxAttempts, queueDeadline: .now + .milliseconds(waits.queueTimeoutMillis),
+            model: request.summary.model, maxAttempts: limits.maxAttempts, queueDeadline: .now + .milliseconds(waits.queueTimeoutMillis),
             cooldownWaitLimit: .milliseconds(waits.waitForCooldownMillis), closedSharedGroups: requester.closedSharedGroups)
         while plan.mayAttemptAgain {
-            let pick = pool.next(model: model, for: requester, excluding: plan.tried)
+            let (model, pick) = next(among: targets, for: requester, plan: plan)
             switch plan.step(for: pick, clockNow: .now, now: pool.clock.now()) {
             case .fail(let error):
                 throw error
@@ -65,9 +67,9 @@ struct UpstreamDispatcher: Sendable {
             case .waitForSlot(let accounts, let timeout):
                 guard await pool.waitForCapacity(on: accounts, timeout: timeout) else { throw GatewayError.accountsBusy(retryAfterSeconds: 1) }
             case .attempt(let lease):
-                plan.attempting(lease.account.record.id)
+                plan.attempting(lease.account.record.id, for: model)
                 let attempt = UpstreamAttempt(lease: lease, adapter: catalog.adapter(for: lease.account.manifest), model: model, pool: pool)
-                switch try await send(request, through: attempt, for: requester) {
+                switch try await send(request.serving(model), through: attempt, for: requester) {
                 case .committed(let answer): return answer
                 case .failed(let failure): plan.attemptFailed(failure)
                 case .skipped: break
@@ -75,6 +77,22 @@ struct UpstreamDispatcher: Sendable {
             }
         }
         throw FailoverPlan.everyAccountFailed
+    }
+
+    /// The first target with an account to try now. When none has one, what the first target
+    /// with any account says: the request waits for that one's slot or cooldown, as the
+    /// operator's order prefers it.
+    private func next(among targets: [String], for requester: AccountPool.Requester, plan: FailoverPlan) -> (String, AccountPool.Pick) {
+        var first: (String, AccountPool.Pick)?
+        for model in targets {
+            let pick = pool.next(model: model, for: requester, excluding: plan.tried(for: model))
+            switch pick {
+            case .account: return (model, pick)
+            case .busy, .cooling: if first == nil { first = (model, pick) }
+            case .none: continue
+            }
+        }
+        return first ?? (targets[0], .none)
     }
 
     /// How one attempt ended.

@@ -46,14 +46,15 @@ struct ChatCompletionsHandler: Sendable {
     /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.
     private func respond(with answer: CommittedAnswer, charge: RequestCharge, clientWantsUsage: Bool) async throws -> Response {
         let account = answer.attempt.account
-        let price = account.manifest.model(charge.model)?.price
+        // The serving model's price: for an alias, the target that answered.
+        let price = account.manifest.model(answer.attempt.model)?.price
         switch answer {
         case .rejected(let attempt, let status, let body):
             return try await passThroughRejection(status: status, body: body, attempt: attempt, charge: charge)
         case .whole(_, let whole):
             await charge.settle(RequestOutcome(
                 endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id,
-                price: price, usage: whole.usage, completionEstimate: whole.body.readableBytes / 4, producedOutput: true))
+                servedModel: answer.attempt.model, price: price, usage: whole.usage, completionEstimate: whole.body.readableBytes / 4, producedOutput: true))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: whole.body))
         case .stream(let attempt, let upstream):
             let relay = StreamRelay(charge: charge, attempt: attempt, price: price, clientWantsUsage: clientWantsUsage, upstream: upstream)
@@ -64,7 +65,8 @@ struct ChatCompletionsHandler: Sendable {
 
     private func passThroughRejection(status: Int, body: ByteBuffer?, attempt: UpstreamAttempt, charge: RequestCharge) async throws -> Response {
         let account = attempt.account
-        await charge.settle(RequestOutcome(endReason: .upstreamRejected, status: status, provider: account.manifest.id, accountID: account.record.id))
+        await charge.settle(RequestOutcome(
+            endReason: .upstreamRejected, status: status, provider: account.manifest.id, accountID: account.record.id, servedModel: attempt.model))
         // The provider's own error, in OpenAI's shape; when it says nothing usable, say it plainly.
         if let body, let error = attempt.adapter.clientError(status: status, body: body) {
             return Response(

@@ -25,7 +25,8 @@ struct StreamRelay: Sendable {
 
     func run(_ writer: inout any ResponseBodyWriter) async {
         var progress = Progress(outcome: RequestOutcome(
-            endReason: .completed, status: 200, provider: attempt.account.manifest.id, accountID: attempt.account.record.id, price: price))
+            endReason: .completed, status: 200, provider: attempt.account.manifest.id, accountID: attempt.account.record.id,
+            servedModel: attempt.model, price: price))
         var clientGone = false
         var out = ByteBuffer()
         var events = upstream.pending

@@ -50,11 +50,11 @@ public final class AccountPool: Service {
     let logger: Logger
 
     public init(
-        store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, policy: CooldownPolicy = CooldownPolicy(),
-        settings: Settings = Settings(), refreshInterval: Duration, events: any ClusterEvents = SoloInstance(),
+        store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, aliases: ModelAliases = ModelAliases(),
+        policy: CooldownPolicy = CooldownPolicy(), settings: Settings = Settings(), refreshInterval: Duration, events: any ClusterEvents = SoloInstance(),
         clock: any WallClock = SystemClock(), logger: Logger
     ) {
-        registry = AccountRegistry(store: store, secrets: secrets, catalog: catalog, logger: logger)
+        registry = AccountRegistry(store: store, secrets: secrets, catalog: catalog, aliases: aliases, logger: logger)
         cooldowns = CooldownBook(store: store, policy: policy, events: events, logger: logger)
         credentials = CredentialKeeper(
             registry: registry, store: store, secrets: secrets, refreshAhead: settings.oauthRefreshAhead, clock: clock, logger: logger)
@@ -123,6 +123,8 @@ public final class AccountPool: Service {
     }
 
     public func servedModels() -> [(model: String, provider: String)] { registry.servedModels() }
+    /// The models to try for a request for `model`, in order: an alias's targets, or the model.
+    public func targets(for model: String) -> [String] { registry.aliases.targets(for: model) }
     public func modelLimits(_ model: String) -> ProviderManifest.Model? { registry.modelLimits(model) }
     public func sharedGroups() -> [String: Set<String>] { registry.sharedGroups() }
     public func sharedGroups(serving model: String) -> Set<String> { registry.sharedGroups(serving: model) }

@@ -45,12 +45,15 @@ public final class AccountRegistry: Sendable {
     private let store: any AccountStore
     private let secrets: SecretBox
     private let catalog: ProviderCatalog
+    /// The operator's public names for groups of models; every model question answers for them.
+    let aliases: ModelAliases
     private let logger: Logger
 
-    public init(store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, logger: Logger) {
+    public init(store: any AccountStore, secrets: SecretBox, catalog: ProviderCatalog, aliases: ModelAliases = ModelAliases(), logger: Logger) {
         self.store = store
         self.secrets = secrets
         self.catalog = catalog
+        self.aliases = aliases
         self.logger = logger
     }
 
@@ -134,22 +137,30 @@ public final class AccountRegistry: Sendable {
         }
     }
 
-    /// Every model some account serves, with the provider that offers it.
+    /// Every model some account serves, with the provider that offers it, and every alias with a
+    /// target some account serves, as offered by `sluice`.
     public func servedModels() -> [(model: String, provider: String)] {
         state.withLock { state in
             var seen: [String: String] = [:]
             for account in state.accounts.values.sorted(by: { $0.record.id < $1.record.id }) {
                 for model in account.models where seen[model] == nil { seen[model] = account.manifest.id }
             }
+            for alias in aliases.byName.values where alias.targets.contains(where: { seen[$0.model] != nil }) {
+                seen[alias.name] = "sluice"
+            }
             return seen.map { ($0.key, $0.value) }.sorted { $0.model < $1.model }
         }
     }
 
-    /// The highest price any account would charge for `model`, for the hold; nil if none serves it.
+    /// The limits a request for `model` is held at: no account that could serve it, for an alias
+    /// through any target, may charge more. Nil when none serves it.
     public func modelLimits(_ model: String) -> ProviderManifest.Model? {
-        state.withLock { state in
-            state.accounts.values.filter { $0.models.contains(model) }.compactMap { $0.manifest.model(model) }
-                .max { ($0.price.outputMicroUSDPerMillion, $0.price.inputMicroUSDPerMillion) < ($1.price.outputMicroUSDPerMillion, $1.price.inputMicroUSDPerMillion) }
+        let targets = Set(aliases.everyTarget(of: model))
+        return state.withLock { state in
+            let served = state.accounts.values.flatMap { account in
+                account.models.intersection(targets).compactMap { account.manifest.model($0) }
+            }
+            return ProviderManifest.Model.dearest(of: served, named: model)
         }
     }
 
@@ -167,8 +178,9 @@ public final class AccountRegistry: Sendable {
     /// The allowance groups of the shared-tier accounts that serve `model`: those a request for
     /// it could spend.
     public func sharedGroups(serving model: String) -> Set<String> {
-        state.withLock { state in
-            Set(state.accounts.values.filter { $0.mayServeSharedTier && $0.models.contains(model) }.map(\.allowanceGroup))
+        let targets = Set(aliases.everyTarget(of: model))
+        return state.withLock { state in
+            Set(state.accounts.values.filter { $0.mayServeSharedTier && !$0.models.isDisjoint(with: targets) }.map(\.allowanceGroup))
         }
     }
 

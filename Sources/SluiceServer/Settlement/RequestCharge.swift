@@ -18,6 +18,8 @@ struct RequestOutcome: Sendable {
     var status: Int
     var provider: String? = nil
     var accountID: Int64? = nil
+    /// The model that served: the request's own, or for an alias the target that answered.
+    var servedModel: String? = nil
     var price: Price? = nil
     /// Usage the upstream reported, if it did.
     var usage: TokenUsage? = nil
@@ -107,7 +109,7 @@ final class RequestCharge: Sendable {
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         let record = UsageRecord(
-            requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, provider: outcome.provider,
+            requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, servedModel: outcome.servedModel, provider: outcome.provider,
             accountID: outcome.accountID, usage: usage, charged: .zero, costEstimated: estimated,
             latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
             status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)

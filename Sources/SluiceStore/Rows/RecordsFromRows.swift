@@ -85,11 +85,12 @@ extension UsageRecord {
     init(row: some StoreRow) throws {
         self.init(
             requestID: try row.text(required: "request_id"), userID: try row.int(required: "user_id"),
-            apiKeyID: try row.int(required: "api_key_id"), model: try row.text(required: "model"), provider: try row.text("provider"),
+            apiKeyID: try row.int(required: "api_key_id"), model: try row.text(required: "model"),
+            servedModel: try row.text("served_model"), provider: try row.text("provider"),
             accountID: try row.int("account_id"),
             usage: TokenUsage(
                 promptTokens: try row.count("prompt_tokens"), completionTokens: try row.count("completion_tokens"),
-                cachedPromptTokens: try row.count("cached_tokens")),
+                cachedPromptTokens: try row.count("cached_tokens"), cacheWriteTokens: try row.count("cache_write_tokens")),
             charged: Credits(micros: try row.int(required: "cost_micros")), costEstimated: try row.bool(required: "cost_estimated"),
             latencyMs: try row.count("latency_ms"), ttftMs: try row.int("ttft_ms").map(Int.init), status: try row.count("status"),
             endReason: try row.text(required: "end_reason"), stream: try row.bool(required: "stream"),

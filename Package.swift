@@ -139,6 +139,8 @@ let package = Package(
                 "SluiceCore", "SluiceStore", "SluiceRedis",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The loopback CONNECT proxy that per-account proxy tests tunnel through.
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/SluiceTestSupport"
         ),

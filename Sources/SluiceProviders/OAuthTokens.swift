@@ -86,7 +86,9 @@ public struct OAuthTokenClient: Sendable {
 
     public init(http: UpstreamHTTPClient) { self.http = http }
 
-    public func refresh(_ tokens: OAuthTokens, at endpoint: ProviderManifest.OAuth, now: Date = Date()) async -> OAuthRefreshResult {
+    public func refresh(
+        _ tokens: OAuthTokens, at endpoint: ProviderManifest.OAuth, through proxy: UpstreamProxy? = nil, now: Date = Date()
+    ) async -> OAuthRefreshResult {
         var form = [("grant_type", "refresh_token"), ("refresh_token", tokens.refreshToken)]
         if let clientID = endpoint.clientID { form.append(("client_id", clientID)) }
         var headers = HTTPHeaders()
@@ -96,7 +98,8 @@ public struct OAuthTokenClient: Sendable {
         let body: Data
         do {
             let response = try await http.execute(
-                .POST, url: endpoint.tokenURL, headers: headers, body: ByteBuffer(string: Self.formEncoded(form)), headTimeout: .seconds(30))
+                .POST, url: endpoint.tokenURL, headers: headers, body: ByteBuffer(string: Self.formEncoded(form)), headTimeout: .seconds(30),
+                proxy: proxy)
             status = response.status
             body = Data(try await response.body.collect(upTo: 64 << 10).readableBytesView)
         } catch {

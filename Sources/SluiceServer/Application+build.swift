@@ -118,7 +118,7 @@ public func buildApplication(
 
     gateway.pool.useProber(verificationProbe(http: httpClient, catalog: gateway.catalog))
     let tokenClient = OAuthTokenClient(http: httpClient)
-    gateway.pool.useTokenRefresher { tokens, endpoint in await tokenClient.refresh(tokens, at: endpoint) }
+    gateway.pool.useTokenRefresher { tokens, endpoint, proxy in await tokenClient.refresh(tokens, at: endpoint, through: proxy) }
 
     let allowance = SharedPoolAllowance(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
@@ -184,7 +184,8 @@ func verificationProbe(http: UpstreamHTTPClient, catalog: ProviderCatalog) -> Ac
               let call = try? catalog.adapter(for: account.manifest).upstreamRequest(for: probe, to: account.target)
         else { return .stillFailing }
         do {
-            let response = try await http.execute(call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: .seconds(30))
+            let response = try await http.execute(
+                call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: .seconds(30), proxy: account.proxy)
             _ = try? await response.body.collect(upTo: 1 << 20)
             switch response.status {
             case 200..<300: return .ok

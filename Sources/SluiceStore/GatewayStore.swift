@@ -79,9 +79,11 @@ public protocol UsageQueryStore: Sendable {
 }
 
 public protocol AccountStore: Sendable {
+    /// `proxy` is stored with the account in one write: an account meant to go through a proxy
+    /// is never in the pool without it.
     func addAccount(
         provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
-        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret, proxy: SealedSecret?
     ) async throws -> Int64
     /// Accounts in rotation: enabled and not removed.
     func enabledAccounts() async throws -> [AccountRecord]
@@ -115,7 +117,16 @@ extension AccountStore {
     ) async throws -> Int64 {
         try await addAccount(
             provider: provider, kind: kind, baseURL: baseURL, models: models, priority: priority, weight: weight,
-            ownerUserID: ownerUserID, sharing: AccountSharing(), secret: secret)
+            ownerUserID: ownerUserID, sharing: AccountSharing(), secret: secret, proxy: nil)
+    }
+
+    public func addAccount(
+        provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
+    ) async throws -> Int64 {
+        try await addAccount(
+            provider: provider, kind: kind, baseURL: baseURL, models: models, priority: priority, weight: weight,
+            ownerUserID: ownerUserID, sharing: sharing, secret: secret, proxy: nil)
     }
 }
 

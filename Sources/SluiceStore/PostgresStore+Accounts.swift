@@ -6,17 +6,18 @@ import SluiceCore
 extension PostgresStore {
     public func addAccount(
         provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
-        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret, proxy: SealedSecret?
     ) async throws -> Int64 {
         let modelsJSON = try StoredJSON.text(models)
         let now = Date().unixMillis
         return try await inserted(
             """
             INSERT INTO upstream_accounts (provider, kind, base_url, models, priority, weight, owner_user_id,
-                share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version, created_at, updated_at)
+                share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version,
+                proxy_ciphertext, proxy_key_version, created_at, updated_at)
             VALUES (\(provider), \(kind.rawValue), \(baseURL)::text, \(modelsJSON), \(priority), \(weight), \(ownerUserID)::bigint,
                 \(sharing.shareMode.rawValue), \(sharing.reservePercent), \(sharing.maxConcurrency)::bigint, \(secret.ciphertext),
-                \(secret.keyVersion), \(now), \(now))
+                \(secret.keyVersion), \(proxy?.ciphertext)::bytea, \(proxy?.keyVersion)::bigint, \(now), \(now))
             RETURNING id
             """).int(required: "id")
     }
@@ -40,6 +41,7 @@ extension PostgresStore {
 
     public func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord? {
         let modelsJSON = try update.models.map(StoredJSON.text)
+        let proxy = update.proxyColumns
         return try await first(
             """
             UPDATE upstream_accounts SET models = coalesce(\(modelsJSON)::text, models), priority = coalesce(\(update.priority)::bigint, priority),
@@ -47,6 +49,8 @@ extension PostgresStore {
                 share_mode = coalesce(\(update.sharing?.shareMode.rawValue)::text, share_mode),
                 reserve_percent = coalesce(\(update.sharing?.reservePercent)::bigint, reserve_percent),
                 max_concurrency = CASE WHEN \(update.sharing != nil) THEN \(update.sharing?.maxConcurrency)::bigint ELSE max_concurrency END,
+                proxy_ciphertext = CASE WHEN \(proxy.changes) THEN \(proxy.ciphertext)::bytea ELSE proxy_ciphertext END,
+                proxy_key_version = CASE WHEN \(proxy.changes) THEN \(proxy.keyVersion)::bigint ELSE proxy_key_version END,
                 updated_at = \(Date().unixMillis)
             WHERE id = \(id) AND removed_at IS NULL
             RETURNING *

@@ -166,6 +166,9 @@ public struct AccountRecord: Sendable, Equatable {
     public var enabled: Bool
     /// The provider rejected the credential for good; out of rotation until the secret changes.
     public var needsReauth: Bool = false
+    /// The HTTP CONNECT proxy every call of this account goes through, sealed like the secret
+    /// (its URL may hold a password). Nil: calls go direct.
+    public var proxy: SealedSecret? = nil
     public var sharing = AccountSharing()
     public var createdAt = Date(timeIntervalSince1970: 0)
 }
@@ -177,13 +180,33 @@ public struct AccountUpdate: Sendable, Equatable {
     public var weight: Int?
     public var enabled: Bool?
     public var sharing: AccountSharing?
+    public var proxy: ProxyChange?
 
-    public init(models: [String]? = nil, priority: Int? = nil, weight: Int? = nil, enabled: Bool? = nil, sharing: AccountSharing? = nil) {
+    /// A new outbound proxy, or none: calls go direct again.
+    public enum ProxyChange: Sendable, Equatable {
+        case set(SealedSecret)
+        case remove
+    }
+
+    public init(
+        models: [String]? = nil, priority: Int? = nil, weight: Int? = nil, enabled: Bool? = nil, sharing: AccountSharing? = nil,
+        proxy: ProxyChange? = nil
+    ) {
         self.models = models
         self.priority = priority
         self.weight = weight
         self.enabled = enabled
         self.sharing = sharing
+        self.proxy = proxy
+    }
+
+    /// The sealed proxy to store, when the update changes it.
+    var proxyColumns: (changes: Bool, ciphertext: Data?, keyVersion: Int?) {
+        switch proxy {
+        case nil: (false, nil, nil)
+        case .remove: (true, nil, nil)
+        case .set(let sealed): (true, sealed.ciphertext, sealed.keyVersion)
+        }
     }
 }
 

@@ -6,7 +6,7 @@ import SluiceCore
 extension SQLiteStore {
     public func addAccount(
         provider: String, kind: AccountKind, baseURL: String?, models: [String], priority: Int, weight: Int,
-        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret
+        ownerUserID: Int64?, sharing: AccountSharing, secret: SealedSecret, proxy: SealedSecret?
     ) async throws -> Int64 {
         let modelsJSON = try StoredJSON.text(models)
         return try await pool.write { db in
@@ -14,12 +14,13 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     INSERT INTO upstream_accounts (provider, kind, base_url, models, priority, weight, owner_user_id,
-                        share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        share_mode, reserve_percent, max_concurrency, secret_ciphertext, secret_key_version,
+                        proxy_ciphertext, proxy_key_version, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [provider, kind.rawValue, baseURL, modelsJSON, priority, weight, ownerUserID,
                             sharing.shareMode.rawValue, sharing.reservePercent, sharing.maxConcurrency,
-                            secret.ciphertext, secret.keyVersion, now, now])
+                            secret.ciphertext, secret.keyVersion, proxy?.ciphertext, proxy?.keyVersion, now, now])
             return db.lastInsertedRowID
         }
     }
@@ -49,18 +50,22 @@ extension SQLiteStore {
 
     public func updateAccount(id: Int64, _ update: AccountUpdate) async throws -> AccountRecord? {
         let modelsJSON = try update.models.map(StoredJSON.text)
+        let proxy = update.proxyColumns
         return try await pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE upstream_accounts SET models = COALESCE(?, models), priority = COALESCE(?, priority),
                         weight = COALESCE(?, weight), enabled = COALESCE(?, enabled),
                         share_mode = COALESCE(?, share_mode), reserve_percent = COALESCE(?, reserve_percent),
-                        max_concurrency = CASE WHEN ? THEN ? ELSE max_concurrency END, updated_at = ?
+                        max_concurrency = CASE WHEN ? THEN ? ELSE max_concurrency END,
+                        proxy_ciphertext = CASE WHEN ? THEN ? ELSE proxy_ciphertext END,
+                        proxy_key_version = CASE WHEN ? THEN ? ELSE proxy_key_version END, updated_at = ?
                     WHERE id = ? AND removed_at IS NULL
                     """,
                 arguments: [modelsJSON, update.priority, update.weight, update.enabled,
                             update.sharing?.shareMode.rawValue, update.sharing?.reservePercent,
-                            update.sharing != nil, update.sharing?.maxConcurrency, Date().unixMillis, id])
+                            update.sharing != nil, update.sharing?.maxConcurrency,
+                            proxy.changes, proxy.ciphertext, proxy.changes, proxy.keyVersion, Date().unixMillis, id])
             return try Self.account(db, id: id)
         }
     }

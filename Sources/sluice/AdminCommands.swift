@@ -73,6 +73,7 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Relative share among accounts of equal priority.") var weight: Int = 1
         @Option(help: "User id of the owner; omit for the shared pool.") var owner: Int64?
         @Option(help: "api-key, cookie or oauth.") var kind: String = "api-key"
+        @Option(help: "HTTP CONNECT proxy every call goes through, http://[user:password@]host:port. Stored encrypted.") var proxyURL: String?
 
         func run() async throws {
             guard let accountKind = AccountKind(rawValue: kind) else { throw ValidationError("--kind must be api-key, cookie or oauth") }
@@ -91,9 +92,13 @@ struct Accounts: AsyncParsableCommand {
                     throw ValidationError("provider \(provider) has no model \(unknown)")
                 }
                 if let owner, try await gateway.store.user(id: owner) == nil { throw ValidationError("no user with id \(owner)") }
+                if let proxyURL {
+                    do { _ = try UpstreamProxy(url: proxyURL) } catch { throw ValidationError("--proxy-url: \(error)") }
+                }
                 let id = try await gateway.store.addAccount(
                     provider: provider, kind: accountKind, baseURL: baseURL, models: modelList, priority: priority, weight: weight,
-                    ownerUserID: owner, secret: try gateway.secrets.seal(secret))
+                    ownerUserID: owner, sharing: AccountSharing(), secret: try gateway.secrets.seal(secret),
+                    proxy: try proxyURL.map { try gateway.secrets.seal($0) })
                 print(id)
             }
         }

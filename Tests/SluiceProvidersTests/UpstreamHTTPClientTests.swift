@@ -240,4 +240,68 @@ import Testing
         #expect(v6.hostHeader == "[::1]:9000")
         #expect(UpstreamURL("/relative") == nil)
     }
+
+    // MARK: Through a proxy
+
+    func post(_ url: String, through proxy: UpstreamProxy) async throws -> UpstreamResponse {
+        try await client.execute(
+            .POST, url: url, headers: ["content-type": "application/json"], body: ByteBuffer(string: "{}"), headTimeout: .seconds(5),
+            proxy: proxy)
+    }
+
+    @Test func aCallThroughAProxyTunnelsWithItsCredentialsAndKeepsItsOwnConnections() async throws {
+        let server = try await ScriptedUpstream.start(.json(#"{"ok":true}"#))
+        let proxy = try await ConnectProxy.start(requiredAuthorization: "Basic dXNlcjpwIHNz")
+        defer { Task { try await server.stop(); try await proxy.stop() } }
+        let through = try UpstreamProxy(url: "http://user:p%20ss@127.0.0.1:\(proxy.port)")
+        for _ in 0..<2 {
+            let response = try await post(server.url + "/v1/x", through: through)
+            #expect(response.status == 200)
+            #expect(String(buffer: try await response.body.collect(upTo: 1024)) == #"{"ok":true}"#)
+        }
+        // One tunnel, reused; the CONNECT named the upstream and carried the proxy's credentials.
+        let address = String(server.url.dropFirst("http://".count))
+        #expect(proxy.seen.withLockedValue { $0.targets } == [address])
+        #expect(proxy.seen.withLockedValue { $0.authorizations } == ["Basic dXNlcjpwIHNz"])
+        // A direct call to the same upstream does not ride the tunnel.
+        _ = try await post(server.url + "/v1/x")
+        #expect(server.seen.withLockedValue { $0.connections } == 2)
+        #expect(proxy.seen.withLockedValue { $0.targets.count } == 1)
+        await client.shutdown()
+    }
+
+    @Test func aProxyThatRefusesOrIsDownFailsTheCallWithoutGoingDirect() async throws {
+        let server = try await ScriptedUpstream.start(.json("{}"))
+        let proxy = try await ConnectProxy.start(requiredAuthorization: "Basic c2VjcmV0")
+        defer { Task { try await server.stop() } }
+        // Wrong credentials: the proxy answers 407.
+        await #expect(throws: UpstreamTransportError.self) {
+            _ = try await post(server.url + "/v1/x", through: try UpstreamProxy(url: "http://wrong:creds@127.0.0.1:\(proxy.port)"))
+        }
+        proxy.refuseWith.withLockedValue { $0 = 502 }
+        await #expect(throws: UpstreamTransportError.self) {
+            _ = try await post(server.url + "/v1/x", through: try UpstreamProxy(url: "http://127.0.0.1:\(proxy.port)"))
+        }
+        // Nobody listens there any more.
+        let port = proxy.port
+        try await proxy.stop()
+        await #expect(throws: UpstreamTransportError.self) {
+            _ = try await post(server.url + "/v1/x", through: try UpstreamProxy(url: "http://127.0.0.1:\(port)"))
+        }
+        #expect(server.seen.withLockedValue { $0.connections } == 0)
+        await client.shutdown()
+    }
+
+    @Test func proxyURLsAreHTTPWithAHostAndAPort() throws {
+        let plain = try UpstreamProxy(url: "http://proxy.example:3128")
+        #expect(plain.address == "proxy.example:3128" && plain.authorization == nil)
+        let v6 = try UpstreamProxy(url: "http://u:p@[::1]:8080/")
+        #expect(v6.host == "::1" && v6.address == "[::1]:8080" && v6.authorization == "Basic " + Data("u:p".utf8).base64EncodedString())
+        for bad in ["https://proxy.example:443", "socks5://proxy.example:1080", "http://proxy.example", "http://:3128", "http://p.example:3128/x", "http://p.example:3128?a=1"] {
+            #expect(throws: UpstreamProxy.Invalid.self, "\(bad)") { try UpstreamProxy(url: bad) }
+        }
+        #expect(ProxyConnectHandler.status(of: "HTTP/1.1 200 Connection established\r\nVia: x") == 200)
+        #expect(ProxyConnectHandler.status(of: "HTTP/1.0 407 Proxy Authentication Required") == 407)
+        #expect(ProxyConnectHandler.status(of: "SSH-2.0-OpenSSH") == nil)
+    }
 }

@@ -2,11 +2,13 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
-/// Scheme, host and port: what a connection can be reused for.
+/// Scheme, host, port and the proxy tunnelled through: what a connection can be reused for. A
+/// connection through one account's proxy is never reused for a call that must go direct.
 struct UpstreamOrigin: Hashable, Sendable {
     var tls: Bool
     var host: String
     var port: Int
+    var proxy: UpstreamProxy? = nil
 }
 
 /// An open connection to an upstream, usable by one exchange at a time.

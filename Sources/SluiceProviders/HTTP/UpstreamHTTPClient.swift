@@ -40,15 +40,17 @@ public final class UpstreamHTTPClient: Sendable {
         pool = UpstreamConnectionPool(idleTimeout: configuration.idleTimeout, maxIdlePerOrigin: configuration.maxIdleConnectionsPerOrigin)
     }
 
-    /// Sends one request. Waits at most `headTimeout` for the response head; the body then streams,
-    /// bounded by the read timeout between reads.
+    /// Sends one request, through `proxy` when given (never around it). Waits at most
+    /// `headTimeout` for the response head; the body then streams, bounded by the read timeout
+    /// between reads.
     ///
     /// Throws `UpstreamTransportError` when no response head arrived, and `CancellationError` when the
     /// calling task was cancelled (the connection is then closed).
     public func execute(
-        _ method: HTTPMethod, url: String, headers: HTTPHeaders, body: ByteBuffer?, headTimeout: TimeAmount
+        _ method: HTTPMethod, url: String, headers: HTTPHeaders, body: ByteBuffer?, headTimeout: TimeAmount, proxy: UpstreamProxy? = nil
     ) async throws -> UpstreamResponse {
-        guard let target = parse(url) else { throw UpstreamTransportError.connect("not an http or https URL") }
+        guard var target = parse(url) else { throw UpstreamTransportError.connect("not an http or https URL") }
+        target.origin.proxy = proxy
         var headers = headers
         headers.replaceOrAdd(name: "host", value: target.hostHeader)
         headers.replaceOrAdd(name: "content-length", value: String(body?.readableBytes ?? 0))
@@ -94,31 +96,54 @@ public final class UpstreamHTTPClient: Sendable {
         let tls = try origin.tls ? sslContext() : nil
         let pool = pool
         let readTimeout = configuration.readTimeout
+        let connectTimeout = configuration.connectTimeout
+        /// TLS to the upstream, then HTTP: at once on a direct connection, after the tunnel is up
+        /// on one through a proxy.
+        @Sendable func addUpstreamHandlers(_ channel: any Channel) throws {
+            let pipeline = channel.pipeline.syncOperations
+            if let tls {
+                let serverName = origin.host.isIPAddress ? nil : origin.host
+                try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+            }
+            // Headers are checked once per request in `execute`, not by a handler per write.
+            try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+            try pipeline.addHandler(UpstreamConnectionHandler(pool: pool, readTimeout: readTimeout))
+        }
+        // Set by the initializer of a connection through a proxy: when its tunnel is up.
+        let tunnel = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tls {
-                        let serverName = origin.host.isIPAddress ? nil : origin.host
-                        try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                    }
-                    // Headers are checked once per request in `execute`, not by a handler per write.
-                    try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                    try pipeline.addHandler(UpstreamConnectionHandler(pool: pool, readTimeout: readTimeout))
+                    guard let proxy = origin.proxy else { return try addUpstreamHandlers(channel) }
+                    let handler = ProxyConnectHandler(
+                        host: origin.host, port: origin.port, authorization: proxy.authorization, timeout: connectTimeout,
+                        eventLoop: channel.eventLoop)
+                    tunnel.withLockedValue { $0 = handler.established }
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
+        let address = (host: origin.proxy?.host ?? origin.host, port: origin.proxy?.port ?? origin.port)
         do {
-            return try await bootstrap.connect(host: origin.host, port: origin.port).flatMapThrowing { channel in
-                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
-                let connection = UpstreamConnection(
-                    channel: channel, origin: origin, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
-                handler.connection = connection
-                return connection
+            return try await bootstrap.connect(host: address.host, port: address.port).flatMap { channel in
+                let ready = tunnel.withLockedValue { $0 }.map { established in
+                    established.flatMapThrowing { try addUpstreamHandlers(channel) }
+                } ?? channel.eventLoop.makeSucceededVoidFuture()
+                return ready.flatMapThrowing {
+                    let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+                    let connection = UpstreamConnection(
+                        channel: channel, origin: origin, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                    handler.connection = connection
+                    return connection
+                }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
             }.get()
         } catch {
             if Task.isCancelled { throw CancellationError() }
+            if let failure = error as? ProxyConnectHandler.Failure { throw UpstreamTransportError.connect("proxy: \(failure)") }
             throw UpstreamTransportError.connect(String(describing: type(of: error)))
         }
     }
@@ -147,7 +172,7 @@ public final class UpstreamHTTPClient: Sendable {
 
 /// Where a request goes: the connection's origin, and the head's target and `Host`.
 struct UpstreamURL: Sendable, Equatable {
-    let origin: UpstreamOrigin
+    var origin: UpstreamOrigin
     let pathAndQuery: String
     let hostHeader: String
 

@@ -19,6 +19,8 @@ struct AccountRoutes {
         var shareMode: String?
         var reservePercent: Int?
         var maxConcurrency: Int?
+        /// `proxy_url`; spelled so for the decoder's snake-case conversion.
+        var proxyUrl: String?
     }
 
     struct Change: Decodable {
@@ -31,10 +33,16 @@ struct AccountRoutes {
         var reservePercent: Int?
         /// 0 removes the cap.
         var maxConcurrency: Int?
+        /// Empty removes the proxy.
+        var proxyUrl: String?
     }
 
-    static let newFields: Set<String> = ["provider", "kind", "secret", "models", "priority", "weight", "share_mode", "reserve_percent", "max_concurrency"]
-    static let changeFields: Set<String> = ["secret", "models", "priority", "weight", "enabled", "share_mode", "reserve_percent", "max_concurrency"]
+    static let newFields: Set<String> = [
+        "provider", "kind", "secret", "models", "priority", "weight", "share_mode", "reserve_percent", "max_concurrency", "proxy_url",
+    ]
+    static let changeFields: Set<String> = [
+        "secret", "models", "priority", "weight", "enabled", "share_mode", "reserve_percent", "max_concurrency", "proxy_url",
+    ]
     /// Accounts one user may contribute.
     static let maxAccountsPerUser = 50
 
@@ -43,7 +51,7 @@ struct AccountRoutes {
         let settings: [(String, Schema)] = [
             ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
             ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
-            ("max_concurrency", .integer),
+            ("max_concurrency", .integer), ("proxy_url", .text),
         ]
         registry.user(
             Endpoint(
@@ -52,14 +60,18 @@ struct AccountRoutes {
         registry.user(
             Endpoint(
                 method: .post, path: "/api/accounts",
-                summary: "Contribute an upstream account. `share_mode: surplus` lends it to others above `reserve_percent` of its quota.",
+                summary: """
+                    Contribute an upstream account. `share_mode: surplus` lends it to others above `reserve_percent` of its quota. \
+                    `proxy_url` (http://[user:password@]host:port) sends every call through that HTTP CONNECT proxy, never around it.
+                    """,
                 request: .object(
                     [("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))), ("secret", .text)] + settings,
                     required: ["provider", "secret"]),
                 status: 201, response: account, tag: "accounts"), create)
         registry.user(
             Endpoint(
-                method: .patch, path: "/api/accounts/{id}", summary: "Change your account; a new `secret` also clears needs re-auth.",
+                method: .patch, path: "/api/accounts/{id}",
+                summary: "Change your account; a new `secret` also clears needs re-auth, an empty `proxy_url` removes the proxy.",
                 request: .object([("secret", .text), ("enabled", .boolean)] + settings), response: account, tag: "accounts"),
             update)
         registry.user(
@@ -91,13 +103,14 @@ struct AccountRoutes {
             reservePercent: body.reservePercent, maxConcurrency: body.maxConcurrency)
         let update = try Self.validate(change, current: AccountSharing(), offered: Set(manifest.models.map(\.id)))
         try Self.validate(secret: body.secret, of: kind, at: manifest)
+        let proxy = try body.proxyUrl.flatMap { $0.isEmpty ? nil : try sealedProxy($0) }
         guard try await api.store.accounts(ownerUserID: user.id).count < Self.maxAccountsPerUser else {
             throw GatewayError.conflict("You have \(Self.maxAccountsPerUser) accounts, the most allowed. Remove one first.")
         }
         let id = try await api.store.addAccount(
             provider: manifest.id, kind: kind, baseURL: nil, models: update.models ?? [], priority: update.priority ?? 0,
             weight: update.weight ?? 1, ownerUserID: user.id, sharing: update.sharing ?? AccountSharing(),
-            secret: try api.secrets.seal(body.secret))
+            secret: try api.secrets.seal(body.secret), proxy: proxy)
         try await api.pool.reload()
         await api.log("account_added", user: user.id, actor: user.id, context: context, detail: "account \(id) \(manifest.id)")
         return try await view(id, status: .created)
@@ -108,8 +121,9 @@ struct AccountRoutes {
         let record = try await ownAccount(request, context, user: user)
         let (body, _) = try await APIJSON.body(Change.self, from: request, allowing: Self.changeFields)
         let offered = Set(api.catalog[record.provider]?.models.map(\.id) ?? [])
-        let update = try Self.validate(body, current: record.sharing, offered: offered)
+        var update = try Self.validate(body, current: record.sharing, offered: offered)
         if let secret = body.secret { try Self.validate(secret: secret, of: record.kind, at: api.catalog[record.provider]) }
+        if let url = body.proxyUrl { update.proxy = url.isEmpty ? .remove : .set(try sealedProxy(url)) }
         _ = try await api.store.updateAccount(id: record.id, update)
         if let secret = body.secret { try await api.store.updateAccountSecret(id: record.id, try api.secrets.seal(secret)) }
         try await api.pool.reload()
@@ -177,11 +191,23 @@ struct AccountRoutes {
 
     func view(_ id: Int64, status: HTTPResponse.Status = .ok) async throws -> Response {
         guard let record = try await api.store.account(id: id) else { throw GatewayError.notFound("No such account.") }
-        return try APIJSON.response(AccountView(record, live: api.pool.liveState(id)), status: status)
+        return try APIJSON.response(AccountView(record, live: api.pool.liveState(id), proxy: proxyAddress(record)), status: status)
     }
 
     func views(_ records: [AccountRecord]) throws -> Response {
-        try APIJSON.response(AccountList(data: records.map { AccountView($0, live: api.pool.liveState($0.id)) }))
+        try APIJSON.response(AccountList(data: records.map { AccountView($0, live: api.pool.liveState($0.id), proxy: proxyAddress($0)) }))
+    }
+
+    /// A proxy URL checked and sealed, like a secret: it may hold the proxy's password.
+    func sealedProxy(_ url: String) throws -> SealedSecret {
+        do { _ = try UpstreamProxy(url: url) } catch { throw GatewayError.invalidRequest("\(error)", param: "proxy_url") }
+        return try api.secrets.seal(url)
+    }
+
+    /// Where the account's proxy is, without its credentials.
+    func proxyAddress(_ record: AccountRecord) -> String? {
+        guard let sealed = record.proxy else { return nil }
+        return (try? UpstreamProxy(url: api.secrets.open(sealed)))?.address ?? "unreadable"
     }
 
     /// An OAuth account needs a provider with a token endpoint and a secret holding its tokens.

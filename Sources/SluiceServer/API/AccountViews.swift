@@ -23,6 +23,8 @@ struct AccountView: Encodable {
     var shareMode: String
     var reservePercent: Int
     var maxConcurrency: Int?
+    /// The outbound proxy's `host:port`, never its credentials; null when calls go direct.
+    var proxy: String?
     var enabled: Bool
     var needsReauth: Bool
     /// `ok`, `cooling`, `needs_reauth` or `disabled`.
@@ -41,7 +43,8 @@ struct AccountView: Encodable {
     var secondsCooling: Int
     var createdAt: Date
 
-    init(_ record: AccountRecord, live: AccountPool.AccountState?, now: Date = Date()) {
+    init(_ record: AccountRecord, live: AccountPool.AccountState?, proxy: String? = nil, now: Date = Date()) {
+        self.proxy = proxy
         id = record.id
         provider = record.provider
         kind = record.kind.rawValue
@@ -82,7 +85,7 @@ struct AccountView: Encodable {
         ("id", .integer), ("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))),
         ("models", .array(.text)), ("priority", .integer), ("weight", .integer), ("owner_id", .nullable(.integer)),
         ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
-        ("max_concurrency", .nullable(.integer)), ("enabled", .boolean), ("needs_reauth", .boolean),
+        ("max_concurrency", .nullable(.integer)), ("proxy", .nullable(.text)), ("enabled", .boolean), ("needs_reauth", .boolean),
         ("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"])),
         ("scopes", .array(.object([
             ("model", .nullable(.text)), ("cooling_until", .nullable(.time)), ("reason", .nullable(.text)), ("backoff_level", .integer),

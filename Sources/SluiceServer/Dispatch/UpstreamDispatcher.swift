@@ -169,7 +169,8 @@ struct UpstreamDispatcher: Sendable {
         ) { account in
             // A request this protocol cannot carry is the client's 400, thrown through the dispatcher.
             let call = try attempt.adapter.upstreamRequest(for: request, to: account.target)
-            return try await http.execute(call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: headTimeout)
+            return try await http.execute(
+                call.method, url: call.url, headers: call.headers, body: call.body, headTimeout: headTimeout, proxy: account.proxy)
         }
     }
 

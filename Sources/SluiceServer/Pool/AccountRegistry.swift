@@ -12,6 +12,8 @@ public struct PoolAccount: Sendable {
     public var manifest: ProviderManifest
     /// The models this account serves: the manifest's, narrowed by the account's own list.
     public var models: Set<String>
+    /// Every call of the account goes through this proxy, never around it.
+    public var proxy: UpstreamProxy?
 
     /// The shared-pool allowance group a request served here spends: the provider. The
     /// admission check reads the groups of the accounts that could serve
@@ -74,9 +76,17 @@ public final class AccountRegistry: Sendable {
                 ])
                 continue
             }
+            // An account whose proxy cannot be opened stays out: going direct would leave its egress address.
+            let proxy: UpstreamProxy?
+            do { proxy = try record.proxy.map { try UpstreamProxy(url: try secrets.open($0)) } } catch {
+                logger.warning("account skipped: its proxy cannot be opened with the configured key, or is no proxy URL", metadata: [
+                    "account": "\(record.id)",
+                ])
+                continue
+            }
             let offered = Set(manifest.models.map(\.id))
             let models = record.models.isEmpty ? offered : offered.intersection(record.models)
-            accounts[record.id] = PoolAccount(record: record, credential: credential, manifest: manifest, models: models)
+            accounts[record.id] = PoolAccount(record: record, credential: credential, manifest: manifest, models: models, proxy: proxy)
         }
         state.withLock { state in
             // A secret rotated while the store was being read is newer than what the read returned.

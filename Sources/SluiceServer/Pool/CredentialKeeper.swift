@@ -15,7 +15,8 @@ import Synchronization
 /// owner's new secret is never undone. A token refresh is single-flight per account: whoever
 /// needs one while it runs waits for that one.
 public final class CredentialKeeper: Sendable {
-    public typealias TokenRefresher = @Sendable (OAuthTokens, ProviderManifest.OAuth) async -> OAuthRefreshResult
+    /// Refreshes at the endpoint through the account's proxy, if it has one: the provider sees one egress address.
+    public typealias TokenRefresher = @Sendable (OAuthTokens, ProviderManifest.OAuth, UpstreamProxy?) async -> OAuthRefreshResult
 
     private let registry: AccountRegistry
     private let store: any AccountStore
@@ -161,7 +162,7 @@ public final class CredentialKeeper: Sendable {
             logger.warning("OAuth account cannot refresh: its provider manifest has no oauth.token_url", metadata: ["account": "\(id)"])
             return nil
         }
-        switch await refresher(tokens, endpoint) {
+        switch await refresher(tokens, endpoint, account.proxy) {
         case .refreshed(let fresh):
             logger.info("OAuth token refreshed", metadata: ["account": "\(id)"])
             return await saveRefreshed(fresh, account)

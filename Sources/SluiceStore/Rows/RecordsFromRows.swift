@@ -49,6 +49,7 @@ extension AccountRecord {
             secret: SealedSecret(ciphertext: ciphertext, keyVersion: try row.count("secret_key_version")),
             secretGeneration: try row.int(required: "secret_generation"), enabled: try row.bool(required: "enabled"),
             needsReauth: try row.bool(required: "needs_reauth"),
+            proxy: try row.bytes("proxy_ciphertext").map { SealedSecret(ciphertext: $0, keyVersion: try row.count("proxy_key_version")) },
             sharing: AccountSharing(
                 shareMode: ShareMode(rawValue: try row.text(required: "share_mode")) ?? .ownerOnly,
                 reservePercent: try row.count("reserve_percent"), maxConcurrency: try row.int("max_concurrency").map(Int.init)),

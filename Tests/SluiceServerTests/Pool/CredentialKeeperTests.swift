@@ -39,7 +39,7 @@ import Testing
         try await PoolFixture.with { f in
             let id = try await oauthAccount(f, expiresIn: 60)
             let endpoint = TokenEndpoint()
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             let account = try #require(f.pool.registry.account(id))
             let sent = await withTaskGroup(of: String?.self) { group in
                 for _ in 0..<20 { group.addTask { await f.pool.credentials.usableCredential(account).flatMap { if case .oauth(let t) = $0 { t.accessToken } else { nil } } } }
@@ -55,7 +55,7 @@ import Testing
         try await PoolFixture.with { f in
             let id = try await oauthAccount(f, expiresIn: nil)
             let endpoint = TokenEndpoint()
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             let sent = Mutex<[String]>([])
             let answer = await f.pool.credentials.sendWithUsableCredential(
                 try #require(f.pool.registry.account(id)), isRejected: { $0 == 401 }, discard: { _ in }
@@ -72,7 +72,7 @@ import Testing
         try await PoolFixture.with { f in
             let id = try await oauthAccount(f, expiresIn: nil)
             let endpoint = TokenEndpoint()
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             let answer = await f.pool.credentials.sendWithUsableCredential(
                 try #require(f.pool.registry.account(id)), isRejected: { $0 == 401 }, discard: { _ in }) { _ in 401 }
             #expect(answer == 401)
@@ -86,7 +86,7 @@ import Testing
             let id = try await oauthAccount(f, expiresIn: nil)
             let endpoint = TokenEndpoint()
             endpoint.fail(with: .failed("503"))
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             let calls = Mutex(0)
             let answer = await f.pool.credentials.sendWithUsableCredential(
                 try #require(f.pool.registry.account(id)), isRejected: { $0 == 401 }, discard: { _ in }
@@ -104,7 +104,7 @@ import Testing
             let id = try await oauthAccount(f, expiresIn: 30)
             let endpoint = TokenEndpoint()
             endpoint.fail(with: .failed("503"))
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             let account = try #require(f.pool.registry.account(id))
             // Thirty seconds left: the refresh fails, the old token still goes out.
             #expect(await f.pool.credentials.usableCredential(account) != nil)
@@ -119,7 +119,7 @@ import Testing
             let id = try await oauthAccount(f, expiresIn: 10)
             let endpoint = TokenEndpoint()
             endpoint.fail(with: .invalidGrant)
-            f.pool.useTokenRefresher { tokens, _ in await endpoint.refresh(tokens) }
+            f.pool.useTokenRefresher { tokens, _, _ in await endpoint.refresh(tokens) }
             await f.pool.credentials.refreshExpiringTokens()
             #expect(f.pool.needsReauth(id))
         }

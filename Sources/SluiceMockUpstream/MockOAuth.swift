@@ -14,6 +14,8 @@ public final class MockTokenEndpoint: Sendable {
         var refreshTokens: [String: String] = [:]
         var issued = 0
         var requests = 0
+        /// `client_id` and `client_secret` of each refresh, in order.
+        var clients: [[String]] = []
         var delay: Duration = .zero
         var failStatus: Int?
         var expiresIn = 3600
@@ -31,6 +33,9 @@ public final class MockTokenEndpoint: Sendable {
     /// Refresh requests received, whatever their outcome.
     public var requests: Int { state.withLock { $0.requests } }
 
+    /// The `client_id` and `client_secret` each refresh named ("" when absent), in order.
+    public var clients: [[String]] { state.withLock { $0.clients } }
+
     /// Each answer waits `delay` first; with `failStatus` every answer is that error instead;
     /// issued access tokens say they live `expiresIn` seconds.
     public func configure(delay: Duration = .zero, failStatus: Int? = nil, expiresIn: Int = 3600) {
@@ -46,6 +51,7 @@ public final class MockTokenEndpoint: Sendable {
         let form = Self.form(String(buffer: try await request.collectBody(upTo: 64 << 10)))
         let delay = state.withLock { state -> Duration in
             state.requests += 1
+            state.clients.append([form["client_id"] ?? "", form["client_secret"] ?? ""])
             return state.delay
         }
         if delay > .zero { try await Task.sleep(for: delay) }

@@ -3,23 +3,31 @@ import NIOCore
 import NIOHTTP1
 
 /// What an OAuth account's sealed secret holds: JSON with `access_token`, `refresh_token` and,
-/// when known, `expires_at` in Unix seconds.
+/// when known, `expires_at` in Unix seconds. `client_id` and `client_secret` name the OAuth
+/// client the tokens were issued to, when it is the account's own rather than the manifest's:
+/// Google's token endpoint refreshes only with the issuing client's id and secret.
 public struct OAuthTokens: Sendable, Equatable, Codable {
     public var accessToken: String
     public var refreshToken: String
     /// nil: the provider did not say; the token is then refreshed only after a 401.
     public var expiresAt: Date?
+    public var clientID: String?
+    public var clientSecret: String?
 
-    public init(accessToken: String, refreshToken: String, expiresAt: Date?) {
+    public init(accessToken: String, refreshToken: String, expiresAt: Date?, clientID: String? = nil, clientSecret: String? = nil) {
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.expiresAt = expiresAt
+        self.clientID = clientID
+        self.clientSecret = clientSecret
     }
 
     enum CodingKeys: String, CodingKey {
         case accessToken = "access_token"
         case refreshToken = "refresh_token"
         case expiresAt = "expires_at"
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +35,8 @@ public struct OAuthTokens: Sendable, Equatable, Codable {
         accessToken = try container.decode(String.self, forKey: .accessToken)
         refreshToken = try container.decode(String.self, forKey: .refreshToken)
         expiresAt = try container.decodeIfPresent(Double.self, forKey: .expiresAt).map(Date.init(timeIntervalSince1970:))
+        clientID = try container.decodeIfPresent(String.self, forKey: .clientID)
+        clientSecret = try container.decodeIfPresent(String.self, forKey: .clientSecret)
         guard !accessToken.isEmpty, !refreshToken.isEmpty else {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "empty token"))
         }
@@ -37,6 +47,8 @@ public struct OAuthTokens: Sendable, Equatable, Codable {
         try container.encode(accessToken, forKey: .accessToken)
         try container.encode(refreshToken, forKey: .refreshToken)
         try container.encodeIfPresent(expiresAt.map { $0.timeIntervalSince1970.rounded() }, forKey: .expiresAt)
+        try container.encodeIfPresent(clientID, forKey: .clientID)
+        try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
     }
 
     /// Reads a secret; nil when it is not the JSON above.
@@ -46,7 +58,7 @@ public struct OAuthTokens: Sendable, Equatable, Codable {
 
     /// The form the sealed secret stores.
     public var secret: String {
-        // Encoding three plain fields cannot fail.
+        // Encoding plain string and number fields cannot fail.
         (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? ""
     }
 
@@ -90,7 +102,8 @@ public struct OAuthTokenClient: Sendable {
         _ tokens: OAuthTokens, at endpoint: ProviderManifest.OAuth, through proxy: UpstreamProxy? = nil, now: Date = Date()
     ) async -> OAuthRefreshResult {
         var form = [("grant_type", "refresh_token"), ("refresh_token", tokens.refreshToken)]
-        if let clientID = endpoint.clientID { form.append(("client_id", clientID)) }
+        if let clientID = tokens.clientID ?? endpoint.clientID { form.append(("client_id", clientID)) }
+        if let clientSecret = tokens.clientSecret { form.append(("client_secret", clientSecret)) }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
         headers.add(name: "accept", value: "application/json")
@@ -121,7 +134,9 @@ public struct OAuthTokenClient: Sendable {
         }
         let refresh = (object?["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? previous.refreshToken
         let expiresIn = (object?["expires_in"] as? NSNumber)?.doubleValue
-        return .refreshed(OAuthTokens(accessToken: access, refreshToken: refresh, expiresAt: expiresIn.map { now.addingTimeInterval($0) }))
+        return .refreshed(OAuthTokens(
+            accessToken: access, refreshToken: refresh, expiresAt: expiresIn.map { now.addingTimeInterval($0) },
+            clientID: previous.clientID, clientSecret: previous.clientSecret))
     }
 
     static func formEncoded(_ pairs: [(String, String)]) -> String {

@@ -42,6 +42,23 @@ import Testing
         }
     }
 
+    @Test func anAccountsOwnOAuthClientRefreshesItsTokensAndIsKept() async throws {
+        try await Harness.run { h in
+            // As Google's endpoint wants: the issuing client's id and secret with every refresh.
+            h.control.tokenEndpoint.grant(refreshToken: "acct-refresh-0", account: "acct")
+            let tokens = OAuthTokens(
+                accessToken: "acct-access-0", refreshToken: "acct-refresh-0", expiresAt: Date().addingTimeInterval(-1),
+                clientID: "own-client.apps.example", clientSecret: "own-client-secret")
+            let id = try await h.account(secret: tokens.secret, kind: .oauth)
+            let user = try await h.user()
+            #expect(try await h.chat(user.key).status == 200)
+            #expect(h.control.tokenEndpoint.clients == [["own-client.apps.example", "own-client-secret"]])
+            let (stored, _) = try await storedTokens(h, id)
+            #expect(stored.accessToken == "acct-access-1")
+            #expect(stored.clientID == "own-client.apps.example" && stored.clientSecret == "own-client-secret")
+        }
+    }
+
     @Test func aTokenTheProviderRejectsIsRefreshedAndTheRequestRetried() async throws {
         try await Harness.run { h in
             let id = try await oauthAccount(h, expiresIn: nil)

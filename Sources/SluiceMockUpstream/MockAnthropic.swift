@@ -20,7 +20,9 @@ extension MockUpstream {
         let data = Data(buffer: try await request.collectBody(upTo: 16 << 20))
         let authorization = request.headers[.authorization]
         let apiKey = request.headers[HTTPField.Name("x-api-key")!]
-        control.record(.init(authorization: authorization, apiKeyHeader: apiKey, cookie: nil, body: data))
+        control.record(.init(
+            authorization: authorization, apiKeyHeader: apiKey, cookie: nil, body: data,
+            anthropicVersion: request.headers[HTTPField.Name("anthropic-version")!], anthropicBeta: request.headers[HTTPField.Name("anthropic-beta")!]))
         guard request.headers[HTTPField.Name("anthropic-version")!] != nil else {
             return json(400, anthropicError("invalid_request_error", "anthropic-version: header is required"))
         }

@@ -32,6 +32,9 @@ public struct MockRequestRecord: Sendable {
     public var apiKeyHeader: String?
     public var cookie: String?
     public var body: Data
+    /// `anthropic-version` and `anthropic-beta`, for Messages requests.
+    public var anthropicVersion: String? = nil
+    public var anthropicBeta: String? = nil
 }
 
 /// Shared switchboard between a test (or the demo) and the running mock.

@@ -123,23 +123,28 @@ public func buildApplication(
     let allowance = SharedPoolAllowance(
         allowances: gateway.allowances, plans: config.plans, contributorBonusPercent: config.accounts.contributorBonusPercent,
         trustBonusPercentPerLevel: config.accounts.trustBonusPercentPerLevel, pool: gateway.pool)
-    let chat = ChatCompletionsHandler(
-        authenticator: gateway.authenticator,
-        admission: Admission(
-            pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements, clock: gateway.clock),
-        holds: RequestHolds(
-            credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
-            allowance: allowance, writer: gateway.settlements),
-        dispatcher: UpstreamDispatcher(
-            pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts),
-        maxBodyBytes: config.server.maxBodyBytes)
+    let admission = Admission(
+        pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements, clock: gateway.clock)
+    let holds = RequestHolds(
+        credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
+        allowance: allowance, writer: gateway.settlements)
+    let dispatcher = UpstreamDispatcher(
+        pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts)
+    /// One hot path per client protocol, sharing every part.
+    func handler<API: ClientAPI>(_ api: API) -> GatewayHandler<API> {
+        GatewayHandler(
+            api: api, authenticator: gateway.authenticator, admission: admission, holds: holds, dispatcher: dispatcher,
+            maxBodyBytes: config.server.maxBodyBytes)
+    }
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
         startedAt: Int(Date().timeIntervalSince1970))
 
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: OpenAIErrorMiddleware())
-    routes.register(on: router, chat: chat)
+    routes.register(
+        on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
+        countTokens: MessagesTokenCounter(authenticator: gateway.authenticator, pool: gateway.pool, maxBodyBytes: config.server.maxBodyBytes))
     if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),

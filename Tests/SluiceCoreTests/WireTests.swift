@@ -113,3 +113,29 @@ import Testing
         #expect(error["code"] as? String == "invalid_api_key")
     }
 }
+
+@Suite struct MessagesRequestTests {
+    func parse(_ json: String) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseMessages(Data(json.utf8)) }
+
+    func message(_ json: String) -> String? {
+        do { _ = try parse(json); return nil } catch { return error.message }
+    }
+
+    @Test func readsWhatTheGatewayNeeds() throws {
+        let s = try parse(#"{"model":"claude-x","max_tokens":300,"stream":true,"metadata":{"user_id":"u-7"},"system":"s","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}"#)
+        #expect(s.model == "claude-x" && s.maxOutputTokens == 300 && s.stream && s.user == "u-7" && s.clientIncludeUsage)
+        #expect(s.firstMessageHash == SessionHash.of("m:user\nhi"))
+    }
+
+    @Test func refusalsNameTheFieldAsAnthropicDoes() {
+        #expect(message(#"{"max_tokens":1,"messages":[{"role":"user","content":"x"}]}"#) == "model: Field required")
+        #expect(message(#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#) == "max_tokens: Field required")
+        #expect(message(#"{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]}"#)?.hasPrefix("max_tokens:") == true)
+        #expect(message(#"{"model":"m","max_tokens":1}"#) == "messages: Field required")
+        #expect(message(#"{"model":"m","max_tokens":1,"messages":[]}"#) == "messages: List should have at least 1 item")
+        #expect(message(#"{"model":"m","max_tokens":1,"messages":[{"role":"tool","content":"x"}]}"#)?.hasPrefix("messages.0.role") == true)
+        #expect(message(#"{"model":"m","max_tokens":"many","messages":[{"role":"user","content":"x"}]}"#) == "max_tokens: Input has the wrong type")
+        #expect(message("{nope") == "The request body is not valid JSON.")
+        #expect(message("[1]") == "The request body must be a JSON object.")
+    }
+}

@@ -98,6 +98,32 @@ import Testing
         }
     }
 
+    @Test func concurrentMessagesRequestsNeverChargeMoreThanTheBalance() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "ant", provider: "mock-anthropic")
+            let body = MessagesAPITests.body(model: Harness.anthropicModel, stream: true)
+            let worstCase = Pricing(creditsPerUSD: Credits(whole: 1)).worstCase(
+                promptTokens: TokenEstimate.promptTokens(bodyBytes: body.utf8.count), maxOutputTokens: 256, at: Harness.anthropicPrice)
+            let user = try await h.user(credits: Credits(micros: worstCase.micros * 10))
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        try await h.request("/v1/messages", body: body, key: nil, headers: [("x-api-key", user.key), ("anthropic-version", "2023-06-01")]).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+            let served = statuses.filter { $0 == 200 }.count
+            #expect(served >= 10)
+            await h.settled()
+            #expect(try #require(try await h.gateway.store.balance(userID: user.id)) >= .zero)
+            let logs = try await h.gateway.store.usageLogs(userID: user.id)
+            #expect(logs.count == served && logs.allSatisfy { $0.charged > .zero })
+            try await expectLedgerBalances(h, userID: user.id)
+        }
+    }
+
     @Test func clientDisconnectCancelsTheUpstreamAndChargesWhatWasStreamed() async throws {
         try await Harness.run { h in
             try await h.account(secret: "endless")

@@ -11,23 +11,56 @@ public enum WireProtocol: String, Sendable, CaseIterable {
     case geminiGenerateContent = "gemini-generate-content"
 }
 
-/// A client's chat request as the gateway holds it: the bytes it sent and what the gateway read
-/// from them. Adapters build their upstream request from this.
+/// A client's request as the gateway holds it: the bytes it sent, in the protocol it spoke, and
+/// what the gateway read from them. Adapters build their upstream request from this: an adapter
+/// that speaks `clientProtocol` passes the body through, any other gets it in chat form
+/// (`prepared(for:)`).
 public struct GatewayRequest: Sendable {
     /// The client's body, exactly as it arrived.
     public var body: ByteBuffer
     /// The same bytes, as the parsers and rewrites read them (made once, by the route).
     public var bytes: Data
     public var summary: ChatRequestSummary
+    /// The protocol `body` is in: OpenAI chat, or the client's own when it spoke another.
+    public var clientProtocol: WireProtocol
     /// The client's `anthropic-beta` header, passed on to Anthropic upstreams.
     public var anthropicBeta: String?
+    /// The client's `anthropic-version`, passed on with a Messages body passed through.
+    public var anthropicVersion: String?
 
-    public init(body: ByteBuffer, bytes: Data, summary: ChatRequestSummary, anthropicBeta: String? = nil) {
+    public init(
+        body: ByteBuffer, bytes: Data, summary: ChatRequestSummary, clientProtocol: WireProtocol = .openAIChat, anthropicBeta: String? = nil,
+        anthropicVersion: String? = nil
+    ) {
         self.body = body
         self.bytes = bytes
         self.summary = summary
+        self.clientProtocol = clientProtocol
         self.anthropicBeta = anthropicBeta
+        self.anthropicVersion = anthropicVersion
     }
+
+    /// The request for an adapter that speaks `wireProtocol`: as it is when that is the client's
+    /// protocol or chat, else translated to chat, which every adapter reads. Throws the client's
+    /// 400 for what chat cannot carry.
+    public func prepared(for wireProtocol: WireProtocol) throws(GatewayError) -> GatewayRequest {
+        guard clientProtocol != .openAIChat, clientProtocol != wireProtocol else { return self }
+        let chat: Data
+        switch clientProtocol {
+        case .anthropicMessages: chat = try MessagesToChat.translate(bytes)
+        case .openAIChat, .geminiGenerateContent: return self
+        }
+        var request = self
+        request.bytes = chat
+        request.body = ByteBuffer(data: chat)
+        request.clientProtocol = .openAIChat
+        // The chat form asks for usage itself, so no adapter edits it again.
+        request.summary.hasStreamOptions = request.summary.stream
+        return request
+    }
+
+    /// Whether the body goes to an account of `wireProtocol` as the client sent it.
+    public func passesThrough(to wireProtocol: WireProtocol) -> Bool { clientProtocol != .openAIChat && clientProtocol == wireProtocol }
 
     /// The request as one target of an alias receives it: under the target's name. Itself when it
     /// already names `model`.
@@ -115,6 +148,10 @@ public protocol ProviderAdapter: Sendable {
     /// the dispatcher can fail over.
     func readWhole(_ body: ByteBuffer) -> WholeAnswer?
 
+    /// Reads a whole answer to `request`; an adapter that passes a client's own protocol through
+    /// reads its answer as it came. By default, `readWhole(_:)`.
+    func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer?
+
     /// What reads this request's streaming answer.
     func streamTranslator(for request: GatewayRequest) -> any StreamTranslator
 
@@ -132,6 +169,8 @@ public protocol ProviderAdapter: Sendable {
 }
 
 extension ProviderAdapter {
+    public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? { readWhole(body) }
+
     /// Every 4xx but those that speak of the account (401, 402, 403), the model on it (404), or
     /// its limits (408, 429).
     public func isRequestRejection(status: Int, body: Data?) -> Bool { Self.isRejectionStatus(status) }

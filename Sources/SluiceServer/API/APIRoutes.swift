@@ -53,13 +53,25 @@ struct APIRoutes {
             { _, _ in try APIJSON.response(plans) })
     }
 
-    /// The OpenAI-compatible routes, served by `PublicRoutes` and `ChatCompletionsHandler`.
+    /// The OpenAI- and Anthropic-compatible routes, served by `PublicRoutes` and the `GatewayHandler`s.
     private func describeGateway(_ registry: EndpointRegistry) {
         registry.describeAPIKeyRoute(Endpoint(
             method: .post, path: "/v1/chat/completions",
             summary: "OpenAI chat completions, streaming (SSE) or not. Request and response follow OpenAI's schema.",
             request: .object([("model", .text), ("messages", .array(.object([]))), ("stream", .boolean)], required: ["model", "messages"]),
             response: .object([]), tag: "v1"))
+        let messages: [(String, Schema)] = [("model", .text), ("max_tokens", .integer), ("messages", .array(.object([]))), ("stream", .boolean)]
+        registry.describeAPIKeyRoute(Endpoint(
+            method: .post, path: "/v1/messages",
+            summary: """
+                Anthropic Messages, streaming (SSE) or not, with the key as `x-api-key` or a bearer token. Request, response and \
+                errors follow Anthropic's schema.
+                """,
+            request: .object(messages, required: ["model", "max_tokens", "messages"]), response: .object([]), tag: "v1"))
+        registry.describeAPIKeyRoute(Endpoint(
+            method: .post, path: "/v1/messages/count_tokens", summary: "An estimate of a Messages request's input tokens; nothing is sent upstream.",
+            request: .object([("model", .text), ("messages", .array(.object([])))], required: ["model", "messages"]),
+            response: .object([("input_tokens", .integer)]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(
             method: .get, path: "/v1/models", summary: "Models this key may use.",
             response: .object([("object", .text), ("data", .array(.object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)])))]),

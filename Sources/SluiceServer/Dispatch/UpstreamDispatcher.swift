@@ -69,7 +69,9 @@ struct UpstreamDispatcher: Sendable {
             case .attempt(let lease):
                 plan.attempting(lease.account.record.id, for: model)
                 let attempt = UpstreamAttempt(lease: lease, adapter: catalog.adapter(for: lease.account.manifest), model: model, pool: pool)
-                switch try await send(request.serving(model), through: attempt, for: requester) {
+                // Under the target's name, in the form its adapter reads: a client's 400 when it cannot be said.
+                let prepared = try request.serving(model).prepared(for: attempt.adapter.wireProtocol)
+                switch try await send(prepared, through: attempt, for: requester) {
                 case .committed(let answer): return answer
                 case .failed(let failure): plan.attemptFailed(failure)
                 case .skipped: break
@@ -142,7 +144,7 @@ struct UpstreamDispatcher: Sendable {
             return await succeeded(.stream(attempt, peeked))
         case 200..<300:
             // Read the whole answer before committing: garbage or a broken body can still fail over.
-            guard let body = try? await response.body.collect(upTo: limits.maxResponseBytes), let whole = attempt.adapter.readWhole(body) else {
+            guard let body = try? await response.body.collect(upTo: limits.maxResponseBytes), let whole = attempt.adapter.readWhole(body, for: request) else {
                 return await failed(.garbage, "HTTP \(response.status) with a body that is not an answer")
             }
             return await succeeded(.whole(attempt, whole))

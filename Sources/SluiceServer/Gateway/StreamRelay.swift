@@ -6,27 +6,25 @@ import SluiceProviders
 
 /// Relays a committed stream to the client, event by event, as reads arrive: each upstream read is
 /// written before the next one is awaited, so nothing is held back, and a slow client slows the
-/// upstream read instead of growing a buffer.
+/// upstream read instead of growing a buffer. `writer` puts each event in the client's protocol.
 struct StreamRelay: Sendable {
     let charge: RequestCharge
     let attempt: UpstreamAttempt
-    let price: Price?
-    let clientWantsUsage: Bool
+    /// How the request ends if nothing goes wrong: the account, the price, the served model.
+    let outcome: RequestOutcome
     let upstream: PeekedStream
-
-    static let midStreamError = SSEEncoder.encode(GatewayError.upstreamFailed("The upstream stream failed after it had started. The answer is incomplete.").jsonBody)
+    let writer: any ClientStreamWriter
 
     struct Progress {
         var outcome: RequestOutcome
+        var writer: any ClientStreamWriter
         var sawDone = false
         var upstreamFailed = false
         var finished: Bool { sawDone || upstreamFailed }
     }
 
-    func run(_ writer: inout any ResponseBodyWriter) async {
-        var progress = Progress(outcome: RequestOutcome(
-            endReason: .completed, status: 200, provider: attempt.account.manifest.id, accountID: attempt.account.record.id,
-            servedModel: attempt.model, price: price))
+    func run(_ bodyWriter: inout any ResponseBodyWriter) async {
+        var progress = Progress(outcome: outcome, writer: writer)
         var clientGone = false
         var out = ByteBuffer()
         var events = upstream.pending
@@ -34,7 +32,7 @@ struct StreamRelay: Sendable {
             out.clear()
             append(events, to: &out, progress: &progress)
             if out.readableBytes > 0 {
-                do { try await writer.write(out) } catch {
+                do { try await bodyWriter.write(out) } catch {
                     clientGone = true
                     break
                 }
@@ -52,50 +50,40 @@ struct StreamRelay: Sendable {
         if clientGone {
             progress.outcome.endReason = .clientDisconnect
         } else if progress.sawDone {
-            tail.writeBytes(SSEEncoder.done)
+            progress.writer.finish(to: &tail)
         } else {
-            // The stream broke after the first byte: no replay, an error event, and no [DONE].
+            // The stream broke after the first byte: no replay, an error event, and no end.
             await attempt.streamBroke()
             progress.outcome.endReason = .upstreamError
-            tail.writeBytes(Self.midStreamError)
+            progress.writer.fail(to: &tail)
         }
         await charge.settle(progress.outcome)
         if !clientGone {
-            try? await writer.write(tail)
-            try? await writer.finish(nil)
+            try? await bodyWriter.write(tail)
+            try? await bodyWriter.finish(nil)
         }
     }
 
     private func append(_ events: [RelayedEvent], to out: inout ByteBuffer, progress: inout Progress) {
         for relayed in events where !progress.finished {
-            let event = relayed.event
             switch relayed.kind {
             case .done:
                 progress.sawDone = true
+                continue
             case .error:
                 progress.upstreamFailed = true
-            case .usage(let usage, let hasChoices):
+                continue
+            case .usage(let usage, _):
                 progress.outcome.usage = usage
-                // OpenAI's usage chunk has empty choices; a client that did not ask never sees one.
-                if clientWantsUsage || hasChoices { write(event, to: &out, progress: &progress) }
             case .output, .other:
-                write(event, to: &out, progress: &progress)
+                break
             }
-        }
-    }
-
-    private func write(_ event: ServerSentEvent, to out: inout ByteBuffer, progress: inout Progress) {
-        if event.data.contains(UInt8(ascii: "\n")) {
-            out.writeBytes(SSEEncoder.encode(event.data))
-        } else {
-            out.writeString("data: ")
-            out.writeBytes(event.data)
-            out.writeString("\n\n")
-        }
-        progress.outcome.completionEstimate += 1
-        if !progress.outcome.producedOutput {
-            progress.outcome.producedOutput = true
-            progress.outcome.timeToFirstToken = .now - charge.started
+            guard progress.writer.write(relayed, to: &out) else { continue }
+            progress.outcome.completionEstimate += 1
+            if !progress.outcome.producedOutput {
+                progress.outcome.producedOutput = true
+                progress.outcome.timeToFirstToken = .now - charge.started
+            }
         }
     }
 }

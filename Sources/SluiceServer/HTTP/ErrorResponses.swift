@@ -13,6 +13,10 @@ extension HTTPField.Name {
     static let sessionID = HTTPField.Name("x-session-id")!
     /// Anthropic beta features a client asks for, passed on to Anthropic upstreams.
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
+    /// The Messages API version a client speaks, passed on with its body.
+    static let anthropicVersion = HTTPField.Name("anthropic-version")!
+    /// How Anthropic's clients send their key.
+    static let xAPIKey = HTTPField.Name("x-api-key")!
 }
 
 extension Duration {

@@ -6,7 +6,7 @@ import SluiceCore
 import SluiceRedis
 import SluiceStore
 
-/// `/v1/models`, `/v1/models/{id}` and `/health`. Chat completions live in `ChatCompletionsHandler`.
+/// `/v1/models`, `/v1/models/{id}` and `/health`; the hot path's routes are `GatewayHandler`s.
 struct PublicRoutes: Sendable {
     let authenticator: KeyAuthenticator
     let pool: AccountPool
@@ -15,8 +15,13 @@ struct PublicRoutes: Sendable {
     let startedAt: Int
     static let version = "0.1.0"
 
-    func register(on router: Router<SluiceRequestContext>, chat: ChatCompletionsHandler) {
+    func register(
+        on router: Router<SluiceRequestContext>, chat: GatewayHandler<ChatCompletionsAPI>, messages: GatewayHandler<MessagesAPI>,
+        countTokens: MessagesTokenCounter
+    ) {
         router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
+        router.post("/v1/messages") { request, context in try await messages.handle(request, context: context) }
+        router.post("/v1/messages/count_tokens") { request, context in await countTokens.handle(request, context: context) }
         router.get("/v1/models") { request, _ in try await listModels(request) }
         router.get("/v1/models/{id}") { request, context in try await model(request, id: context.parameters.get("id") ?? "") }
         router.get("/health") { _, _ in await health() }

@@ -20,18 +20,33 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .anthropicMessages }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
-        let model = manifest.model(request.summary.model)
-        let body = try AnthropicRequest.translate(
-            request.bytes, model: request.summary.model, defaultMaxTokens: model?.maxOutputTokens ?? 4096, stream: request.summary.stream)
+        let passThrough = request.passesThrough(to: wireProtocol)
+        let body: ByteBuffer
+        if passThrough {
+            body = request.body
+        } else {
+            let model = manifest.model(request.summary.model)
+            body = ByteBuffer(data: try AnthropicRequest.translate(
+                request.bytes, model: request.summary.model, defaultMaxTokens: model?.maxOutputTokens ?? 4096, stream: request.summary.stream))
+        }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
-        headers.add(name: "anthropic-version", value: Self.apiVersion)
+        // A body passed through is in the client's API version; a translated one in ours.
+        headers.add(name: "anthropic-version", value: passThrough ? request.anthropicVersion ?? Self.apiVersion : Self.apiVersion)
         var betas = request.anthropicBeta.map { [$0] } ?? []
         if case .oauth = target.credential { betas.append(Self.oauthBeta) }
         if !betas.isEmpty { headers.add(name: "anthropic-beta", value: betas.joined(separator: ",")) }
         target.authorize(&headers)
-        return UpstreamRequest(method: .POST, url: target.url("v1/messages"), headers: headers, body: ByteBuffer(data: body))
+        return UpstreamRequest(method: .POST, url: target.url("v1/messages"), headers: headers, body: body)
+    }
+
+    /// A Messages client's answer is the upstream's, as it came; only its usage is read.
+    public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? {
+        guard request.passesThrough(to: wireProtocol) else { return readWhole(body) }
+        guard let message = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], message["type"] as? String == "message"
+        else { return nil }
+        return WholeAnswer(body: body, usage: AnthropicAnswer.usage(message["usage"] as? [String: Any]))
     }
 
     public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {
@@ -42,7 +57,8 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
     }
 
     public func streamTranslator(for request: GatewayRequest) -> any StreamTranslator {
-        AnthropicStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
+        if request.passesThrough(to: wireProtocol) { return AnthropicPassThrough() }
+        return AnthropicStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
     }
 
     /// Anthropic's status codes mean what OpenAI's do, but for two. 529 is overloaded, the

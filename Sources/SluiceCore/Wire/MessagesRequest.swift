@@ -1,0 +1,118 @@
+import Foundation
+
+extension ChatRequestSummary {
+    /// Reads and validates an Anthropic Messages request (`POST /v1/messages`) into the fields
+    /// the gateway interprets, in one pass of `JSONReader`, so a request passed through to an
+    /// Anthropic account is never decoded whole. Errors name the field as Anthropic's do
+    /// (`max_tokens: Field required`).
+    ///
+    /// The usage of a Messages stream always reaches its client, so `clientIncludeUsage` is true.
+    public static func parseMessages(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
+        var fields = MessagesFields()
+        do {
+            try body.withUnsafeBytes { bytes in try JSONReader.read(bytes) { reader in try fields.read(&reader) } }
+        } catch is JSONReader.JSONSyntaxError {
+            throw .invalidRequest("The request body is not valid JSON.")
+        } catch {
+            throw .invalidRequest("The request body could not be read.")
+        }
+        if !fields.isObject { throw .invalidRequest("The request body must be a JSON object.") }
+        if let problem = fields.problem { throw problem }
+        guard let model = fields.model, !model.isEmpty else { throw .invalidRequest("model: Field required", param: "model") }
+        guard let maxTokens = fields.maxTokens else { throw .invalidRequest("max_tokens: Field required", param: "max_tokens") }
+        guard maxTokens >= 1 else { throw .invalidRequest("max_tokens: Input should be greater than or equal to 1", param: "max_tokens") }
+        guard let count = fields.messageCount else { throw .invalidRequest("messages: Field required", param: "messages") }
+        guard count > 0 else { throw .invalidRequest("messages: List should have at least 1 item", param: "messages") }
+        return ChatRequestSummary(
+            model: model, stream: fields.stream ?? false, clientIncludeUsage: true, hasStreamOptions: false, maxOutputTokens: maxTokens,
+            user: fields.user, firstMessageHash: fields.fingerprint.map { SessionHash.of("m:" + $0) })
+    }
+}
+
+/// The interpreted fields of a Messages request, and the first thing wrong with them.
+private struct MessagesFields {
+    var isObject = false
+    var model: String?
+    var maxTokens: Int?
+    var stream: Bool?
+    var user: String?
+    var messageCount: Int?
+    var fingerprint: String?
+    var problem: GatewayError?
+
+    mutating func read(_ reader: inout JSONReader) throws {
+        isObject = try reader.readObject { key, reader in
+            switch key {
+            case "model": model = try value(&reader, "model") { try $0.readString() }
+            case "max_tokens": maxTokens = try value(&reader, "max_tokens") { try $0.readInteger() }
+            case "stream": stream = try value(&reader, "stream") { try $0.readBool() }
+            case "messages": try readMessages(&reader)
+            case "metadata":
+                if try reader.readNull() { return }
+                let isObject = try reader.readObject { key, reader in
+                    guard key == "user_id" else { return try reader.skipValue() }
+                    user = try value(&reader, "metadata.user_id") { try $0.readString() }
+                }
+                if !isObject { record(.invalidRequest("metadata: Input should be an object", param: "metadata")) }
+            default: try reader.skipValue()
+            }
+        }
+    }
+
+    private mutating func value<Value>(_ reader: inout JSONReader, _ param: String, _ read: (inout JSONReader) throws -> Value?) throws -> Value? {
+        if try reader.readNull() { return nil }
+        guard let value = try read(&reader) else {
+            record(.invalidRequest("\(param): Input has the wrong type", param: param))
+            return nil
+        }
+        return value
+    }
+
+    private mutating func record(_ error: GatewayError) {
+        if problem == nil { problem = error }
+    }
+
+    /// Each message is an object whose role is `user` or `assistant`; of the first, its text is
+    /// the conversation's fingerprint, as for chat requests.
+    private mutating func readMessages(_ reader: inout JSONReader) throws {
+        var count = 0
+        let isArray = try reader.readArray { position, reader in
+            count += 1
+            var role: String?
+            var text: String?
+            let param = "messages.\(position)"
+            let isObject = try reader.readObject { key, reader in
+                switch key {
+                case "role": role = try reader.readString()
+                case "content" where position == 0: text = try Self.contentText(&reader)
+                default: try reader.skipValue()
+                }
+            }
+            guard isObject else { return record(.invalidRequest("\(param): Input should be an object", param: param)) }
+            guard let role, role == "user" || role == "assistant" else {
+                return record(.invalidRequest("\(param).role: Input should be 'user' or 'assistant'", param: "\(param).role"))
+            }
+            if position == 0, let text { fingerprint = role + "\n" + text }
+        }
+        if isArray { messageCount = count } else { record(.invalidRequest("messages: Input should be a list", param: "messages")) }
+    }
+
+    /// A content string, or the `text` of each block joined by lines; nil for any other shape.
+    private static func contentText(_ reader: inout JSONReader) throws -> String? {
+        switch try reader.peekKind() {
+        case .string: return try reader.readString()
+        case .array:
+            var texts: [String] = []
+            _ = try reader.readArray { _, reader in
+                _ = try reader.readObject { key, reader in
+                    guard key == "text" else { return try reader.skipValue() }
+                    if let text = try reader.readString() { texts.append(text) }
+                }
+            }
+            return texts.joined(separator: "\n")
+        default:
+            try reader.skipValue()
+            return nil
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCore
+import SluiceProviders
+import SluiceStore
+
+/// The hot path of DESIGN.md, steps 1 to 8, one named step each, for every client protocol:
+/// `POST /v1/chat/completions` and `POST /v1/messages` differ only in their `ClientAPI`.
+struct GatewayHandler<API: ClientAPI>: Sendable {
+    let api: API
+    let authenticator: KeyAuthenticator
+    let admission: Admission
+    let holds: RequestHolds
+    let dispatcher: UpstreamDispatcher
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        do { return try await serve(request, context: context) } catch {
+            guard let response = api.errorResponse(GatewayError.from(error, logger: context.logger)) else { throw error }
+            return response
+        }
+    }
+
+    private func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
+        let key = try await authenticator.authenticate(authorization: api.authorization(request.headers))
+        let gatewayRequest = try await read(request)
+        let admitted = try await admission.admit(gatewayRequest.summary, key: key, from: context.remoteAddress)
+        let charge = try await holds.hold(gatewayRequest, key: key, model: admitted.model, requestID: context.requestID)
+        let requester = AccountPool.Requester(
+            userID: key.userID, preference: key.poolPreference,
+            session: gatewayRequest.summary.sessionKey(header: request.headers[.sessionID]), closedSharedGroups: admitted.closedSharedGroups)
+        let answer: CommittedAnswer
+        do { answer = try await dispatcher.dispatch(gatewayRequest, for: requester) } catch {
+            await charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
+            throw error
+        }
+        charge.attach(answer.attempt.lease)
+        return try await respond(with: answer, to: gatewayRequest, charge: charge)
+    }
+
+    /// The body, within the configured limit, and what the gateway reads from it.
+    private func read(_ request: Request) async throws -> GatewayRequest {
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
+            throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
+        }
+        let bytes = Data(buffer: buffer)
+        return GatewayRequest(
+            body: buffer, bytes: bytes, summary: try api.summary(of: bytes), clientProtocol: api.wireProtocol,
+            anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
+    }
+
+    /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.
+    private func respond(with answer: CommittedAnswer, to request: GatewayRequest, charge: RequestCharge) async throws -> Response {
+        let attempt = answer.attempt
+        let account = attempt.account
+        // The serving model's price: for an alias, the target that answered.
+        let price = account.manifest.model(attempt.model)?.price
+        let passedThrough = request.passesThrough(to: attempt.adapter.wireProtocol)
+        var outcome = RequestOutcome(
+            endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id, servedModel: attempt.model,
+            price: price)
+        switch answer {
+        case .rejected(_, let status, let body):
+            outcome.endReason = .upstreamRejected
+            outcome.status = status
+            outcome.price = nil
+            await charge.settle(outcome)
+            // The provider's own error, in the route's shape; when it says nothing usable, say it plainly.
+            if let body, let error = api.rejectionBody(status: status, body: body, passedThrough: passedThrough, adapter: attempt.adapter) {
+                return Response(
+                    status: .init(code: status), headers: [.contentType: "application/json", .shouldRetry: "false"], body: .init(byteBuffer: error))
+            }
+            throw GatewayError(
+                status: status, type: "invalid_request_error", code: "upstream_rejected",
+                message: "The upstream rejected the request with status \(status).", shouldRetry: false)
+        case .whole(_, let whole):
+            guard let body = api.wholeBody(whole, model: attempt.model, passedThrough: passedThrough) else {
+                await charge.settle(RequestOutcome(endReason: .upstreamError, status: 502, provider: account.manifest.id, accountID: account.record.id))
+                throw GatewayError.upstreamFailed("The upstream's answer could not be written in this API's format.")
+            }
+            outcome.usage = whole.usage
+            outcome.completionEstimate = whole.body.readableBytes / 4
+            outcome.producedOutput = true
+            await charge.settle(outcome)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+        case .stream(_, let upstream):
+            let relay = StreamRelay(
+                charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
+                writer: api.streamWriter(for: request, passedThrough: passedThrough))
+            let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
+        }
+    }
+}

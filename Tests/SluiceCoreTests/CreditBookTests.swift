@@ -79,6 +79,22 @@ import Testing
         #expect(try await book.available(userID: 1) == Credits(micros: 300))
     }
 
+    @Test func aKnownBalanceServesOnWhenItsRefreshFailsAndAnUnknownOneDoesNot() async throws {
+        struct StoreDown: Error {}
+        let storeUp = Mutex(true)
+        let book = CreditBook(refreshAfter: .zero) { _ in
+            guard storeUp.withLock({ $0 }) else { throw StoreDown() }
+            return Credits(micros: 100)
+        }
+        _ = try await book.hold(userID: 1, amount: Credits(micros: 30), requestID: "a")
+        _ = book.settle(requestID: "a", cost: Credits(micros: 30))
+        storeUp.withLock { $0 = false }
+        // Stale at once, and the store is down: the balance known here, its charge counted, still holds.
+        #expect(try await book.hold(userID: 1, amount: Credits(micros: 70), requestID: "b") == .held)
+        #expect(try await book.hold(userID: 1, amount: Credits(micros: 1), requestID: "c") == .insufficient(available: .zero))
+        await #expect(throws: StoreDown.self) { try await book.hold(userID: 2, amount: .zero, requestID: "d") }
+    }
+
     @Test func unknownUserIsAnError() async throws {
         let book = CreditBook { _ in nil }
         await #expect(throws: CreditBook.UnknownUser.self) { try await book.hold(userID: 1, amount: .zero, requestID: "a") }

@@ -19,8 +19,8 @@ import Testing
     }
 
     /// Every request Sluice sent upstream is a valid Messages API request, unknown keys refused.
-    func expectValidUpstreamRequests(_ h: Harness, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try NativeSchema.anthropic.expectValid(h.control.requests.map { ("request", $0.body) }, sourceLocation: sourceLocation)
+    func expectValidUpstreamRequests(_ h: Harness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await NativeSchema.anthropic.expectValid(h.control.requests.map { ("request", $0.body) }, sourceLocation: sourceLocation)
     }
 
     /// Calls the mock's `/v1/messages` directly, as Anthropic's API would be called.
@@ -54,7 +54,7 @@ import Testing
                 #expect(!events.isEmpty)
                 items += events.map { ("event", $0.data) }
             }
-            try NativeSchema.anthropic.expectValid(items)
+            try await NativeSchema.anthropic.expectValid(items)
         }
     }
 
@@ -64,7 +64,7 @@ import Testing
             let user = try await h.user(credits: Credits(whole: 1))
             let reply = try await chat(h, user.key)
             #expect(reply.status == 200, "\(reply.text)")
-            try OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
+            try await OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
             let message = (reply.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any]
             #expect(message?["content"] as? String == MockUpstream.reply)
             let usage = try #require(reply.json?["usage"] as? [String: Any])
@@ -75,7 +75,7 @@ import Testing
             #expect(sent.apiKeyHeader == "ant-a" && sent.authorization == nil)
             let body = try #require(try JSONSerialization.jsonObject(with: sent.body) as? [String: Any])
             #expect(body["max_tokens"] as? Int == 4_000 && body["messages"] is [[String: Any]])
-            try expectValidUpstreamRequests(h)
+            try await expectValidUpstreamRequests(h)
 
             // 12 plain input tokens at 3, 100 read from the cache at 0.30, 20 written at 3.75, output at 15.
             await h.settled()
@@ -97,7 +97,7 @@ import Testing
             #expect(response.status == .ok)
             #expect(events.last == "[DONE]")
             let chunks = events.dropLast().map { Data($0.utf8) }
-            try OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
+            try await OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
             let objects = try chunks.map { try #require(try JSONSerialization.jsonObject(with: $0) as? [String: Any]) }
             #expect(Set(objects.compactMap { $0["id"] as? String }).count == 1, "one id throughout")
             let choices = objects.compactMap { ($0["choices"] as? [[String: Any]])?.first }
@@ -107,7 +107,7 @@ import Testing
             #expect(choices.compactMap { $0["finish_reason"] as? String } == ["tool_calls"])
             let usage = try #require(objects.last?["usage"] as? [String: Any])
             #expect((usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int == 100)
-            try expectValidUpstreamRequests(h)
+            try await expectValidUpstreamRequests(h)
         }
     }
 
@@ -151,7 +151,7 @@ import Testing
             let reply = try await chat(h, user.key)
             #expect(reply.status == 400)
             #expect(reply.error?["message"] as? String == "mock upstream failure")
-            try OpenAISchema.expectValid([("ErrorResponse", reply.body)])
+            try await OpenAISchema.expectValid([("ErrorResponse", reply.body)])
             // A request Anthropic cannot carry is refused before any account is called.
             let refused = try await chat(h, user.key, extra: #","n":3"#)
             #expect(refused.status == 400 && refused.error?["param"] as? String == "n")

@@ -22,7 +22,7 @@ import Testing
             #expect(replies[0].error?["code"] as? String == "invalid_api_key")
             #expect(try await h.chat("").status == 401)
             #expect(try await h.request("/v1/models", method: .GET, key: nil).status == 401)
-            try OpenAISchema.expectValid(replies.map { ("ErrorResponse", $0.body) })
+            try await OpenAISchema.expectValid(replies.map { ("ErrorResponse", $0.body) })
         }
     }
 
@@ -67,7 +67,7 @@ import Testing
             #expect(reply.headers.first(name: "x-request-id") != nil)
             #expect(reply.headers.first(name: "x-should-retry") == "false")
             #expect(h.control.requests.isEmpty)
-            try OpenAISchema.expectValid([("ErrorResponse", reply.body)])
+            try await OpenAISchema.expectValid([("ErrorResponse", reply.body)])
         }
     }
 
@@ -88,7 +88,7 @@ import Testing
             let missing = try await h.request("/v1/nope", method: .GET, key: nil)
             #expect(missing.status == 404)
             #expect(missing.headers.first(name: "x-request-id") != nil)
-            try OpenAISchema.expectValid([("ErrorResponse", missing.body)])
+            try await OpenAISchema.expectValid([("ErrorResponse", missing.body)])
             let health = try await h.request("/health", method: .GET, key: nil)
             #expect(health.headers.first(name: "x-request-id") != nil)
         }

@@ -57,7 +57,7 @@ import Testing
             #expect(reply.error?["code"] as? String == "insufficient_quota")
             #expect(reply.headers.first(name: "x-should-retry") == "false")
             #expect(h.control.requests.isEmpty)
-            try OpenAISchema.expectValid([("ErrorResponse", reply.body)])
+            try await OpenAISchema.expectValid([("ErrorResponse", reply.body)])
         }
     }
 

@@ -16,7 +16,7 @@ import Testing
             #expect(reply.headers.first(name: "content-type") == "application/json")
             #expect(reply.headers.first(name: "x-request-id")?.hasPrefix("req_") == true)
             #expect((reply.json?["choices"] as? [[String: Any]])?.first?["message"] != nil)
-            try OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
+            try await OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
         }
     }
 
@@ -34,7 +34,7 @@ import Testing
                 let object = try #require(try JSONSerialization.jsonObject(with: chunk) as? [String: Any])
                 #expect((object["choices"] as? [Any])?.isEmpty == false, "a client that did not ask saw an empty-choices chunk")
             }
-            try OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
+            try await OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
             // The upstream was asked for usage all the same.
             let sent = try #require(h.control.requests.last)
             let upstreamBody = try #require(try JSONSerialization.jsonObject(with: sent.body) as? [String: Any])
@@ -68,7 +68,7 @@ import Testing
             let object = try #require(try JSONSerialization.jsonObject(with: Data(usageChunk.utf8)) as? [String: Any])
             #expect((object["choices"] as? [Any])?.isEmpty == true)
             #expect((object["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 12)
-            try OpenAISchema.expectValid([("CreateChatCompletionStreamResponse", Data(usageChunk.utf8))])
+            try await OpenAISchema.expectValid([("CreateChatCompletionStreamResponse", Data(usageChunk.utf8))])
         }
     }
 
@@ -140,7 +140,7 @@ import Testing
             let unknown = try await h.request("/v1/models/gpt-other", method: .GET, key: user.key)
             #expect(unknown.status == 404)
             #expect(unknown.error?["code"] as? String == "model_not_found")
-            try OpenAISchema.expectValid([("ListModelsResponse", list.body), ("Model", one.body), ("ErrorResponse", unknown.body)])
+            try await OpenAISchema.expectValid([("ListModelsResponse", list.body), ("Model", one.body), ("ErrorResponse", unknown.body)])
         }
     }
 

@@ -82,7 +82,7 @@ import Testing
             let retryAfter = try #require(again.headers.first(name: "retry-after").flatMap(Int.init))
             #expect((40...41).contains(retryAfter), "40 s and the cooldown's jitter")
             #expect(h.control.requests.count == 2, "cooling accounts must not be called")
-            try OpenAISchema.expectValid([("ErrorResponse", again.body)])
+            try await OpenAISchema.expectValid([("ErrorResponse", again.body)])
         }
     }
 
@@ -107,7 +107,7 @@ import Testing
             #expect(error["type"] as? String == "server_error")
             #expect(servedBy(h) == ["first"], "no replay after the first byte")
             #expect(anyCooldown(h, first) != nil)
-            try OpenAISchema.expectValid([("ErrorResponse", Data(last.utf8))])
+            try await OpenAISchema.expectValid([("ErrorResponse", Data(last.utf8))])
             // Output reached the client without usage: charged as an estimate, flagged as one.
             await h.settled()
             let log = try #require(try await h.gateway.store.usageLogs(userID: user.id).first)

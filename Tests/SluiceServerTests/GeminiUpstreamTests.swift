@@ -18,8 +18,8 @@ import Testing
         try await h.account(secret: secret, priority: priority, provider: "mock-gemini")
     }
 
-    func expectValidUpstreamRequests(_ h: Harness, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try NativeSchema.gemini.expectValid(h.control.requests.map { ("request", $0.body) }, sourceLocation: sourceLocation)
+    func expectValidUpstreamRequests(_ h: Harness, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await NativeSchema.gemini.expectValid(h.control.requests.map { ("request", $0.body) }, sourceLocation: sourceLocation)
     }
 
     @Test func aWholeAnswerIsAnOpenAICompletionWithCachedInputAtItsPrice() async throws {
@@ -28,14 +28,14 @@ import Testing
             let user = try await h.user(credits: Credits(whole: 1))
             let reply = try await chat(h, user.key, extra: #","max_tokens":50,"temperature":0.3"#)
             #expect(reply.status == 200, "\(reply.text)")
-            try OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
+            try await OpenAISchema.expectValid([("CreateChatCompletionResponse", reply.body)])
             let message = (reply.json?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any]
             #expect(message?["content"] as? String == MockUpstream.reply)
             let sent = try #require(h.control.requests.last)
             #expect(sent.apiKeyHeader == "gem-a")
             let body = try #require(try JSONSerialization.jsonObject(with: sent.body) as? [String: Any])
             #expect((body["generationConfig"] as? [String: Any])?["maxOutputTokens"] as? Int == 50)
-            try expectValidUpstreamRequests(h)
+            try await expectValidUpstreamRequests(h)
 
             // 12 uncached prompt tokens at 1.25 (15 µUSD), 100 cached at 0.125 (12.5), output at 10:
             // 27.5 + 10 per output token, rounded up to the micro-credit.
@@ -59,7 +59,7 @@ import Testing
             #expect(response.status == .ok)
             #expect(events.last == "[DONE]", "\(events)")
             let chunks = events.dropLast().map { Data($0.utf8) }
-            try OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
+            try await OpenAISchema.expectValid(chunks.map { ("CreateChatCompletionStreamResponse", $0) })
             let objects = try chunks.map { try #require(try JSONSerialization.jsonObject(with: $0) as? [String: Any]) }
             let choices = objects.compactMap { ($0["choices"] as? [[String: Any]])?.first }
             let calls = choices.compactMap { (($0["delta"] as? [String: Any])?["tool_calls"] as? [[String: Any]])?.first }
@@ -84,7 +84,7 @@ import Testing
             #expect(callPart["thoughtSignature"] as? String == MockUpstream.geminiSignature)
             let result = try #require(((contents[2]["parts"] as? [[String: Any]])?.first)?["functionResponse"] as? [String: Any])
             #expect(result["name"] as? String == "get_weather" && result["response"] as? [String: Int] == ["celsius": 18])
-            try expectValidUpstreamRequests(h)
+            try await expectValidUpstreamRequests(h)
         }
     }
 
@@ -137,7 +137,7 @@ import Testing
                 #expect(!events.isEmpty)
                 items += events.map { ("response", $0.data) }
             }
-            try NativeSchema.gemini.expectValid(items)
+            try await NativeSchema.gemini.expectValid(items)
         }
     }
 }

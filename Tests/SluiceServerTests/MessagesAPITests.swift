@@ -43,7 +43,7 @@ import Testing
             let sent = try #require(h.control.requests.last)
             #expect(String(decoding: sent.body, as: UTF8.self) == body, "byte for byte")
             #expect(sent.apiKeyHeader == "ant" && sent.anthropicVersion == Self.version && sent.anthropicBeta == "prompt-caching-2024-07-31")
-            try NativeSchema.anthropic.expectValid([("message", reply.body)])
+            try await NativeSchema.anthropic.expectValid([("message", reply.body)])
             #expect(reply.json?["type"] as? String == "message")
 
             // Charged from the message's own usage: 12 plain in, 100 cache reads, 20 cache writes, output.
@@ -63,7 +63,7 @@ import Testing
             let events = try events(reply)
             #expect(events.first?.event == "message_start" && events.last?.event == "message_stop")
             #expect(events.allSatisfy { $0.event != nil }, "every event keeps its name")
-            try NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
+            try await NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
             let text = events.compactMap { event -> String? in
                 let delta = (try? JSONSerialization.jsonObject(with: event.data) as? [String: Any])?["delta"] as? [String: Any]
                 return delta?["text"] as? String
@@ -82,13 +82,13 @@ import Testing
             let user = try await h.user()
             let whole = try await messages(h, user.key, Self.body(model: model, stream: false, extra: #","system":"Be brief.""#))
             #expect(whole.status == 200, "\(whole.text)")
-            try NativeSchema.anthropic.expectValid([("message", whole.body)])
+            try await NativeSchema.anthropic.expectValid([("message", whole.body)])
             let content = try #require(whole.json?["content"] as? [[String: Any]])
             #expect(content.first?["text"] as? String == MockUpstream.reply && whole.json?["stop_reason"] as? String == "end_turn")
 
             let streamed = try await messages(h, user.key, Self.body(model: model, stream: true))
             let events = try events(streamed)
-            try NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
+            try await NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
             #expect(events.map(\.event).first == "message_start" && events.map(\.event).suffix(2) == ["message_delta", "message_stop"])
             let delta = try #require(try JSONSerialization.jsonObject(with: events[events.count - 2].data) as? [String: Any])
             #expect(((delta["usage"] as? [String: Any])?["output_tokens"] as? Int ?? 0) > 0)
@@ -105,7 +105,7 @@ import Testing
             let tools = #","tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]"#
             let reply = try await messages(h, user.key, Self.body(model: Harness.model, stream: true, extra: tools))
             let events = try events(reply)
-            try NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
+            try await NativeSchema.anthropic.expectValid(events.map { ("event", $0.data) })
             let objects = events.compactMap { try? JSONSerialization.jsonObject(with: $0.data) as? [String: Any] }
             let start = try #require(objects.first { ($0["content_block"] as? [String: Any])?["type"] as? String == "tool_use" })
             #expect((start["content_block"] as? [String: Any])?["name"] as? String == "get_weather")
@@ -138,7 +138,7 @@ import Testing
             #expect(badKey.status == 401 && anthropicError(badKey).type == "authentication_error")
             let big = try await messages(h, user.key, Self.body(model: Harness.anthropicModel, stream: false, extra: #","system":"\#(String(repeating: "x", count: 70_000))""#))
             #expect(big.status == 400 && anthropicError(big).type == "invalid_request_error")
-            try NativeSchema.anthropic.expectValid([missing, badRole, notJSON, unknown, badKey, big].map { ("error", $0.body) })
+            try await NativeSchema.anthropic.expectValid([missing, badRole, notJSON, unknown, badKey, big].map { ("error", $0.body) })
             // The upstream's own refusal reaches the client as it came.
             h.control.set(.fail(status: 400), for: "ant")
             let refused = try await messages(h, user.key, Self.body(model: Harness.anthropicModel, stream: false))
@@ -159,7 +159,7 @@ import Testing
             let reply = try await messages(h, user.key, Self.body(model: Harness.anthropicModel, stream: true))
             let events = try events(reply)
             #expect(events.last?.event == "error" && !events.contains { $0.event == "message_stop" })
-            try NativeSchema.anthropic.expectValid([("error", try #require(events.last).data)])
+            try await NativeSchema.anthropic.expectValid([("error", try #require(events.last).data)])
             await h.settled()
             let log = try #require(try await h.gateway.store.usageLogs(userID: user.id).last)
             #expect(log.endReason == "upstream_error")

@@ -57,7 +57,7 @@ import Testing
             let (response, events) = try await h.streamEvents(user.key, model: Self.alias, extra: #","stream_options":{"include_usage":true}"#)
             #expect(response.status == .ok)
             #expect(events.last == "[DONE]")
-            try OpenAISchema.expectValid(events.dropLast().map { ("CreateChatCompletionStreamResponse", Data($0.utf8)) })
+            try await OpenAISchema.expectValid(events.dropLast().map { ("CreateChatCompletionStreamResponse", Data($0.utf8)) })
             let text = events.dropLast().compactMap { event -> String? in
                 let choice = ((try? JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any])?["choices"] as? [[String: Any]])?.first
                 return (choice?["delta"] as? [String: Any])?["content"] as? String

@@ -6,7 +6,7 @@ import Testing
         try await Harness.run { h in
             let reply = try await h.request("/openapi.json", method: .GET, key: nil)
             #expect(reply.status == 200)
-            let (status, problems) = try runPython(
+            let (status, problems) = try await runPython(
                 Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_openapi.py"), arguments: [], input: reply.body)
             #expect(status == 0, "\(problems)")
 

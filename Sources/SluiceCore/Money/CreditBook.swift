@@ -148,7 +148,14 @@ public final class CreditBook: CreditHolds {
             return (stale, entry.version)
         }
         guard needed else { return }
-        guard let balance = try await loader(userID) else { throw UnknownUser() }
+        let loaded: Credits?
+        do { loaded = try await loader(userID) } catch {
+            // A known balance whose refresh fails stays in use: every charge of this process
+            // passes through here, so it can only miss credit added since, never overspend.
+            if version != nil { return }
+            throw error
+        }
+        guard let balance = loaded else { throw UnknownUser() }
         state.withLock { state in
             switch (state.users[userID], version) {
             case (nil, _):

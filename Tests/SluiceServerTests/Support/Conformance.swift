@@ -11,23 +11,23 @@ enum OpenAISchema {
     static let script = Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_bodies.py")
 
     /// Returns the schema errors of each `(schema, body)`; empty when everything conforms.
-    static func errors(_ items: [(schema: String, body: Data)]) throws -> [String] {
-        try runValidator(items)
+    static func errors(_ items: [(schema: String, body: Data)]) async throws -> [String] {
+        try await runValidator(items)
     }
 
-    private static func runValidator(_ items: [(schema: String, body: Data)]) throws -> [String] {
+    private static func runValidator(_ items: [(schema: String, body: Data)]) async throws -> [String] {
         let lines = try items.map { item -> String in
             let body = try JSONSerialization.jsonObject(with: item.body, options: [.fragmentsAllowed])
             let line = try JSONSerialization.data(withJSONObject: ["schema": item.schema, "body": body])
             return String(decoding: line, as: UTF8.self)
         }
-        let (status, text) = try runPython(script, arguments: [specDirectory.path], input: Data(lines.joined(separator: "\n").utf8))
+        let (status, text) = try await runPython(script, arguments: [specDirectory.path], input: Data(lines.joined(separator: "\n").utf8))
         guard status == 0 else { return ["validator failed (\(status)): \(text)"] }
         return text.split(separator: "\n").map(String.init)
     }
 
-    static func expectValid(_ items: [(schema: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let problems = try errors(items)
+    static func expectValid(_ items: [(schema: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let problems = try await errors(items)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))", sourceLocation: sourceLocation)
     }
 }
@@ -40,46 +40,73 @@ enum NativeSchema: String {
 
     var script: URL { Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_\(rawValue).py") }
 
-    func expectValid(_ items: [(kind: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectValid(_ items: [(kind: String, body: Data)], sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let lines = try items.map { item -> String in
             let body = try JSONSerialization.jsonObject(with: item.body)
             return String(decoding: try JSONSerialization.data(withJSONObject: ["type": item.kind, "body": body]), as: UTF8.self)
         }
-        let (status, text) = try runPython(script, arguments: [], input: Data(lines.joined(separator: "\n").utf8))
+        let (status, text) = try await runPython(script, arguments: [], input: Data(lines.joined(separator: "\n").utf8))
         #expect(status == 0 && text.isEmpty, "\(text)", sourceLocation: sourceLocation)
     }
 }
 
 /// Runs a Python script with `input` on standard input; returns its exit status and its output.
-func runPython(_ script: URL, arguments: [String], input: Data) throws -> (status: Int32, output: String) {
+func runPython(_ script: URL, arguments: [String], input: Data) async throws -> (status: Int32, output: String) {
     // Files, not pipes: a pipe needs a reader draining it while the child runs, a file does not.
-    let base = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString)"
-    let inputURL = URL(fileURLWithPath: base + ".in"), outputURL = URL(fileURLWithPath: base + ".out")
-    defer { try? FileManager.default.removeItem(at: inputURL); try? FileManager.default.removeItem(at: outputURL) }
+    let inputURL = URL(fileURLWithPath: NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString).in")
+    defer { try? FileManager.default.removeItem(at: inputURL) }
     try input.write(to: inputURL)
-    let status = try ChildProcess.run("/usr/bin/env", ["python3", script.path] + arguments, input: inputURL.path, output: outputURL.path)
-    return (status, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
+    // Its errors go to the output too: a traceback then shows in the test's failure.
+    return try await runPythonClient(script, arguments: arguments, input: inputURL.path, errors: nil)
 }
 
-/// Runs a Python script that talks to a gateway in this process: its exit status and standard
-/// output. Polled rather than waited on, so the gateway keeps every thread of the pool while the
-/// script talks to it; killed after `limit`.
-func runPythonClient(
-    _ script: URL, arguments: [String], environment: [String: String]? = nil, limit: Duration = .seconds(120)
-) async throws -> (status: Int32, output: String) {
-    let output = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString).out"
-    defer { try? FileManager.default.removeItem(atPath: output) }
-    let child = try ChildProcess(
-        "/usr/bin/env", ["python3", script.path] + arguments, environment: environment, directory: Harness.repoRoot.path, output: output,
-        errors: "/dev/null")
-    let deadline = ContinuousClock.now + limit
-    while child.isRunning {
-        guard ContinuousClock.now < deadline else {
-            child.signal(SIGKILL)
-            Issue.record("\(script.lastPathComponent) did not finish in \(limit)")
-            break
+/// Python processes the suite runs at once. Each one imports the SDKs' typed models, a second of
+/// a core; with two cores, a crowd of them starves the gateways under test into timeouts.
+actor PythonSlots {
+    static let shared = PythonSlots(count: 1)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
         }
-        try await Task.sleep(for: .milliseconds(20))
+        await withCheckedContinuation { waiting.append($0) }
     }
-    return (child.waitUntilExit(), String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self))
+
+    func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
+}
+
+/// Runs a Python script, perhaps one that talks to a gateway in this process: its exit status and
+/// standard output. Polled rather than waited on, so the gateways keep every thread of the pool
+/// while it runs; one at a time (`PythonSlots`); killed after `limit`.
+func runPythonClient(
+    _ script: URL, arguments: [String], environment: [String: String]? = nil, input: String = "/dev/null", errors: String? = "/dev/null",
+    limit: Duration = .seconds(120)
+) async throws -> (status: Int32, output: String) {
+    await PythonSlots.shared.acquire()
+    let result = await Result(catching: { () async throws -> (status: Int32, output: String) in
+        let output = NSTemporaryDirectory() + "sluice-python-\(UUID().uuidString).out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let child = try ChildProcess(
+            "/usr/bin/env", ["python3", script.path] + arguments, environment: environment, directory: Harness.repoRoot.path, input: input,
+            output: output, errors: errors)
+        let deadline = ContinuousClock.now + limit
+        while child.isRunning {
+            guard ContinuousClock.now < deadline else {
+                child.signal(SIGKILL)
+                Issue.record("\(script.lastPathComponent) did not finish in \(limit)")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return (child.waitUntilExit(), String(decoding: try Data(contentsOf: URL(fileURLWithPath: output)), as: UTF8.self))
+    })
+    await PythonSlots.shared.release()
+    return try result.get()
 }

@@ -60,13 +60,14 @@ extension PostgresStore {
         }
     }
 
-    /// Rows per multi-row insert: 19 parameters each stays far below PostgreSQL's 65,535.
+    /// Rows per multi-row insert: 21 parameters each stays far below PostgreSQL's 65,535.
     static let rowsPerInsert = 1_000
 
     static func insertUsageRows(_ records: some Collection<UsageRecord>) -> PostgresQuery {
-        var sql = PostgresQuery.StringInterpolation(literalCapacity: 300 + 120 * records.count, interpolationCount: 19 * records.count)
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 300 + 120 * records.count, interpolationCount: 21 * records.count)
         sql.appendLiteral("""
-            INSERT INTO usage_logs (request_id, user_id, api_key_id, model, served_model, provider, account_id, prompt_tokens,
+            INSERT INTO usage_logs (request_id, user_id, api_key_id, model, served_model, client_protocol, upstream_protocol,
+                provider, account_id, prompt_tokens,
                 completion_tokens, cached_tokens, cache_write_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status,
                 end_reason, stream, created_at) VALUES
             """)
@@ -81,6 +82,10 @@ extension PostgresStore {
             sql.appendInterpolation(record.model)
             sql.appendLiteral(", ")
             sql.appendInterpolation(record.servedModel)
+            sql.appendLiteral("::text, ")
+            sql.appendInterpolation(record.clientProtocol)
+            sql.appendLiteral("::text, ")
+            sql.appendInterpolation(record.upstreamProtocol)
             sql.appendLiteral("::text, ")
             sql.appendInterpolation(record.provider)
             sql.appendLiteral("::text, ")

@@ -31,7 +31,9 @@ extension PostgresStore {
             byKey: Dictionary(uniqueKeysWithValues: try await totals(groupedBy: "api_key_id::text").compactMap { key, value in
                 Int64(key).map { ($0, value) }
             }),
-            byDay: Dictionary(uniqueKeysWithValues: try await totals(groupedBy: day)))
+            byDay: Dictionary(uniqueKeysWithValues: try await totals(groupedBy: day)),
+            byClientProtocol: Dictionary(uniqueKeysWithValues: try await totals(groupedBy: "client_protocol")),
+            byUpstreamProtocol: Dictionary(uniqueKeysWithValues: try await totals(groupedBy: "upstream_protocol")))
     }
 
     private static func filter(_ sql: inout PostgresQueryBuilder, _ query: UsageQuery) {

@@ -152,12 +152,20 @@ public struct UsageStats: Sendable, Equatable {
     public var byKey: [Int64: UsageTotals]
     /// Keyed by UTC day, `yyyy-MM-dd`.
     public var byDay: [String: UsageTotals]
+    /// Keyed by wire protocol (`openai-chat`, `anthropic-messages`, …): the client's, and the serving account's.
+    public var byClientProtocol: [String: UsageTotals]
+    public var byUpstreamProtocol: [String: UsageTotals]
 
-    public init(total: UsageTotals, byModel: [String: UsageTotals], byProvider: [String: UsageTotals], byKey: [Int64: UsageTotals], byDay: [String: UsageTotals]) {
+    public init(
+        total: UsageTotals, byModel: [String: UsageTotals], byProvider: [String: UsageTotals], byKey: [Int64: UsageTotals],
+        byDay: [String: UsageTotals], byClientProtocol: [String: UsageTotals] = [:], byUpstreamProtocol: [String: UsageTotals] = [:]
+    ) {
         self.total = total
         self.byModel = byModel
         self.byProvider = byProvider
         self.byKey = byKey
         self.byDay = byDay
+        self.byClientProtocol = byClientProtocol
+        self.byUpstreamProtocol = byUpstreamProtocol
     }
 }

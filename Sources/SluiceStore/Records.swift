@@ -219,6 +219,9 @@ public struct UsageRecord: Sendable, Equatable {
     public var model: String
     /// The model that served the request, when an account did: `model`, or an alias's target.
     public var servedModel: String?
+    /// The wire protocol the client spoke, and the one the serving account speaks.
+    public var clientProtocol: String?
+    public var upstreamProtocol: String?
     public var provider: String?
     public var accountID: Int64?
     public var usage: TokenUsage
@@ -233,7 +236,8 @@ public struct UsageRecord: Sendable, Equatable {
     public var createdAt: Date
 
     public init(
-        requestID: String, userID: Int64, apiKeyID: Int64, model: String, servedModel: String? = nil, provider: String?, accountID: Int64?,
+        requestID: String, userID: Int64, apiKeyID: Int64, model: String, servedModel: String? = nil, clientProtocol: String? = nil,
+        upstreamProtocol: String? = nil, provider: String?, accountID: Int64?,
         usage: TokenUsage, charged: Credits, costEstimated: Bool, latencyMs: Int, ttftMs: Int?, status: Int,
         endReason: String, stream: Bool, createdAt: Date = Date()
     ) {
@@ -242,6 +246,8 @@ public struct UsageRecord: Sendable, Equatable {
         self.apiKeyID = apiKeyID
         self.model = model
         self.servedModel = servedModel
+        self.clientProtocol = clientProtocol
+        self.upstreamProtocol = upstreamProtocol
         self.provider = provider
         self.accountID = accountID
         self.usage = usage

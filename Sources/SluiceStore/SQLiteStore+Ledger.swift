@@ -23,15 +23,16 @@ extension SQLiteStore {
                 // Cached statements: the writer runs these for every request, compiling them once.
                 try db.cachedStatement(
                     sql: """
-                        INSERT INTO usage_logs (request_id, user_id, api_key_id, model, served_model, provider, account_id,
-                            prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, cost_micros, cost_estimated,
-                            latency_ms, ttft_ms, status, end_reason, stream, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO usage_logs (request_id, user_id, api_key_id, model, served_model, client_protocol, upstream_protocol,
+                            provider, account_id, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, cost_micros,
+                            cost_estimated, latency_ms, ttft_ms, status, end_reason, stream, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (request_id) DO NOTHING
                         """
                 ).execute(
                     arguments: [
-                        record.requestID, record.userID, record.apiKeyID, record.model, record.servedModel, record.provider,
+                        record.requestID, record.userID, record.apiKeyID, record.model, record.servedModel, record.clientProtocol,
+                        record.upstreamProtocol, record.provider,
                         record.accountID, record.usage.promptTokens, record.usage.completionTokens, record.usage.cachedPromptTokens,
                         record.usage.cacheWriteTokens,
                         record.charged.micros, record.costEstimated, record.latencyMs, record.ttftMs, record.status,

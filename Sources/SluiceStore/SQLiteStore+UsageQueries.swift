@@ -33,7 +33,9 @@ extension SQLiteStore {
                 byKey: Dictionary(uniqueKeysWithValues: try totals(groupedBy: "CAST(api_key_id AS TEXT)").compactMap { key, value in
                     Int64(key).map { ($0, value) }
                 }),
-                byDay: Dictionary(uniqueKeysWithValues: try totals(groupedBy: day)))
+                byDay: Dictionary(uniqueKeysWithValues: try totals(groupedBy: day)),
+                byClientProtocol: Dictionary(uniqueKeysWithValues: try totals(groupedBy: "client_protocol")),
+                byUpstreamProtocol: Dictionary(uniqueKeysWithValues: try totals(groupedBy: "upstream_protocol")))
         }
     }
 

@@ -50,6 +50,7 @@ import Testing
             await h.settled()
             let log = try #require(try await h.gateway.store.usageLogs(userID: user.id).last)
             #expect(log.usage.cachedPromptTokens == 100 && log.usage.cacheWriteTokens == 20 && log.provider == "mock-anthropic")
+            #expect(log.clientProtocol == "anthropic-messages" && log.upstreamProtocol == "anthropic-messages")
             #expect(log.charged == Pricing(creditsPerUSD: Credits(whole: 1)).cost(of: log.usage, at: Harness.anthropicPrice))
         }
     }
@@ -92,8 +93,17 @@ import Testing
             #expect(events.map(\.event).first == "message_start" && events.map(\.event).suffix(2) == ["message_delta", "message_stop"])
             let delta = try #require(try JSONSerialization.jsonObject(with: events[events.count - 2].data) as? [String: Any])
             #expect(((delta["usage"] as? [String: Any])?["output_tokens"] as? Int ?? 0) > 0)
+            // And one chat request, so the log tells the two client protocols apart.
+            #expect(try await h.request("/v1/chat/completions", body: Harness.chatBody(model: model, stream: false), key: user.key).status == 200)
             await h.settled()
-            #expect(try await h.gateway.store.usageLogs(userID: user.id).allSatisfy { $0.provider == provider && !$0.costEstimated })
+            let logs = try await h.gateway.store.usageLogs(userID: user.id)
+            #expect(logs.allSatisfy { $0.provider == provider && !$0.costEstimated })
+            let upstream = provider == "mock" ? "openai-chat" : "gemini-generate-content"
+            #expect(logs.map(\.clientProtocol) == ["anthropic-messages", "anthropic-messages", "openai-chat"])
+            #expect(logs.allSatisfy { $0.upstreamProtocol == upstream })
+            let stats = try await h.gateway.store.usageStats(UsageQuery(userID: user.id))
+            #expect(stats.byClientProtocol.mapValues(\.requests) == ["anthropic-messages": 2, "openai-chat": 1])
+            #expect(stats.byUpstreamProtocol.mapValues(\.requests) == [upstream: 3])
         }
     }
 

@@ -111,6 +111,8 @@ struct UsageLogView: Encodable {
     var apiKeyId: Int64
     var model: String
     var servedModel: String?
+    var clientProtocol: String?
+    var upstreamProtocol: String?
     var provider: String?
     var promptTokens: Int
     var completionTokens: Int
@@ -133,6 +135,8 @@ struct UsageLogView: Encodable {
         apiKeyId = r.apiKeyID
         model = r.model
         servedModel = r.servedModel
+        clientProtocol = r.clientProtocol
+        upstreamProtocol = r.upstreamProtocol
         provider = r.provider
         promptTokens = r.usage.promptTokens
         completionTokens = r.usage.completionTokens

@@ -24,7 +24,8 @@ enum OpenAPIDocument {
         ]),
         "UsageLog": .object([
             ("id", .integer), ("request_id", .text), ("user_id", .integer), ("api_key_id", .integer), ("model", .text),
-            ("served_model", .nullable(.text)), ("provider", .nullable(.text)), ("prompt_tokens", .integer), ("completion_tokens", .integer),
+            ("served_model", .nullable(.text)), ("client_protocol", .nullable(.text)), ("upstream_protocol", .nullable(.text)),
+            ("provider", .nullable(.text)), ("prompt_tokens", .integer), ("completion_tokens", .integer),
             ("cached_tokens", .integer), ("cache_write_tokens", .integer),
             ("credits", .credits), ("cost_estimated", .boolean), ("latency_ms", .integer), ("ttft_ms", .nullable(.integer)),
             ("status", .integer), ("end_reason", .text), ("stream", .boolean), ("created_at", .time),

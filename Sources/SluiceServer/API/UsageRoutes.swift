@@ -24,11 +24,12 @@ struct UsageRoutes {
                 response: .object([("data", .array(.ref("UsageLog"))), ("next_cursor", .nullable(.integer))]), tag: "usage"), logs)
         registry.user(
             Endpoint(
-                method: .get, path: "/api/usage/stats", summary: "Totals, and the same broken down by model, provider, key and day (UTC).",
+                method: .get, path: "/api/usage/stats",
+                summary: "Totals, and the same broken down by model, provider, key, day (UTC), and the client's and the account's protocol.",
                 query: Self.filters,
                 response: .object([
                     ("total", .ref("UsageTotals")), ("by_model", .object([])), ("by_provider", .object([])), ("by_key", .object([])),
-                    ("by_day", .object([])),
+                    ("by_day", .object([])), ("by_client_protocol", .object([])), ("by_upstream_protocol", .object([])),
                 ]), tag: "usage"), stats)
     }
 
@@ -57,9 +58,12 @@ struct UsageRoutes {
             var byProvider: [String: UsageTotalsView]
             var byKey: [String: UsageTotalsView]
             var byDay: [String: UsageTotalsView]
+            var byClientProtocol: [String: UsageTotalsView]
+            var byUpstreamProtocol: [String: UsageTotalsView]
         }
         return try APIJSON.response(Stats(
             total: UsageTotalsView(stats.total, creditsPerUSD: rate), byModel: view(stats.byModel), byProvider: view(stats.byProvider),
-            byKey: view(Dictionary(uniqueKeysWithValues: stats.byKey.map { (String($0.key), $0.value) })), byDay: view(stats.byDay)))
+            byKey: view(Dictionary(uniqueKeysWithValues: stats.byKey.map { (String($0.key), $0.value) })), byDay: view(stats.byDay),
+            byClientProtocol: view(stats.byClientProtocol), byUpstreamProtocol: view(stats.byUpstreamProtocol)))
     }
 }

@@ -62,7 +62,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         let passedThrough = request.passesThrough(to: attempt.adapter.wireProtocol)
         var outcome = RequestOutcome(
             endReason: .completed, status: 200, provider: account.manifest.id, accountID: account.record.id, servedModel: attempt.model,
-            price: price)
+            upstreamProtocol: attempt.adapter.wireProtocol, price: price)
         switch answer {
         case .rejected(_, let status, let body):
             outcome.endReason = .upstreamRejected

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import SluiceProviders
 import SluiceStore
 import Synchronization
 
@@ -20,6 +21,8 @@ struct RequestOutcome: Sendable {
     var accountID: Int64? = nil
     /// The model that served: the request's own, or for an alias the target that answered.
     var servedModel: String? = nil
+    /// The protocol the serving account speaks.
+    var upstreamProtocol: WireProtocol? = nil
     var price: Price? = nil
     /// Usage the upstream reported, if it did.
     var usage: TokenUsage? = nil
@@ -39,6 +42,7 @@ final class RequestCharge: Sendable {
     let requestID: String
     let key: APIKeyRecord
     let model: String
+    let clientProtocol: WireProtocol
     let stream: Bool
     let promptEstimate: Int
     let started: ContinuousClock.Instant
@@ -52,12 +56,13 @@ final class RequestCharge: Sendable {
     private let lease = Mutex<AccountLease?>(nil)
 
     init(
-        requestID: String, key: APIKeyRecord, model: String, stream: Bool, promptEstimate: Int,
+        requestID: String, key: APIKeyRecord, model: String, clientProtocol: WireProtocol, stream: Bool, promptEstimate: Int,
         keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
     ) {
         self.requestID = requestID
         self.key = key
         self.model = model
+        self.clientProtocol = clientProtocol
         self.stream = stream
         self.promptEstimate = promptEstimate
         self.started = .now
@@ -109,7 +114,8 @@ final class RequestCharge: Sendable {
                 : TokenUsage(promptTokens: 0, completionTokens: 0))
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         let record = UsageRecord(
-            requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, servedModel: outcome.servedModel, provider: outcome.provider,
+            requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, servedModel: outcome.servedModel,
+            clientProtocol: clientProtocol.rawValue, upstreamProtocol: outcome.upstreamProtocol?.rawValue, provider: outcome.provider,
             accountID: outcome.accountID, usage: usage, charged: .zero, costEstimated: estimated,
             latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
             status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)

@@ -87,7 +87,8 @@ extension UsageRecord {
         self.init(
             requestID: try row.text(required: "request_id"), userID: try row.int(required: "user_id"),
             apiKeyID: try row.int(required: "api_key_id"), model: try row.text(required: "model"),
-            servedModel: try row.text("served_model"), provider: try row.text("provider"),
+            servedModel: try row.text("served_model"), clientProtocol: try row.text("client_protocol"),
+            upstreamProtocol: try row.text("upstream_protocol"), provider: try row.text("provider"),
             accountID: try row.int("account_id"),
             usage: TokenUsage(
                 promptTokens: try row.count("prompt_tokens"), completionTokens: try row.count("completion_tokens"),

@@ -1,5 +1,0 @@
--- The model that served each request, beside the one asked for: a request for a model alias is
--- served by one of its targets, and is charged at that target's price. And the prompt tokens
--- written to the provider's cache, which are priced apart from plain and cached input.
-ALTER TABLE usage_logs ADD COLUMN served_model TEXT;
-ALTER TABLE usage_logs ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;

@@ -144,7 +144,8 @@ public func buildApplication(
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(
         on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
-        countTokens: MessagesTokenCounter(authenticator: gateway.authenticator, pool: gateway.pool, maxBodyBytes: config.server.maxBodyBytes))
+        countTokens: MessagesTokenCounter(authenticator: gateway.authenticator, pool: gateway.pool, maxBodyBytes: config.server.maxBodyBytes),
+        gemini: handler(GeminiAPI()))
     if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),

@@ -48,7 +48,8 @@ public struct GatewayRequest: Sendable {
         let chat: Data
         switch clientProtocol {
         case .anthropicMessages: chat = try MessagesToChat.translate(bytes)
-        case .openAIChat, .geminiGenerateContent: return self
+        case .geminiGenerateContent: chat = try GeminiToChat.translate(bytes, model: summary.model, stream: summary.stream)
+        case .openAIChat: return self
         }
         var request = self
         request.bytes = chat
@@ -62,14 +63,17 @@ public struct GatewayRequest: Sendable {
     /// Whether the body goes to an account of `wireProtocol` as the client sent it.
     public func passesThrough(to wireProtocol: WireProtocol) -> Bool { clientProtocol != .openAIChat && clientProtocol == wireProtocol }
 
-    /// The request as one target of an alias receives it: under the target's name. Itself when it
+    /// The request as one target of an alias receives it: under the target's name, in the body
+    /// when the body names its model (a Gemini body does not: its URL does). Itself when it
     /// already names `model`.
     public func serving(_ model: String) -> GatewayRequest {
-        guard model != summary.model, let edited = ChatRequestRewrite.replacingModel(bytes, with: model) else { return self }
+        guard model != summary.model else { return self }
         var request = self
-        request.bytes = edited
-        request.body = ByteBuffer(data: edited)
         request.summary.model = model
+        if let edited = ChatRequestRewrite.replacingModel(bytes, with: model) {
+            request.bytes = edited
+            request.body = ByteBuffer(data: edited)
+        }
         return request
     }
 

@@ -73,6 +73,16 @@ struct APIRoutes {
             request: .object([("model", .text), ("messages", .array(.object([])))], required: ["model", "messages"]),
             response: .object([("input_tokens", .integer)]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(
+            method: .post, path: "/v1beta/models/{action}",
+            summary: """
+                Gemini generateContent: `{model}:generateContent`, or `{model}:streamGenerateContent?alt=sse`, with the key as \
+                `x-goog-api-key`, `?key=` or a bearer token. Request, response and errors follow Google's schema.
+                """,
+            request: .object([("contents", .array(.object([])))], required: ["contents"]), response: .object([]), tag: "v1"))
+        registry.describeAPIKeyRoute(Endpoint(
+            method: .get, path: "/v1beta/models", summary: "Models this key may use, in Gemini's shape.",
+            response: .object([("models", .array(.object([("name", .text), ("displayName", .text)])))]), tag: "v1"))
+        registry.describeAPIKeyRoute(Endpoint(
             method: .get, path: "/v1/models", summary: "Models this key may use.",
             response: .object([("object", .text), ("data", .array(.object([("id", .text), ("object", .text), ("created", .integer), ("owned_by", .text)])))]),
             tag: "v1"))

@@ -14,8 +14,9 @@ import SluiceProviders
 protocol ClientAPI: Sendable {
     var wireProtocol: WireProtocol { get }
     /// The key, as an `Authorization` value.
-    func authorization(_ headers: HTTPFields) -> String?
-    func summary(of body: Data) throws(GatewayError) -> ChatRequestSummary
+    func authorization(_ request: Request) -> String?
+    /// What the gateway reads from the body, and from the URL for a protocol that puts the model there.
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary
     /// The body of a whole answer; nil when it cannot be written in this protocol.
     func wholeBody(_ whole: WholeAnswer, model: String, passedThrough: Bool) -> ByteBuffer?
     /// An upstream's refusal of the request, in this route's error shape; nil when it says nothing usable.
@@ -29,9 +30,9 @@ protocol ClientAPI: Sendable {
 struct ChatCompletionsAPI: ClientAPI {
     var wireProtocol: WireProtocol { .openAIChat }
 
-    func authorization(_ headers: HTTPFields) -> String? { headers[.authorization] }
+    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
 
-    func summary(of body: Data) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
 
     func wholeBody(_ whole: WholeAnswer, model: String, passedThrough: Bool) -> ByteBuffer? { whole.body }
 
@@ -52,11 +53,11 @@ struct ChatCompletionsAPI: ClientAPI {
 struct MessagesAPI: ClientAPI {
     var wireProtocol: WireProtocol { .anthropicMessages }
 
-    func authorization(_ headers: HTTPFields) -> String? {
-        headers[.authorization] ?? headers[.xAPIKey].map { "Bearer " + $0 }
+    func authorization(_ request: Request) -> String? {
+        request.headers[.authorization] ?? request.headers[.xAPIKey].map { "Bearer " + $0 }
     }
 
-    func summary(of body: Data) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseMessages(body) }
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseMessages(body) }
 
     func wholeBody(_ whole: WholeAnswer, model: String, passedThrough: Bool) -> ByteBuffer? {
         if passedThrough { return whole.body }
@@ -80,5 +81,59 @@ struct MessagesAPI: ClientAPI {
         if !error.shouldRetry { headers[.shouldRetry] = "false" }
         if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
         return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: MessagesErrors.body(error))))
+    }
+}
+
+/// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent?alt=sse`: Google's
+/// Gemini API, as the `google-genai` SDKs and Gemini CLI speak it. The key may come as
+/// `x-goog-api-key`, `?key=` or a bearer token; the model and streaming are in the URL.
+struct GeminiAPI: ClientAPI {
+    var wireProtocol: WireProtocol { .geminiGenerateContent }
+
+    /// `gemini-2.5-pro:streamGenerateContent`: the model, and whether the client wants a stream.
+    static func action(_ path: String) -> (model: String, stream: Bool)? {
+        guard let last = path.split(separator: "/").last, let colon = last.lastIndex(of: ":") else { return nil }
+        let model = String(last[..<colon]).removingPercentEncoding ?? String(last[..<colon])
+        switch last[last.index(after: colon)...] {
+        case "generateContent": return model.isEmpty ? nil : (model, false)
+        case "streamGenerateContent": return model.isEmpty ? nil : (model, true)
+        default: return nil
+        }
+    }
+
+    func authorization(_ request: Request) -> String? {
+        if let header = request.headers[.authorization] { return header }
+        if let key = request.headers[.xGoogAPIKey] ?? request.uri.queryParameters.get("key") { return "Bearer " + key }
+        return nil
+    }
+
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary {
+        guard let (model, stream) = Self.action(request.uri.path) else {
+            throw GatewayError.notFound("Unknown method. Use models/{model}:generateContent or :streamGenerateContent.")
+        }
+        return try ChatRequestSummary.parseGemini(body, model: model, stream: stream)
+    }
+
+    func wholeBody(_ whole: WholeAnswer, model: String, passedThrough: Bool) -> ByteBuffer? {
+        if passedThrough { return whole.body }
+        return GeminiFromChat.response(fromCompletion: Data(buffer: whole.body), model: model, usage: whole.usage).map { ByteBuffer(data: $0) }
+    }
+
+    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
+        if passedThrough { return body }
+        guard let openAI = adapter.clientError(status: status, body: body) else { return nil }
+        return GeminiErrors.fromOpenAI(Data(buffer: openAI), status: status).map { ByteBuffer(data: $0) }
+    }
+
+    func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter {
+        passedThrough ? GeminiPassThroughWriter() : GeminiStreamWriter(model: request.summary.model)
+    }
+
+    func errorResponse(_ error: GatewayError) -> Response? { googleError(error) }
+
+    func googleError(_ error: GatewayError) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: GeminiErrors.body(error))))
     }
 }

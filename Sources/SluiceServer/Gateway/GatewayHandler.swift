@@ -24,7 +24,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
     }
 
     private func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let key = try await authenticator.authenticate(authorization: api.authorization(request.headers))
+        let key = try await authenticator.authenticate(authorization: api.authorization(request))
         let gatewayRequest = try await read(request)
         let admitted = try await admission.admit(gatewayRequest.summary, key: key, from: context.remoteAddress)
         let charge = try await holds.hold(gatewayRequest, key: key, model: admitted.model, requestID: context.requestID)
@@ -49,7 +49,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         }
         let bytes = Data(buffer: buffer)
         return GatewayRequest(
-            body: buffer, bytes: bytes, summary: try api.summary(of: bytes), clientProtocol: api.wireProtocol,
+            body: buffer, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
             anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
     }
 

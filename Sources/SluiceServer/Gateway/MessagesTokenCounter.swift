@@ -26,7 +26,7 @@ struct MessagesTokenCounter: Sendable {
     }
 
     private func count(_ request: Request) async throws -> Response {
-        let key = try await authenticator.authenticate(authorization: MessagesAPI().authorization(request.headers))
+        let key = try await authenticator.authenticate(authorization: MessagesAPI().authorization(request))
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {

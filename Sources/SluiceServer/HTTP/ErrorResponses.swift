@@ -17,6 +17,8 @@ extension HTTPField.Name {
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     /// How Anthropic's clients send their key.
     static let xAPIKey = HTTPField.Name("x-api-key")!
+    /// How Google's clients send their key.
+    static let xGoogAPIKey = HTTPField.Name("x-goog-api-key")!
 }
 
 extension Duration {

@@ -17,11 +17,13 @@ struct PublicRoutes: Sendable {
 
     func register(
         on router: Router<SluiceRequestContext>, chat: GatewayHandler<ChatCompletionsAPI>, messages: GatewayHandler<MessagesAPI>,
-        countTokens: MessagesTokenCounter
+        countTokens: MessagesTokenCounter, gemini: GatewayHandler<GeminiAPI>
     ) {
         router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
         router.post("/v1/messages") { request, context in try await messages.handle(request, context: context) }
         router.post("/v1/messages/count_tokens") { request, context in await countTokens.handle(request, context: context) }
+        router.post("/v1beta/models/{action}") { request, context in try await gemini.handle(request, context: context) }
+        router.get("/v1beta/models") { request, context in await geminiModels(request, context: context) }
         router.get("/v1/models") { request, _ in try await listModels(request) }
         router.get("/v1/models/{id}") { request, context in try await model(request, id: context.parameters.get("id") ?? "") }
         router.get("/health") { _, _ in await health() }
@@ -31,6 +33,33 @@ struct PublicRoutes: Sendable {
         pool.servedModels()
             .filter { key.limits.allowedModels?.contains($0.model) ?? true }
             .map { ModelObject(id: $0.model, created: startedAt, ownedBy: $0.provider) }
+    }
+
+    /// `GET /v1beta/models`, in Gemini's shape, for the `google-genai` SDKs.
+    func geminiModels(_ request: Request, context: SluiceRequestContext) async -> Response {
+        struct GeminiModel: Encodable {
+            var name: String
+            var displayName: String
+            var inputTokenLimit: Int
+            var outputTokenLimit: Int
+            var supportedGenerationMethods = ["generateContent", "streamGenerateContent"]
+        }
+        struct GeminiModels: Encodable { var models: [GeminiModel] }
+        do {
+            let key = try await authenticator.authenticate(authorization: GeminiAPI().authorization(request))
+            let models = visibleModels(for: key).compactMap { model in
+                pool.modelLimits(model.id).map {
+                    GeminiModel(name: "models/" + model.id, displayName: model.id, inputTokenLimit: $0.contextWindow, outputTokenLimit: $0.maxOutputTokens)
+                }
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(GeminiModels(models: models)))))
+        } catch {
+            return GeminiAPI().googleError(GatewayError.from(error, logger: context.logger))
+        }
     }
 
     func listModels(_ request: Request) async throws -> Response {

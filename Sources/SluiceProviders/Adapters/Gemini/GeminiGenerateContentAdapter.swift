@@ -14,14 +14,24 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .geminiGenerateContent }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
-        let body = try GeminiRequest.translate(request.bytes)
+        let body = request.passesThrough(to: wireProtocol) ? request.body : ByteBuffer(data: try GeminiRequest.translate(request.bytes))
         let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
         let method = request.summary.stream ? "streamGenerateContent?alt=sse" : "generateContent"
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
         target.authorize(&headers)
-        return UpstreamRequest(method: .POST, url: target.url("models/\(model):\(method)"), headers: headers, body: ByteBuffer(data: body))
+        return UpstreamRequest(method: .POST, url: target.url("models/\(model):\(method)"), headers: headers, body: body)
+    }
+
+    /// A Gemini client's answer is the upstream's, as it came; only its usage is read.
+    public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? {
+        guard request.passesThrough(to: wireProtocol) else { return readWhole(body) }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], object["candidates"] is [Any] else {
+            return nil
+        }
+        var calls = 0
+        return WholeAnswer(body: body, usage: GeminiAnswer.read(object, nextCall: &calls).usage)
     }
 
     public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {
@@ -30,7 +40,8 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
     }
 
     public func streamTranslator(for request: GatewayRequest) -> any StreamTranslator {
-        GeminiStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
+        if request.passesThrough(to: wireProtocol) { return GeminiPassThrough() }
+        return GeminiStream(model: request.summary.model, created: Int(Date().timeIntervalSince1970))
     }
 
     public func assessFailure(status: Int, body: Data?, model: String) -> FailureAssessment {

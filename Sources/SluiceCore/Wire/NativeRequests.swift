@@ -116,3 +116,67 @@ private struct MessagesFields {
         }
     }
 }
+
+extension ChatRequestSummary {
+    /// Reads and validates a Gemini `generateContent` body, whose model and streaming are in its
+    /// URL, in one pass of `JSONReader`: `contents` must be a non-empty list of objects whose
+    /// role, when given, is `user` or `model`. Errors name the field as Google's do.
+    public static func parseGemini(_ body: Data, model: String, stream: Bool) throws(GatewayError) -> ChatRequestSummary {
+        var contents: Int?
+        var fingerprint: String?
+        var maxOutputTokens: Int?
+        var problem: GatewayError?
+        do {
+            try body.withUnsafeBytes { bytes in
+                try JSONReader.read(bytes) { reader in
+                    let isObject = try reader.readObject { key, reader in
+                        switch key {
+                        case "contents":
+                            var count = 0
+                            let isArray = try reader.readArray { position, reader in
+                                count += 1
+                                var role: String?
+                                var texts: [String] = []
+                                let isObject = try reader.readObject { key, reader in
+                                    switch key {
+                                    case "role": role = try reader.readString()
+                                    case "parts" where position == 0:
+                                        _ = try reader.readArray { _, reader in
+                                            _ = try reader.readObject { key, reader in
+                                                guard key == "text" else { return try reader.skipValue() }
+                                                if let text = try reader.readString() { texts.append(text) }
+                                            }
+                                        }
+                                    default: try reader.skipValue()
+                                    }
+                                }
+                                if !isObject || (role != nil && role != "user" && role != "model") {
+                                    problem = problem ?? .invalidRequest("contents[\(position)].role must be user or model.", param: "contents[\(position)]")
+                                }
+                                if position == 0 { fingerprint = (role ?? "user") + "\n" + texts.joined(separator: "\n") }
+                            }
+                            if isArray { contents = count } else { problem = problem ?? .invalidRequest("contents must be a list.", param: "contents") }
+                        case "generationConfig":
+                            _ = try reader.readObject { key, reader in
+                                guard key == "maxOutputTokens" else { return try reader.skipValue() }
+                                maxOutputTokens = try reader.readInteger()
+                            }
+                        default: try reader.skipValue()
+                        }
+                    }
+                    if !isObject { problem = problem ?? .invalidRequest("The request body must be a JSON object.") }
+                }
+            }
+        } catch {
+            throw .invalidRequest("Invalid JSON payload received.")
+        }
+        if let problem { throw problem }
+        guard let contents, contents > 0 else { throw .invalidRequest("contents is not specified.", param: "contents") }
+        if let maxOutputTokens, maxOutputTokens < 1 {
+            throw .invalidRequest("generationConfig.maxOutputTokens must be positive.", param: "generationConfig.maxOutputTokens")
+        }
+        return ChatRequestSummary(
+            model: model, stream: stream, clientIncludeUsage: true, hasStreamOptions: false, maxOutputTokens: maxOutputTokens, user: nil,
+            firstMessageHash: fingerprint.map { SessionHash.of("m:" + $0) })
+    }
+}

@@ -14,6 +14,7 @@ extension MockUpstream {
     public static let geminiSignature = "c2lnbmF0dXJl"
 
     static func generateContent(_ request: Request, action: String, control: MockControl) async throws -> Response {
+        if action.hasSuffix(":batchEmbedContents") { return try await batchEmbedContents(request, control: control) }
         var request = request
         let data = Data(buffer: try await request.collectBody(upTo: 16 << 20))
         let authorization = request.headers[.authorization]

@@ -30,6 +30,9 @@ public enum MockUpstream {
         router.post("/v1/chat/completions") { request, _ -> Response in
             try await chatCompletions(request, control: control)
         }
+        router.post("/v1/embeddings") { request, _ -> Response in
+            try await embeddings(request, control: control)
+        }
         router.post("/v1/messages") { request, _ -> Response in
             try await messages(request, control: control)
         }

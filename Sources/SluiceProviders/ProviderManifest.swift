@@ -11,13 +11,21 @@ public struct ProviderManifest: Sendable, Equatable {
     }
 
     public struct Model: Sendable, Equatable {
+        /// What a model does: answer (chat), or turn input into vectors (embedding, no output tokens).
+        public enum Kind: String, Sendable, CaseIterable {
+            case chat
+            case embedding
+        }
+
         public var id: String
+        public var kind: Kind
         public var contextWindow: Int
         public var maxOutputTokens: Int
         public var price: Price
 
-        public init(id: String, contextWindow: Int, maxOutputTokens: Int, price: Price) {
+        public init(id: String, kind: Kind = .chat, contextWindow: Int, maxOutputTokens: Int, price: Price) {
             self.id = id
+            self.kind = kind
             self.contextWindow = contextWindow
             self.maxOutputTokens = maxOutputTokens
             self.price = price
@@ -121,8 +129,11 @@ extension ProviderManifest {
             guard let object = raw as? [String: Any] else { throw fail("models[\(index)] is not an object") }
             var m = FieldReader(object: object, path: "models[\(index)].", fail: fail)
             let modelID = try m.string("id")
+            let kindName = m.has("kind") ? try m.string("kind") : Model.Kind.chat.rawValue
+            guard let kind = Model.Kind(rawValue: kindName) else { throw fail("models[\(index)].kind must be chat or embedding, got \(kindName)") }
             let context = try m.positiveInt("context_window")
-            let maxOut = try m.positiveInt("max_output_tokens")
+            // An embedding model writes no tokens.
+            let maxOut = kind == .embedding && !m.has("max_output_tokens") ? 0 : try m.positiveInt("max_output_tokens")
             var p = FieldReader(object: try m.object("price"), path: "models[\(index)].price.", fail: fail)
             // Anthropic charges for writing the prompt cache: its manifests must say how much.
             let cacheWrite: String? = try p.has("cache_write") || wireProtocol == .anthropicMessages ? p.decimal("cache_write") : nil
@@ -132,7 +143,7 @@ extension ProviderManifest {
             try p.rejectUnknown()
             try m.rejectUnknown()
             guard maxOut <= context else { throw fail("models[\(index)].max_output_tokens exceeds context_window") }
-            models.append(Model(id: modelID, contextWindow: context, maxOutputTokens: maxOut, price: price))
+            models.append(Model(id: modelID, kind: kind, contextWindow: context, maxOutputTokens: maxOut, price: price))
         }
         guard !models.isEmpty else { throw fail("models is empty") }
         guard Set(models.map(\.id)).count == models.count else { throw fail("models lists an id twice") }

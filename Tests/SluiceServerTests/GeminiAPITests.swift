@@ -107,7 +107,7 @@ import Testing
 
             let list = try await h.request("/v1beta/models", method: .GET, key: nil, headers: [("x-goog-api-key", user.key)])
             let names = (list.json?["models"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
-            #expect(names == ["models/\(Harness.geminiModel)"])
+            #expect(names == ["models/\(Harness.geminiEmbeddingModel)", "models/\(Harness.geminiModel)"])
         }
     }
 }

@@ -180,3 +180,53 @@ extension ChatRequestSummary {
             firstMessageHash: fingerprint.map { SessionHash.of("m:" + $0) })
     }
 }
+
+extension ChatRequestSummary {
+    /// Reads and validates an OpenAI embeddings request (`POST /v1/embeddings`): a model, and an
+    /// `input` that is a string or a non-empty list. Embeddings write no tokens, so the hold is
+    /// for the input alone (`maxOutputTokens` 0).
+    public static func parseEmbeddings(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
+        var model: String?
+        var inputKind: JSONReader.Kind?
+        var inputCount = 0
+        var user: String?
+        do {
+            let isObject = try body.withUnsafeBytes { bytes in
+                try JSONReader.read(bytes) { reader in
+                    try reader.readObject { key, reader in
+                        switch key {
+                        case "model": model = try reader.readString()
+                        case "user": user = try reader.readString()
+                        case "input":
+                            inputKind = try reader.peekKind()
+                            if inputKind == .array {
+                                _ = try reader.readArray { _, reader in
+                                    inputCount += 1
+                                    try reader.skipValue()
+                                }
+                            } else {
+                                try reader.skipValue()
+                            }
+                        default: try reader.skipValue()
+                        }
+                    }
+                }
+            }
+            guard isObject else { throw GatewayError.invalidRequest("The request body must be a JSON object.") }
+        } catch let error as GatewayError {
+            throw error
+        } catch {
+            throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.")
+        }
+        guard let model, !model.isEmpty else { throw .invalidRequest("You must provide a model parameter.", param: "model") }
+        switch inputKind {
+        case .string?: break
+        case .array? where inputCount > 0: break
+        case .array?: throw .invalidRequest("'input' must not be empty.", param: "input")
+        case nil: throw .invalidRequest("Missing required parameter: 'input'.", param: "input")
+        default: throw .invalidRequest("'input' must be a string or an array.", param: "input")
+        }
+        return ChatRequestSummary(
+            model: model, stream: false, clientIncludeUsage: false, hasStreamOptions: false, maxOutputTokens: 0, user: user, firstMessageHash: nil)
+    }
+}

@@ -15,6 +15,12 @@ public struct OpenAIChatAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .openAIChat }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) -> UpstreamRequest {
+        if request.operation == .embeddings {
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            target.authorize(&headers)
+            return UpstreamRequest(method: .POST, url: target.url("embeddings"), headers: headers, body: request.body)
+        }
         var body = request.body
         if request.summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(request.bytes, summary: request.summary) {
             body = ByteBuffer(data: edited)
@@ -24,6 +30,16 @@ public struct OpenAIChatAdapter: ProviderAdapter {
         headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
         target.authorize(&headers)
         return UpstreamRequest(method: .POST, url: target.url("chat/completions"), headers: headers, body: body)
+    }
+
+    /// An embeddings answer passes as it came; its usage is its `prompt_tokens`.
+    public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? {
+        guard request.operation == .embeddings else { return readWhole(body) }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], object["data"] is [Any] else {
+            return nil
+        }
+        let usage = (object["usage"] as? [String: Any])?["prompt_tokens"] as? Int
+        return WholeAnswer(body: body, usage: usage.map { TokenUsage(promptTokens: $0, completionTokens: 0) })
     }
 
     public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {

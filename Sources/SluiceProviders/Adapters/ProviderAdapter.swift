@@ -27,6 +27,10 @@ public struct GatewayRequest: Sendable {
     public var anthropicBeta: String?
     /// The client's `anthropic-version`, passed on with a Messages body passed through.
     public var anthropicVersion: String?
+    /// What the client asks for: an answer, or embeddings of its input.
+    public var operation: Operation = .chat
+
+    public enum Operation: Sendable { case chat, embeddings }
 
     public init(
         body: ByteBuffer, bytes: Data, summary: ChatRequestSummary, clientProtocol: WireProtocol = .openAIChat, anthropicBeta: String? = nil,

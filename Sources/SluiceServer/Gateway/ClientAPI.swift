@@ -13,6 +13,8 @@ import SluiceProviders
 /// when the account speaks it and the body was passed through (`passedThrough`).
 protocol ClientAPI: Sendable {
     var wireProtocol: WireProtocol { get }
+    /// An answer, by default; embeddings for `/v1/embeddings`.
+    var operation: GatewayRequest.Operation { get }
     /// The key, as an `Authorization` value.
     func authorization(_ request: Request) -> String?
     /// What the gateway reads from the body, and from the URL for a protocol that puts the model there.
@@ -24,6 +26,10 @@ protocol ClientAPI: Sendable {
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter
     /// An error as this route writes it; nil leaves it to `OpenAIErrorMiddleware`.
     func errorResponse(_ error: GatewayError) -> Response?
+}
+
+extension ClientAPI {
+    var operation: GatewayRequest.Operation { .chat }
 }
 
 /// `POST /v1/chat/completions`: OpenAI's chat, which every adapter reads and writes.
@@ -136,4 +142,26 @@ struct GeminiAPI: ClientAPI {
         if let retryAfter = error.retryAfterSeconds { headers[.retryAfter] = String(retryAfter) }
         return Response(status: .init(code: error.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: GeminiErrors.body(error))))
     }
+}
+
+/// `POST /v1/embeddings`: OpenAI's embeddings, passed through to OpenAI-compatible accounts and
+/// translated to Gemini's `batchEmbedContents`; a whole answer, charged by its input tokens.
+struct EmbeddingsAPI: ClientAPI {
+    var wireProtocol: WireProtocol { .openAIChat }
+    var operation: GatewayRequest.Operation { .embeddings }
+
+    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
+
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseEmbeddings(body) }
+
+    func wholeBody(_ whole: WholeAnswer, model: String, passedThrough: Bool) -> ByteBuffer? { whole.body }
+
+    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
+        adapter.clientError(status: status, body: body)
+    }
+
+    /// Never asked for: an embeddings request does not stream.
+    func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter { ChatChunkWriter(clientWantsUsage: false) }
+
+    func errorResponse(_ error: GatewayError) -> Response? { nil }
 }

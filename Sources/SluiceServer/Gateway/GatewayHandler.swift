@@ -48,9 +48,11 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
         }
         let bytes = Data(buffer: buffer)
-        return GatewayRequest(
+        var gatewayRequest = GatewayRequest(
             body: buffer, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
             anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
+        gatewayRequest.operation = api.operation
+        return gatewayRequest
     }
 
     /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.

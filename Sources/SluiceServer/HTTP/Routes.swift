@@ -17,8 +17,9 @@ struct PublicRoutes: Sendable {
 
     func register(
         on router: Router<SluiceRequestContext>, chat: GatewayHandler<ChatCompletionsAPI>, messages: GatewayHandler<MessagesAPI>,
-        countTokens: MessagesTokenCounter, gemini: GatewayHandler<GeminiAPI>
+        countTokens: MessagesTokenCounter, gemini: GatewayHandler<GeminiAPI>, embeddings: GatewayHandler<EmbeddingsAPI>
     ) {
+        router.post("/v1/embeddings") { request, context in try await embeddings.handle(request, context: context) }
         router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
         router.post("/v1/messages") { request, context in try await messages.handle(request, context: context) }
         router.post("/v1/messages/count_tokens") { request, context in await countTokens.handle(request, context: context) }
@@ -42,14 +43,16 @@ struct PublicRoutes: Sendable {
             var displayName: String
             var inputTokenLimit: Int
             var outputTokenLimit: Int
-            var supportedGenerationMethods = ["generateContent", "streamGenerateContent"]
+            var supportedGenerationMethods: [String]
         }
         struct GeminiModels: Encodable { var models: [GeminiModel] }
         do {
             let key = try await authenticator.authenticate(authorization: GeminiAPI().authorization(request))
             let models = visibleModels(for: key).compactMap { model in
                 pool.modelLimits(model.id).map {
-                    GeminiModel(name: "models/" + model.id, displayName: model.id, inputTokenLimit: $0.contextWindow, outputTokenLimit: $0.maxOutputTokens)
+                    GeminiModel(
+                        name: "models/" + model.id, displayName: model.id, inputTokenLimit: $0.contextWindow, outputTokenLimit: $0.maxOutputTokens,
+                        supportedGenerationMethods: $0.kind == .embedding ? ["embedContent"] : ["generateContent", "streamGenerateContent"])
                 }
             }
             let encoder = JSONEncoder()

@@ -42,7 +42,8 @@ final class RequestCharge: Sendable {
     let requestID: String
     let key: APIKeyRecord
     let model: String
-    let clientProtocol: WireProtocol
+    /// The client's protocol as the usage log names it.
+    let clientProtocol: String
     let stream: Bool
     let promptEstimate: Int
     let started: ContinuousClock.Instant
@@ -56,7 +57,7 @@ final class RequestCharge: Sendable {
     private let lease = Mutex<AccountLease?>(nil)
 
     init(
-        requestID: String, key: APIKeyRecord, model: String, clientProtocol: WireProtocol, stream: Bool, promptEstimate: Int,
+        requestID: String, key: APIKeyRecord, model: String, clientProtocol: String, stream: Bool, promptEstimate: Int,
         keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
     ) {
         self.requestID = requestID
@@ -115,7 +116,7 @@ final class RequestCharge: Sendable {
         let cost = outcome.price.map { pricing.cost(of: usage, at: $0) } ?? .zero
         let record = UsageRecord(
             requestID: requestID, userID: key.userID, apiKeyID: key.id, model: model, servedModel: outcome.servedModel,
-            clientProtocol: clientProtocol.rawValue, upstreamProtocol: outcome.upstreamProtocol?.rawValue, provider: outcome.provider,
+            clientProtocol: clientProtocol, upstreamProtocol: outcome.upstreamProtocol?.rawValue, provider: outcome.provider,
             accountID: outcome.accountID, usage: usage, charged: .zero, costEstimated: estimated,
             latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
             status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)

@@ -33,9 +33,15 @@ struct Harness {
             models: [
                 .init(id: model, contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
                 .init(id: "gpt-other", contextWindow: 100_000, maxOutputTokens: 1_000, price: price),
+                .init(id: embeddingModel, kind: .embedding, contextWindow: 8_000, maxOutputTokens: 0, price: embeddingPrice),
             ],
             oauth: .init(tokenURL: "http://127.0.0.1:\(port)/oauth/token", clientID: "sluice-test"))
     }
+
+    /// The embedding models the mock serves, in OpenAI's format and in Gemini's, and their price.
+    static let embeddingModel = "embed-test"
+    static let geminiEmbeddingModel = "gemini-embed-mock"
+    static let embeddingPrice = Price(inputUSD: "0.02", outputUSD: "0", cachedInputUSD: "0")!
 
     /// The model the mock serves in Anthropic's wire format, and its price (cache reads and
     /// writes priced apart, as Anthropic's are).
@@ -58,7 +64,11 @@ struct Harness {
     static func geminiManifest(port: Int) -> ProviderManifest {
         ProviderManifest(
             id: "mock-gemini", name: "Mock Gemini", baseURL: "http://127.0.0.1:\(port)/v1beta", wireProtocol: .geminiGenerateContent,
-            auth: .header("x-goog-api-key"), models: [.init(id: geminiModel, contextWindow: 1_000_000, maxOutputTokens: 8_000, price: geminiPrice)],
+            auth: .header("x-goog-api-key"),
+            models: [
+                .init(id: geminiModel, contextWindow: 1_000_000, maxOutputTokens: 8_000, price: geminiPrice),
+                .init(id: geminiEmbeddingModel, kind: .embedding, contextWindow: 2_048, maxOutputTokens: 0, price: embeddingPrice),
+            ],
             resetHints: [.retryAfter, .googleBody])
     }
 

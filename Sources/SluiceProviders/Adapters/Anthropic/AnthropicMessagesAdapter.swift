@@ -20,6 +20,7 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .anthropicMessages }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
+        guard request.operation == .chat else { throw GatewayError.invalidRequest("Anthropic has no embeddings API.", param: "model") }
         let passThrough = request.passesThrough(to: wireProtocol)
         let body: ByteBuffer
         if passThrough {

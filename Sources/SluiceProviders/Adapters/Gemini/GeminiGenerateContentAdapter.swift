@@ -14,6 +14,14 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .geminiGenerateContent }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
+        if request.operation == .embeddings {
+            let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            target.authorize(&headers)
+            let body = try GeminiEmbeddings.request(request.bytes, model: request.summary.model)
+            return UpstreamRequest(method: .POST, url: target.url("models/\(model):batchEmbedContents"), headers: headers, body: ByteBuffer(data: body))
+        }
         let body = request.passesThrough(to: wireProtocol) ? request.body : ByteBuffer(data: try GeminiRequest.translate(request.bytes))
         let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
         let method = request.summary.stream ? "streamGenerateContent?alt=sse" : "generateContent"
@@ -26,6 +34,12 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
 
     /// A Gemini client's answer is the upstream's, as it came; only its usage is read.
     public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? {
+        if request.operation == .embeddings {
+            // Gemini counts no tokens for embeddings: the input's estimate is charged.
+            return GeminiEmbeddings.answer(Data(buffer: body), request: request.bytes, model: request.summary.model).map {
+                WholeAnswer(body: ByteBuffer(data: $0.body), usage: $0.usage)
+            }
+        }
         guard request.passesThrough(to: wireProtocol) else { return readWhole(body) }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], object["candidates"] is [Any] else {
             return nil

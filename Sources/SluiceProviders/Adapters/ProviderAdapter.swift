@@ -29,6 +29,8 @@ public struct GatewayRequest: Sendable {
     public var anthropicVersion: String?
     /// What the client asks for: an answer, or embeddings of its input.
     public var operation: Operation = .chat
+    /// The client API as the usage log names it (`openai-responses`, say).
+    public var clientAPI: String?
 
     public enum Operation: Sendable { case chat, embeddings }
 

@@ -73,6 +73,11 @@ struct APIRoutes {
             request: .object([("model", .text), ("messages", .array(.object([])))], required: ["model", "messages"]),
             response: .object([("input_tokens", .integer)]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(
+            method: .post, path: "/v1/responses",
+            summary: "OpenAI Responses, streaming (SSE) or not, served by any account through chat. `previous_response_id` is refused.",
+            request: .object([("model", .text), ("input", .text), ("stream", .boolean)], required: ["model", "input"]),
+            response: .object([]), tag: "v1"))
+        registry.describeAPIKeyRoute(Endpoint(
             method: .post, path: "/v1/embeddings", summary: "OpenAI embeddings of `input`, a string or a list; charged by input tokens.",
             request: .object([("model", .text), ("input", .text)], required: ["model", "input"]), response: .object([]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(

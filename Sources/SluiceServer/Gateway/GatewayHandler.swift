@@ -47,11 +47,17 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
             throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
         }
-        let bytes = Data(buffer: buffer)
+        var bytes = Data(buffer: buffer)
+        var body = buffer
+        if let chat = try api.chatBody(bytes) {
+            bytes = chat
+            body = ByteBuffer(data: chat)
+        }
         var gatewayRequest = GatewayRequest(
-            body: buffer, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
+            body: body, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
             anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
         gatewayRequest.operation = api.operation
+        gatewayRequest.clientAPI = api.logName
         return gatewayRequest
     }
 
@@ -80,7 +86,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
                 status: status, type: "invalid_request_error", code: "upstream_rejected",
                 message: "The upstream rejected the request with status \(status).", shouldRetry: false)
         case .whole(_, let whole):
-            guard let body = api.wholeBody(whole, model: attempt.model, passedThrough: passedThrough) else {
+            guard let body = api.wholeBody(whole, for: request, model: attempt.model, passedThrough: passedThrough) else {
                 await charge.settle(RequestOutcome(endReason: .upstreamError, status: 502, provider: account.manifest.id, accountID: account.record.id))
                 throw GatewayError.upstreamFailed("The upstream's answer could not be written in this API's format.")
             }

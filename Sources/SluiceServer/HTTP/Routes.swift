@@ -17,8 +17,10 @@ struct PublicRoutes: Sendable {
 
     func register(
         on router: Router<SluiceRequestContext>, chat: GatewayHandler<ChatCompletionsAPI>, messages: GatewayHandler<MessagesAPI>,
-        countTokens: MessagesTokenCounter, gemini: GatewayHandler<GeminiAPI>, embeddings: GatewayHandler<EmbeddingsAPI>
+        countTokens: MessagesTokenCounter, gemini: GatewayHandler<GeminiAPI>, embeddings: GatewayHandler<EmbeddingsAPI>,
+        responses: GatewayHandler<ResponsesAPI>
     ) {
+        router.post("/v1/responses") { request, context in try await responses.handle(request, context: context) }
         router.post("/v1/embeddings") { request, context in try await embeddings.handle(request, context: context) }
         router.post("/v1/chat/completions") { request, context in try await chat.handle(request, context: context) }
         router.post("/v1/messages") { request, context in try await messages.handle(request, context: context) }

@@ -41,7 +41,7 @@ struct RequestHolds: Sendable {
             throw GatewayError.insufficientQuota(needed: worstCase, available: available)
         }
         return RequestCharge(
-            requestID: requestID, key: key, model: request.summary.model, clientProtocol: request.operation == .embeddings ? "openai-embeddings" : request.clientProtocol.rawValue, stream: request.summary.stream,
+            requestID: requestID, key: key, model: request.summary.model, clientProtocol: request.clientAPI ?? request.clientProtocol.rawValue, stream: request.summary.stream,
             promptEstimate: promptEstimate, keyBudgeted: keyBudgeted, allowance: allowance, pricing: pricing, writer: writer)
     }
 }

@@ -1,5 +1,5 @@
--- wrk script: chat completions for $BENCH_MODEL (default sluice-demo), or a GET, with a bearer key
--- from $SLUICE_KEY (empty: none).
+-- wrk script: chat completions for $BENCH_MODEL (default sluice-demo), $BENCH_BODY when set (for
+-- another API's body), or a GET, with a bearer key from $SLUICE_KEY (empty: none).
 local key = os.getenv("SLUICE_KEY") or ""
 if key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 if os.getenv("BENCH_GET") == "1" then
@@ -8,7 +8,7 @@ else
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   local model = os.getenv("BENCH_MODEL") or "sluice-demo"
-  wrk.body = '{"model":"' .. model .. '","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
+  wrk.body = os.getenv("BENCH_BODY") or '{"model":"' .. model .. '","max_tokens":64,"messages":[{"role":"user","content":"Say hello."}]}'
 end
 
 done = function(summary, latency, requests)

@@ -49,6 +49,10 @@ row("/v1/models, 32 conn: throughput", "models", ["rps"], "req/s")
 row("chat translated to Anthropic, 32 conn: throughput", "translated_c32", ["rps"], "req/s", direct=False)
 for p in ("p50", "p99"):
     row(f"sequential chat translated to Anthropic: latency {p}", "translated_sequential", ["latency_us", p], "µs", direct=False)
+row("/v1/messages passed through to Anthropic, 32 conn: throughput", "messages_c32", ["rps"], "req/s", direct=False)
+row("/v1/messages passed through to Anthropic, 32 conn: latency p50", "messages_c32", ["p50_us"], "µs", direct=False)
+row("/v1/responses translated to chat, 32 conn: throughput", "responses_c32", ["rps"], "req/s", direct=False)
+row("/v1/responses translated to chat, 32 conn: latency p50", "responses_c32", ["p50_us"], "µs", direct=False)
 row("memory: idle after start", "idle_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: idle after warm-up", "idle_after_load_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: peak under 256-conn load", "load_rss_kib", [], "MiB", 1 / 1024, direct=False)
@@ -64,7 +68,7 @@ def added(name, keys, percentiles, side):
     return ", ".join(out) or "—"
 
 errors = []
-for name in ("chat_c1", "chat_c32", "chat_c256", "models", "translated_c32"):
+for name in ("chat_c1", "chat_c32", "chat_c256", "models", "translated_c32", "messages_c32", "responses_c32"):
     for side in ("direct", "proxy", "sluice"):
         e, n = get(name, side, "errors"), get(name, side, "non2xx")
         if e or n:

@@ -7,25 +7,11 @@ Prints one JSON line with what the client saw; exits non-zero, saying why, when 
 or an answer was not what an Anthropic client expects.
 """
 import json
-import sys
 
 import anthropic
+from sdk_client import arguments, fail
 
-
-def report_and_exit(kind, value, traceback):
-    print(f"{kind.__name__}: {value}")  # on standard output: the test shows it
-    sys.exit(1)
-
-
-sys.excepthook = report_and_exit
-
-
-def fail(why):
-    print(why)
-    sys.exit(1)
-
-
-base_url, api_key, model = sys.argv[1:4]
+base_url, api_key, model = arguments()
 client = anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 tools = [{"name": "get_weather", "description": "Current weather",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]

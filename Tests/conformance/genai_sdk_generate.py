@@ -7,26 +7,12 @@ Prints one JSON line with what the client saw; exits non-zero, saying why, when 
 or an answer was not what a Gemini client expects.
 """
 import json
-import sys
 
 from google import genai
 from google.genai import errors, types
+from sdk_client import arguments, fail
 
-
-def report_and_exit(kind, value, traceback):
-    print(f"{kind.__name__}: {value}")  # on standard output: the test shows it
-    sys.exit(1)
-
-
-sys.excepthook = report_and_exit
-
-
-def fail(why):
-    print(why)
-    sys.exit(1)
-
-
-base_url, api_key, model = sys.argv[1:4]
+base_url, api_key, model = arguments()
 client = genai.Client(api_key=api_key, http_options=types.HttpOptions(base_url=base_url, api_version="v1beta", timeout=30_000))
 
 answer = client.models.generate_content(model=model, contents="Hello")

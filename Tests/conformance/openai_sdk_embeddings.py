@@ -5,19 +5,11 @@ Usage: openai_sdk_embeddings.py BASE_URL API_KEY MODEL
 Prints one JSON line with what the client saw; exits non-zero, saying why, when the SDK failed.
 """
 import json
-import sys
 
 import openai
+from sdk_client import arguments
 
-
-def report_and_exit(kind, value, traceback):
-    print(f"{kind.__name__}: {value}")  # on standard output: the test shows it
-    sys.exit(1)
-
-
-sys.excepthook = report_and_exit
-
-base_url, api_key, model = sys.argv[1:4]
+base_url, api_key, model = arguments()
 client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 floats = client.embeddings.create(model=model, input="Hello there", encoding_format="float")
 default = client.embeddings.create(model=model, input=["first", "second"])  # base64 on the wire

@@ -8,26 +8,12 @@ Prints one JSON line with what the client saw; exits non-zero, saying why, when 
 or an answer was not what a Responses client expects.
 """
 import json
-import sys
 
 import openai
 from openai.types.responses import Response
+from sdk_client import arguments, fail
 
-
-def report_and_exit(kind, value, traceback):
-    print(f"{kind.__name__}: {value}")  # on standard output: the test shows it
-    sys.exit(1)
-
-
-sys.excepthook = report_and_exit
-
-
-def fail(why):
-    print(why)
-    sys.exit(1)
-
-
-base_url, api_key, model = sys.argv[1:4]
+base_url, api_key, model = arguments()
 client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 
 raw = client.responses.with_raw_response.create(model=model, input="Hello", instructions="Be brief.")

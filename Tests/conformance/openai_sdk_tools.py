@@ -6,19 +6,11 @@ Prints one JSON line with what the client saw; exits non-zero, saying why, when 
 failed or the conversation was not what an OpenAI client expects.
 """
 import json
-import sys
 
 import openai
+from sdk_client import arguments, fail
 
-
-def report_and_exit(kind, value, traceback):
-    print(f"{kind.__name__}: {value}")  # on standard output: the test shows it
-    sys.exit(1)
-
-
-sys.excepthook = report_and_exit
-
-base_url, api_key, model = sys.argv[1:4]
+base_url, api_key, model = arguments()
 client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 tools = [{
     "type": "function",
@@ -43,10 +35,6 @@ for chunk in stream:  # the SDK parses every chunk into its typed model
                 call["arguments"] += delta.function.arguments or ""
         finish = choice.finish_reason or finish
 
-
-def fail(why):
-    print(why)  # on standard output: the test shows it
-    sys.exit(1)
 
 
 if len(ids) != 1:

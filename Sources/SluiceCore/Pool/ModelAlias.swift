@@ -59,8 +59,6 @@ public struct ModelAliases: Sendable, Equatable {
 
     public subscript(name: String) -> ModelAlias? { byName[name] }
 
-    public var isEmpty: Bool { byName.isEmpty }
-
     /// The models that may serve a request for `model`, in the order to try them: an alias's
     /// targets, or the model itself.
     public func targets(for model: String) -> [String] {

@@ -32,10 +32,18 @@ extension Duration {
 extension GatewayError {
     /// The error as an HTTP response in OpenAI's shape.
     func response(requestID: String) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json", .requestID: requestID]
+        var response = response(body: jsonBody)
+        response.headers[.requestID] = requestID
+        return response
+    }
+
+    /// The error as an HTTP response with `body`, in the route's own error shape: its status, and
+    /// `x-should-retry` and `Retry-After` as they apply.
+    func response(body: Data) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
         if !shouldRetry { headers[.shouldRetry] = "false" }
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: jsonBody)))
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
     }
 
     /// Any error thrown while serving, mapped to what the client should see. Unknown errors become

@@ -56,6 +56,14 @@ public protocol SessionStore: Sendable {
     func sessionIsLive(familyID: String) async throws -> Bool
 }
 
+/// Conversations the Responses API keeps for `previous_response_id`, per key, until they expire.
+public protocol ResponseStore: Sendable {
+    /// Keeps `messages` (JSON) under `id` for `apiKeyID` until `expiresAt`, and forgets what expired by `now`.
+    func saveResponse(id: String, apiKeyID: Int64, messages: String, now: Date, expiresAt: Date) async throws
+    /// The messages kept under `id` for `apiKeyID`; nil when there are none, they are another key's, or they expired.
+    func storedResponse(id: String, apiKeyID: Int64, now: Date) async throws -> String?
+}
+
 /// Credit movements the API makes, beyond the request path's settlements.
 public protocol CreditAdminStore: Sendable {
     func storedReply(scope: String, key: String) async throws -> StoredReply?
@@ -156,7 +164,7 @@ public protocol LedgerStore: Sendable {
 }
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, CreditAdminStore, ActivityStore,
-    UsageQueryStore
+    UsageQueryStore, ResponseStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

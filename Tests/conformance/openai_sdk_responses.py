@@ -1,7 +1,7 @@
 """Sluice's /v1/responses through the official `openai` SDK, unchanged, as Codex and the Agents
 SDK call it: a plain create (validated against the SDK's typed Response), a stream whose final
-response carries usage, a function call streamed and its output sent back as input items, and
-previous_response_id refused with the parameter named.
+response carries usage, a function call streamed and its output sent back as input items, a
+continuation by previous_response_id, and one of a `store=False` response refused, naming it.
 
 Usage: openai_sdk_responses.py BASE_URL API_KEY MODEL
 Prints one JSON line with what the client saw; exits non-zero, saying why, when the SDK failed
@@ -45,11 +45,14 @@ final = client.responses.create(model=model, tools=tools, input=[
     question, {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
     {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny, 21 C"}])
 
+continued = client.responses.create(model=model, input="And again?", previous_response_id=whole.id)
+unkept = client.responses.create(model=model, input="Forget this.", store=False)
 try:
-    client.responses.create(model=model, input="again", previous_response_id=whole.id)
-    fail("previous_response_id was accepted")
+    client.responses.create(model=model, input="again", previous_response_id=unkept.id)
+    fail("a response stored with store=False was continued")
 except openai.BadRequestError as error:
     refused = error.body.get("param") if isinstance(error.body, dict) else None
 
 print(json.dumps({"answer": whole.output_text, "streamed": streamed.output_text, "final": final.output_text,
+                  "continued": continued.output_text,
                   "cached": whole.usage.input_tokens_details.cached_tokens, "refused_param": refused}))

@@ -31,6 +31,8 @@ public struct GatewayRequest: Sendable {
     public var operation: Operation = .chat
     /// The client API as the usage log names it (`openai-responses`, say).
     public var clientAPI: String?
+    /// The id the answer is kept under, for a Responses request whose answer is kept.
+    public var responseID: String?
 
     public enum Operation: Sendable { case chat, embeddings }
 

@@ -74,7 +74,7 @@ struct APIRoutes {
             response: .object([("input_tokens", .integer)]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(
             method: .post, path: "/v1/responses",
-            summary: "OpenAI Responses, streaming (SSE) or not, served by any account through chat. `previous_response_id` is refused.",
+            summary: "OpenAI Responses, streaming (SSE) or not, served by any account through chat; `previous_response_id` continues a kept one.",
             request: .object([("model", .text), ("input", .text), ("stream", .boolean)], required: ["model", "input"]),
             response: .object([]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(

@@ -138,6 +138,7 @@ public enum ConfigLoader {
         string("redis.key_prefix") { $0.redis.keyPrefix = $1 },
         int("redis.hold_lease_seconds", min: 1) { $0.redis.holdLeaseSeconds = $1 },
         string("providers.dir") { $0.providers.dir = $1 },
+        int("responses.retention_hours", min: 0, max: 8760) { $0.responses.retentionHours = $1 },
         string("security.encryption_key") { $0.security.encryptionKey = $1 },
         string("security.encryption_key_file") { $0.security.encryptionKeyFile = $1 },
         int("security.encryption_key_version", min: 1) { $0.security.encryptionKeyVersion = $1 },

@@ -9,6 +9,7 @@ public struct SluiceConfig: Sendable {
     public var redis = Redis()
     public var providers = Providers()
     public var models = Models()
+    public var responses = Responses()
     public var security = Security()
     public var billing = Billing()
     public var upstream = Upstream()
@@ -57,6 +58,11 @@ public struct SluiceConfig: Sendable {
     public struct Models: Sendable {
         /// Public model names served by models of several providers; file only (see the example).
         public var aliases = ModelAliases()
+    }
+
+    public struct Responses: Sendable {
+        /// How long `/v1/responses` keeps an answer for `previous_response_id`; 0 keeps none.
+        public var retentionHours = 720
     }
 
     public struct Security: Sendable {

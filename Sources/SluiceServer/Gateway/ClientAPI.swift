@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import SluiceCore
 import SluiceProviders
+import SluiceStore
 
 /// What differs between the client protocols the hot path serves. The steps (authenticate,
 /// read, admit, hold, dispatch, relay, settle) are `GatewayHandler`'s and the same for all; a
@@ -17,9 +18,11 @@ protocol ClientAPI: Sendable {
     var operation: GatewayRequest.Operation { get }
     /// The client API as the usage log names it: the protocol's name, by default.
     var logName: String { get }
-    /// The body in chat form, for an API no account speaks, translated once on arrival; nil
-    /// keeps the client's body.
-    func chatBody(_ body: Data) throws(GatewayError) -> Data?
+    /// The body in chat form, for an API no account speaks, translated once on arrival, and the id
+    /// its answer will be kept under, if any; nil keeps the client's body.
+    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)?
+    /// What the API keeps of a finished answer (the Responses API, its conversation).
+    func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async
     /// The key, as an `Authorization` value.
     func authorization(_ request: Request) -> String?
     /// What the gateway reads from the body, and from the URL for a protocol that puts the model there.
@@ -36,7 +39,14 @@ protocol ClientAPI: Sendable {
 extension ClientAPI {
     var operation: GatewayRequest.Operation { .chat }
     var logName: String { wireProtocol.rawValue }
-    func chatBody(_ body: Data) throws(GatewayError) -> Data? { nil }
+    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)? { nil }
+    func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {}
+}
+
+/// A finished answer: the whole body the client got, or the writer that wrote its stream.
+enum KeptAnswer {
+    case whole(ByteBuffer)
+    case stream(any ClientStreamWriter)
 }
 
 /// `POST /v1/chat/completions`: OpenAI's chat, which every adapter reads and writes.
@@ -85,19 +95,56 @@ struct EmbeddingsAPI: ClientAPI {
 
 /// `POST /v1/responses`: OpenAI's Responses API, as Codex and the Agents SDK speak it. No
 /// account speaks it, so it is translated to chat on arrival (`ResponsesToChat`) and its answers
-/// written back as a `response` or the `response.*` event stream.
+/// written back as a `response` or the `response.*` event stream. Unless the client says
+/// `store: false`, a finished answer is kept with its conversation for `retention`, for the key
+/// that asked, and a later request of that key may continue it by `previous_response_id`.
 struct ResponsesAPI: ClientAPI {
+    let store: any ResponseStore
+    let retention: TimeInterval
+    let clock: any WallClock
+
     var wireProtocol: WireProtocol { .openAIChat }
     var logName: String { "openai-responses" }
 
-    func chatBody(_ body: Data) throws(GatewayError) -> Data? { try ResponsesToChat.translate(body) }
+    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)? {
+        let continuation = ResponsesToChat.continuation(body)
+        var previous: Data?
+        if let id = continuation.previousResponseID, retention > 0 {
+            do { previous = try await store.storedResponse(id: id, apiKeyID: key.id, now: clock.now()).map { Data($0.utf8) } } catch {
+                throw GatewayError.dependencyUnavailable("The gateway cannot reach its store of responses right now.")
+            }
+        }
+        let chat = try ResponsesToChat.translate(body, previous: previous)
+        return (chat, continuation.store && retention > 0 ? ResponsesFromChat.newID("resp_") : nil)
+    }
+
+    func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {
+        guard let id = request.responseID else { return }
+        let response: Data?
+        switch answer {
+        case .whole(let body): response = Data(buffer: body)
+        case .stream(let writer): response = (writer as? ResponsesStreamWriter)?.finalResponse
+        }
+        guard let response, let answer = ResponsesFromChat.assistantMessage(fromResponse: response),
+              var messages = (try? JSONSerialization.jsonObject(with: request.bytes) as? [String: Any])?["messages"] as? [[String: Any]]
+        else { return }
+        // The instructions belong to each request, not to the conversation.
+        if messages.first?["role"] as? String == "system" { messages.removeFirst() }
+        messages.append(answer)
+        guard let json = try? JSONSerialization.data(withJSONObject: messages) else { return }
+        let now = clock.now()
+        // A conversation that cannot be kept is refused when continued, naming the parameter.
+        try? await store.saveResponse(
+            id: id, apiKeyID: key.id, messages: String(decoding: json, as: UTF8.self), now: now, expiresAt: now.addingTimeInterval(retention))
+    }
 
     func authorization(_ request: Request) -> String? { request.headers[.authorization] }
 
     func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
 
     func wholeBody(_ whole: WholeAnswer, for request: GatewayRequest, model: String, passedThrough: Bool) -> ByteBuffer? {
-        ResponsesFromChat.response(fromCompletion: Data(buffer: whole.body), chatRequest: request.bytes, usage: whole.usage).map { ByteBuffer(data: $0) }
+        ResponsesFromChat.response(fromCompletion: Data(buffer: whole.body), chatRequest: request.bytes, usage: whole.usage, id: request.responseID)
+            .map { ByteBuffer(data: $0) }
     }
 
     func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
@@ -105,7 +152,7 @@ struct ResponsesAPI: ClientAPI {
     }
 
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter {
-        ResponsesStreamWriter(chatRequest: request.bytes)
+        ResponsesStreamWriter(chatRequest: request.bytes, id: request.responseID)
     }
 
     func errorResponse(_ error: GatewayError) -> Response? { nil }

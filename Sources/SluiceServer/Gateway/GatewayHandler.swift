@@ -25,7 +25,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
 
     private func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let key = try await authenticator.authenticate(authorization: api.authorization(request))
-        let gatewayRequest = try await read(request)
+        let gatewayRequest = try await read(request, key: key)
         let admitted = try await admission.admit(gatewayRequest.summary, key: key, from: context.remoteAddress)
         let charge = try await holds.hold(gatewayRequest, key: key, model: admitted.model, requestID: context.requestID)
         let requester = AccountPool.Requester(
@@ -37,11 +37,11 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             throw error
         }
         charge.attach(answer.attempt.lease)
-        return try await respond(with: answer, to: gatewayRequest, charge: charge)
+        return try await respond(with: answer, to: gatewayRequest, key: key, charge: charge)
     }
 
     /// The body, within the configured limit, and what the gateway reads from it.
-    private func read(_ request: Request) async throws -> GatewayRequest {
+    private func read(_ request: Request, key: APIKeyRecord) async throws -> GatewayRequest {
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
@@ -49,20 +49,25 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         }
         var bytes = Data(buffer: buffer)
         var body = buffer
-        if let chat = try api.chatBody(bytes) {
-            bytes = chat
-            body = ByteBuffer(data: chat)
+        var responseID: String?
+        if let chat = try await api.chatBody(bytes, key: key) {
+            bytes = chat.body
+            body = ByteBuffer(data: chat.body)
+            responseID = chat.responseID
         }
         var gatewayRequest = GatewayRequest(
             body: body, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
             anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
         gatewayRequest.operation = api.operation
         gatewayRequest.clientAPI = api.logName
+        gatewayRequest.responseID = responseID
         return gatewayRequest
     }
 
     /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.
-    private func respond(with answer: CommittedAnswer, to request: GatewayRequest, charge: RequestCharge) async throws -> Response {
+    private func respond(
+        with answer: CommittedAnswer, to request: GatewayRequest, key: APIKeyRecord, charge: RequestCharge
+    ) async throws -> Response {
         let attempt = answer.attempt
         let account = attempt.account
         // The serving model's price: for an alias, the target that answered.
@@ -94,11 +99,14 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             outcome.completionEstimate = whole.body.readableBytes / 4
             outcome.producedOutput = true
             await charge.settle(outcome)
+            await api.keep(.whole(body), of: request, key: key)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         case .stream(_, let upstream):
+            let api = api
             let relay = StreamRelay(
                 charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
-                writer: api.streamWriter(for: request, passedThrough: passedThrough))
+                writer: api.streamWriter(for: request, passedThrough: passedThrough),
+                completed: { writer in await api.keep(.stream(writer), of: request, key: key) })
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
         }

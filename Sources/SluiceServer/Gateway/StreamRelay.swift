@@ -14,6 +14,8 @@ struct StreamRelay: Sendable {
     let outcome: RequestOutcome
     let upstream: PeekedStream
     let writer: any ClientStreamWriter
+    /// Called with the writer after a stream the upstream ended well reached the client whole.
+    let completed: @Sendable (any ClientStreamWriter) async -> Void
 
     struct Progress {
         var outcome: RequestOutcome
@@ -61,6 +63,7 @@ struct StreamRelay: Sendable {
         if !clientGone {
             try? await bodyWriter.write(tail)
             try? await bodyWriter.finish(nil)
+            if progress.sawDone { await completed(progress.writer) }
         }
     }
 

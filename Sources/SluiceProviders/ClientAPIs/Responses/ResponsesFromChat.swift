@@ -47,7 +47,7 @@ struct ResponsesEcho: Sendable {
 }
 
 public enum ResponsesFromChat {
-    static func newID(_ prefix: String) -> String {
+    public static func newID(_ prefix: String) -> String {
         prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     }
 
@@ -62,8 +62,31 @@ public enum ResponsesFromChat {
         ["type": "function_call", "id": id, "call_id": callID, "name": name, "arguments": arguments, "status": status]
     }
 
-    /// A `chat.completion` as a `response`; nil when the body is not a completion.
-    public static func response(fromCompletion body: Data, chatRequest: Data, usage: TokenUsage?) -> Data? {
+    /// A response's output items as the chat assistant message that a continuation sends back.
+    public static func assistantMessage(fromResponse body: Data) -> [String: Any]? {
+        guard let response = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let output = response["output"] as? [[String: Any]]
+        else { return nil }
+        var text = ""
+        var calls: [[String: Any]] = []
+        for item in output {
+            switch item["type"] as? String {
+            case "message":
+                text += (item["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined()
+            case "function_call":
+                calls.append([
+                    "id": item["call_id"] as? String ?? "", "type": "function",
+                    "function": ["name": item["name"] as? String ?? "", "arguments": item["arguments"] as? String ?? "{}"],
+                ])
+            default: continue
+            }
+        }
+        var message: [String: Any] = ["role": "assistant", "content": text.isEmpty ? NSNull() : text]
+        if !calls.isEmpty { message["tool_calls"] = calls }
+        return message
+    }
+
+    /// A `chat.completion` as a `response`, under `id` when one was given; nil when the body is not a completion.
+    public static func response(fromCompletion body: Data, chatRequest: Data, usage: TokenUsage?, id: String? = nil) -> Data? {
         guard let completion = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
               let choice = (completion["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any]
         else { return nil }
@@ -77,7 +100,7 @@ public enum ResponsesFromChat {
         }
         let incomplete = choice["finish_reason"] as? String == "length"
         let response = ResponsesEcho(chat: chatRequest).response(
-            id: newID("resp_"), createdAt: completion["created"] as? Int ?? Int(Date().timeIntervalSince1970),
+            id: id ?? newID("resp_"), createdAt: completion["created"] as? Int ?? Int(Date().timeIntervalSince1970),
             status: incomplete ? "incomplete" : "completed", output: output, usage: usage ?? TokenUsage(promptTokens: 0, completionTokens: 0),
             incomplete: incomplete)
         return try? JSONSerialization.data(withJSONObject: response)
@@ -91,7 +114,7 @@ public enum ResponsesFromChat {
 /// `sequence_number`.
 public struct ResponsesStreamWriter: ClientStreamWriter {
     private let echo: ResponsesEcho
-    private let id = ResponsesFromChat.newID("resp_")
+    private let id: String
     private let createdAt = Int(Date().timeIntervalSince1970)
     private var sequence = 0
     private var started = false
@@ -105,7 +128,13 @@ public struct ResponsesStreamWriter: ClientStreamWriter {
     private var incomplete = false
     private var usage: TokenUsage?
 
-    public init(chatRequest: Data) { echo = ResponsesEcho(chat: chatRequest) }
+    public init(chatRequest: Data, id: String? = nil) {
+        echo = ResponsesEcho(chat: chatRequest)
+        self.id = id ?? ResponsesFromChat.newID("resp_")
+    }
+
+    /// The finished response, as `response.completed` carried it; nil before the end.
+    public private(set) var finalResponse: Data?
 
     public mutating func write(_ event: RelayedEvent, to out: inout ByteBuffer) -> Bool {
         guard let chunk = (try? JSONSerialization.jsonObject(with: event.event.data)) as? [String: Any] else { return false }
@@ -161,6 +190,7 @@ public struct ResponsesStreamWriter: ClientStreamWriter {
         let response = echo.response(
             id: id, createdAt: createdAt, status: incomplete ? "incomplete" : "completed", output: items,
             usage: usage ?? TokenUsage(promptTokens: 0, completionTokens: 0), incomplete: incomplete)
+        finalResponse = try? JSONSerialization.data(withJSONObject: response)
         emit(incomplete ? "response.incomplete" : "response.completed", ["response": response], to: &out)
     }
 

@@ -5,24 +5,32 @@ import SluiceCore
 /// chat form, which every adapter reads: `instructions` and `input` (text or items, function
 /// calls and their outputs) become messages, function tools become chat tools, `text.format`
 /// becomes `response_format` and `reasoning.effort` `reasoning_effort`. What chat cannot carry
-/// is a 400 naming the field.
+/// is a 400 naming the field. A request that continues a kept response (`previous_response_id`)
+/// gets that conversation first, as `previous` (its chat messages).
 public enum ResponsesToChat {
-    public static func translate(_ body: Data) throws(GatewayError) -> Data {
+    /// What the gateway reads before translating: the response it continues, and whether the
+    /// answer may be kept (`store`, true unless the client says false).
+    public static func continuation(_ body: Data) -> (previousResponseID: String?, store: Bool) {
+        let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        return (request?["previous_response_id"] as? String, request?["store"] as? Bool ?? true)
+    }
+
+    public static func translate(_ body: Data, previous: Data? = nil) throws(GatewayError) -> Data {
         guard let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
             throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.")
         }
         guard let model = request["model"] as? String, !model.isEmpty else {
             throw .invalidRequest("Missing required parameter: 'model'.", param: "model")
         }
-        if let previous = request["previous_response_id"], !(previous is NSNull) {
-            throw .invalidRequest(
-                "Sluice does not keep responses: send the whole conversation in 'input' instead of 'previous_response_id'.",
-                param: "previous_response_id")
+        if let id = request["previous_response_id"], !(id is NSNull), previous == nil {
+            throw .invalidRequest("'previous_response_id' names no response kept for this key.", param: "previous_response_id")
         }
         var messages: [[String: Any]] = []
         if let instructions = request["instructions"] as? String, !instructions.isEmpty {
             messages.append(["role": "system", "content": instructions])
         }
+        // The instructions are this request's; the conversation is the kept one's.
+        messages += previous.flatMap { (try? JSONSerialization.jsonObject(with: $0)) as? [[String: Any]] } ?? []
         switch request["input"] {
         case let text as String: messages.append(["role": "user", "content": text])
         case let items as [Any]: messages += try self.messages(items)

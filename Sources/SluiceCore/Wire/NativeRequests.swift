@@ -101,19 +101,26 @@ private struct MessagesFields {
     private static func contentText(_ reader: inout JSONReader) throws -> String? {
         switch try reader.peekKind() {
         case .string: return try reader.readString()
-        case .array:
-            var texts: [String] = []
-            _ = try reader.readArray { _, reader in
-                _ = try reader.readObject { key, reader in
-                    guard key == "text" else { return try reader.skipValue() }
-                    if let text = try reader.readString() { texts.append(text) }
-                }
-            }
-            return texts.joined(separator: "\n")
+        case .array: return try reader.readPartTexts().joined(separator: "\n")
         default:
             try reader.skipValue()
             return nil
         }
+    }
+}
+
+extension JSONReader {
+    /// The `text` of each object in the next value, a list of parts (Anthropic's content blocks,
+    /// Gemini's parts); other members and other values are skipped.
+    mutating func readPartTexts() throws -> [String] {
+        var texts: [String] = []
+        _ = try readArray { _, reader in
+            _ = try reader.readObject { key, reader in
+                guard key == "text" else { return try reader.skipValue() }
+                if let text = try reader.readString() { texts.append(text) }
+            }
+        }
+        return texts
     }
 }
 
@@ -122,111 +129,111 @@ extension ChatRequestSummary {
     /// URL, in one pass of `JSONReader`: `contents` must be a non-empty list of objects whose
     /// role, when given, is `user` or `model`. Errors name the field as Google's do.
     public static func parseGemini(_ body: Data, model: String, stream: Bool) throws(GatewayError) -> ChatRequestSummary {
-        var contents: Int?
-        var fingerprint: String?
-        var maxOutputTokens: Int?
-        var problem: GatewayError?
+        var fields = GeminiFields()
         do {
-            try body.withUnsafeBytes { bytes in
-                try JSONReader.read(bytes) { reader in
-                    let isObject = try reader.readObject { key, reader in
-                        switch key {
-                        case "contents":
-                            var count = 0
-                            let isArray = try reader.readArray { position, reader in
-                                count += 1
-                                var role: String?
-                                var texts: [String] = []
-                                let isObject = try reader.readObject { key, reader in
-                                    switch key {
-                                    case "role": role = try reader.readString()
-                                    case "parts" where position == 0:
-                                        _ = try reader.readArray { _, reader in
-                                            _ = try reader.readObject { key, reader in
-                                                guard key == "text" else { return try reader.skipValue() }
-                                                if let text = try reader.readString() { texts.append(text) }
-                                            }
-                                        }
-                                    default: try reader.skipValue()
-                                    }
-                                }
-                                if !isObject || (role != nil && role != "user" && role != "model") {
-                                    problem = problem ?? .invalidRequest("contents[\(position)].role must be user or model.", param: "contents[\(position)]")
-                                }
-                                if position == 0 { fingerprint = (role ?? "user") + "\n" + texts.joined(separator: "\n") }
-                            }
-                            if isArray { contents = count } else { problem = problem ?? .invalidRequest("contents must be a list.", param: "contents") }
-                        case "generationConfig":
-                            _ = try reader.readObject { key, reader in
-                                guard key == "maxOutputTokens" else { return try reader.skipValue() }
-                                maxOutputTokens = try reader.readInteger()
-                            }
-                        default: try reader.skipValue()
-                        }
-                    }
-                    if !isObject { problem = problem ?? .invalidRequest("The request body must be a JSON object.") }
-                }
-            }
+            try body.withUnsafeBytes { bytes in try JSONReader.read(bytes) { reader in try fields.read(&reader) } }
         } catch {
             throw .invalidRequest("Invalid JSON payload received.")
         }
-        if let problem { throw problem }
-        guard let contents, contents > 0 else { throw .invalidRequest("contents is not specified.", param: "contents") }
-        if let maxOutputTokens, maxOutputTokens < 1 {
+        if !fields.isObject { throw .invalidRequest("The request body must be a JSON object.") }
+        if let problem = fields.problem { throw problem }
+        guard let contents = fields.contents, contents > 0 else { throw .invalidRequest("contents is not specified.", param: "contents") }
+        if let maxOutputTokens = fields.maxOutputTokens, maxOutputTokens < 1 {
             throw .invalidRequest("generationConfig.maxOutputTokens must be positive.", param: "generationConfig.maxOutputTokens")
         }
         return ChatRequestSummary(
-            model: model, stream: stream, clientIncludeUsage: true, hasStreamOptions: false, maxOutputTokens: maxOutputTokens, user: nil,
-            firstMessageHash: fingerprint.map { SessionHash.of("m:" + $0) })
+            model: model, stream: stream, clientIncludeUsage: true, hasStreamOptions: false, maxOutputTokens: fields.maxOutputTokens,
+            user: nil, firstMessageHash: fields.fingerprint.map { SessionHash.of("m:" + $0) })
     }
-}
 
-extension ChatRequestSummary {
     /// Reads and validates an OpenAI embeddings request (`POST /v1/embeddings`): a model, and an
     /// `input` that is a string or a non-empty list. Embeddings write no tokens, so the hold is
     /// for the input alone (`maxOutputTokens` 0).
     public static func parseEmbeddings(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
         var model: String?
-        var inputKind: JSONReader.Kind?
-        var inputCount = 0
+        var input: (kind: JSONReader.Kind, count: Int)?
         var user: String?
+        let isObject: Bool
         do {
-            let isObject = try body.withUnsafeBytes { bytes in
+            isObject = try body.withUnsafeBytes { bytes in
                 try JSONReader.read(bytes) { reader in
                     try reader.readObject { key, reader in
                         switch key {
                         case "model": model = try reader.readString()
                         case "user": user = try reader.readString()
                         case "input":
-                            inputKind = try reader.peekKind()
-                            if inputKind == .array {
-                                _ = try reader.readArray { _, reader in
-                                    inputCount += 1
-                                    try reader.skipValue()
-                                }
-                            } else {
-                                try reader.skipValue()
-                            }
+                            let kind = try reader.peekKind()
+                            var count = 0
+                            if kind == .array { _ = try reader.readArray { _, reader in count += 1; try reader.skipValue() } } else { try reader.skipValue() }
+                            input = (kind, count)
                         default: try reader.skipValue()
                         }
                     }
                 }
             }
-            guard isObject else { throw GatewayError.invalidRequest("The request body must be a JSON object.") }
-        } catch let error as GatewayError {
-            throw error
         } catch {
             throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.")
         }
+        guard isObject else { throw .invalidRequest("The request body must be a JSON object.") }
         guard let model, !model.isEmpty else { throw .invalidRequest("You must provide a model parameter.", param: "model") }
-        switch inputKind {
-        case .string?: break
-        case .array? where inputCount > 0: break
-        case .array?: throw .invalidRequest("'input' must not be empty.", param: "input")
+        switch input {
+        case (.string, _)?: break
+        case (.array, let count)? where count > 0: break
+        case (.array, _)?: throw .invalidRequest("'input' must not be empty.", param: "input")
         case nil: throw .invalidRequest("Missing required parameter: 'input'.", param: "input")
         default: throw .invalidRequest("'input' must be a string or an array.", param: "input")
         }
         return ChatRequestSummary(
             model: model, stream: false, clientIncludeUsage: false, hasStreamOptions: false, maxOutputTokens: 0, user: user, firstMessageHash: nil)
+    }
+}
+
+/// The interpreted fields of a Gemini request, and the first thing wrong with them.
+private struct GeminiFields {
+    var isObject = false
+    var contents: Int?
+    var fingerprint: String?
+    var maxOutputTokens: Int?
+    var problem: GatewayError?
+
+    mutating func read(_ reader: inout JSONReader) throws {
+        isObject = try reader.readObject { key, reader in
+            switch key {
+            case "contents": try readContents(&reader)
+            case "generationConfig":
+                _ = try reader.readObject { key, reader in
+                    guard key == "maxOutputTokens" else { return try reader.skipValue() }
+                    maxOutputTokens = try reader.readInteger()
+                }
+            default: try reader.skipValue()
+            }
+        }
+    }
+
+    /// Each content is an object whose role, if any, is `user` or `model`; of the first, its
+    /// text is the conversation's fingerprint, as for chat requests.
+    private mutating func readContents(_ reader: inout JSONReader) throws {
+        var count = 0
+        let isArray = try reader.readArray { position, reader in
+            count += 1
+            var role: String?
+            var texts: [String] = []
+            let isObject = try reader.readObject { key, reader in
+                switch key {
+                case "role": role = try reader.readString()
+                case "parts" where position == 0: texts = try reader.readPartTexts()
+                default: try reader.skipValue()
+                }
+            }
+            if !isObject || (role != nil && role != "user" && role != "model") {
+                record(.invalidRequest("contents[\(position)].role must be user or model.", param: "contents[\(position)]"))
+            }
+            if position == 0 { fingerprint = (role ?? "user") + "\n" + texts.joined(separator: "\n") }
+        }
+        if isArray { contents = count } else { record(.invalidRequest("contents must be a list.", param: "contents")) }
+    }
+
+    private mutating func record(_ error: GatewayError) {
+        if problem == nil { problem = error }
     }
 }

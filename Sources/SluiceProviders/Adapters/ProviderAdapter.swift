@@ -62,9 +62,9 @@ public struct GatewayRequest: Sendable {
         var request = self
         request.bytes = chat
         request.body = ByteBuffer(data: chat)
+        // The chat form asks for usage itself, as the native summaries say the client does, so
+        // no adapter edits it again.
         request.clientProtocol = .openAIChat
-        // The chat form asks for usage itself, so no adapter edits it again.
-        request.summary.hasStreamOptions = request.summary.stream
         return request
     }
 

@@ -165,10 +165,11 @@ public final class AccountRegistry: Sendable {
     /// The limits a request for `model` is held at: no account that could serve it, for an alias
     /// through any target, may charge more. Nil when none serves it.
     public func modelLimits(_ model: String) -> ProviderManifest.Model? {
-        let targets = Set(aliases.everyTarget(of: model))
+        // On the hot path: one target for a plain model, and no set built per account.
+        let targets = aliases.everyTarget(of: model)
         return state.withLock { state in
             let served = state.accounts.values.flatMap { account in
-                account.models.intersection(targets).compactMap { account.manifest.model($0) }
+                targets.filter(account.models.contains).compactMap { account.manifest.model($0) }
             }
             return ProviderManifest.Model.dearest(of: served, named: model)
         }
@@ -188,9 +189,10 @@ public final class AccountRegistry: Sendable {
     /// The allowance groups of the shared-tier accounts that serve `model`: those a request for
     /// it could spend.
     public func sharedGroups(serving model: String) -> Set<String> {
-        let targets = Set(aliases.everyTarget(of: model))
+        let targets = aliases.everyTarget(of: model)
         return state.withLock { state in
-            Set(state.accounts.values.filter { $0.mayServeSharedTier && !$0.models.isDisjoint(with: targets) }.map(\.allowanceGroup))
+            Set(state.accounts.values.filter { account in account.mayServeSharedTier && targets.contains(where: account.models.contains) }
+                .map(\.allowanceGroup))
         }
     }
 

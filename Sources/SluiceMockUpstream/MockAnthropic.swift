@@ -66,6 +66,24 @@ extension MockUpstream {
         }
     }
 
+    /// What the mock's `count_tokens` answers, whatever the body.
+    public static let countedTokens = 42
+
+    /// `POST /v1/messages/count_tokens`: the count, or the failure the credential's behaviour says.
+    static func countTokens(_ request: Request, control: MockControl) async throws -> Response {
+        var request = request
+        let data = Data(buffer: try await request.collectBody(upTo: 16 << 20))
+        let apiKey = request.headers[HTTPField.Name("x-api-key")!]
+        control.record(.init(
+            authorization: request.headers[.authorization], apiKeyHeader: apiKey, cookie: nil, body: data,
+            anthropicVersion: request.headers[HTTPField.Name("anthropic-version")!], path: request.uri.path))
+        if case .fail(let status, _) = control.behavior(for: apiKey) {
+            let type = status == 400 ? "invalid_request_error" : status == 429 ? "rate_limit_error" : "api_error"
+            return json(status, anthropicError(type, "mock count failure"))
+        }
+        return json(200, #"{"input_tokens":\#(countedTokens)}"#)
+    }
+
     static func streamAnthropic(model: String, behavior: MockBehavior, control: MockControl, writer: inout any ResponseBodyWriter) async throws {
         let usage = anthropicUsage
         try await writer.write(anthropicEvent("message_start", #"""

@@ -35,6 +35,8 @@ public struct MockRequestRecord: Sendable {
     /// `anthropic-version` and `anthropic-beta`, for Messages requests.
     public var anthropicVersion: String? = nil
     public var anthropicBeta: String? = nil
+    /// The path, for a route other than the API's main one (`/v1/messages/count_tokens`).
+    public var path: String? = nil
 }
 
 /// Shared switchboard between a test (or the demo) and the running mock.

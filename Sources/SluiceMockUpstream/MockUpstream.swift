@@ -4,8 +4,9 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// A real HTTP server on loopback that speaks the OpenAI chat wire format, and Anthropic's
-/// Messages API (`MockAnthropic.swift`) and Gemini's `generateContent` (`MockGemini.swift`).
+/// A real HTTP server on loopback that speaks the OpenAI chat wire format, OpenAI's Responses
+/// API (`MockOpenAIResponses.swift`), Anthropic's Messages API (`MockAnthropic.swift`) and
+/// Gemini's `generateContent` (`MockGemini.swift`).
 ///
 /// It is the demo upstream of `sluice serve --demo` and the provider stand-in of the end-to-end
 /// tests. It names itself in every answer, so nobody mistakes it for a real model.
@@ -32,6 +33,12 @@ public enum MockUpstream {
         }
         router.post("/v1/embeddings") { request, _ -> Response in
             try await embeddings(request, control: control)
+        }
+        router.post("/v1/responses") { request, _ -> Response in
+            try await responses(request, control: control)
+        }
+        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+            try await countTokens(request, control: control)
         }
         router.post("/v1/messages") { request, _ -> Response in
             try await messages(request, control: control)

@@ -144,7 +144,8 @@ public func buildApplication(
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(
         on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
-        countTokens: MessagesTokenCounter(authenticator: gateway.authenticator, pool: gateway.pool, maxBodyBytes: config.server.maxBodyBytes),
+        countTokens: MessagesTokenCounter(
+            authenticator: gateway.authenticator, pool: gateway.pool, dispatcher: dispatcher, maxBodyBytes: config.server.maxBodyBytes),
         gemini: handler(GeminiAPI()), embeddings: handler(EmbeddingsAPI()), responses: handler(ResponsesAPI(
             store: gateway.store, retention: TimeInterval(config.responses.retentionHours) * 3600, clock: gateway.clock)))
     if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }

@@ -21,6 +21,7 @@ import Testing
         #expect(anthropic.wireProtocol == .anthropicMessages && anthropic.auth == .header("x-api-key"))
         #expect(anthropic.model("claude-sonnet-4-5")?.price.cacheWriteMicroUSDPerMillion == 3_750_000)
         #expect(catalog["gemini"]?.wireProtocol == .geminiGenerateContent && catalog["gemini"]?.auth == .header("x-goog-api-key"))
+        #expect(catalog["openai-responses"]?.wireProtocol == .openAIResponses && catalog["openai-responses"]?.model("gpt-5") != nil)
     }
 
     @Test func anAnthropicManifestMustPriceCacheWrites() throws {
@@ -53,7 +54,7 @@ import Testing
         (#""style":"header""#, #""style":"magic""#, "auth.style"),
         (#""wire_protocol""#, #""oauth":{"token_url":"not a url"},"wire_protocol""#, "oauth.token_url"),
         (#""wire_protocol""#, #""oauth":{"token_url":"https://x/t","scope":"all"},"wire_protocol""#, "unknown field oauth.scope"),
-        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat, anthropic-messages, gemini-generate-content)"),
+        (#""openai-chat""#, #""carrier-pigeon""#, "wire_protocol carrier-pigeon is not supported (openai-chat, anthropic-messages, gemini-generate-content, openai-responses)"),
     ])
     func invalidManifestsNameTheFileAndTheProblem(find: String, replace: String, problem: String) {
         let broken = valid.replacingOccurrences(of: find, with: replace)

@@ -106,7 +106,7 @@ import Testing
         var provider: String
         var price: Price
         var maxOutput: Int
-        var testDescription: String { path }
+        var testDescription: String { "\(path) via \(provider)" }
     }
 
     static let routes = [
@@ -119,6 +119,9 @@ import Testing
         RouteCase(
             path: "/v1/responses", body: #"{"model":"gpt-test","input":"Hello there","max_output_tokens":256,"stream":true}"#, headers: [],
             provider: "mock", price: Harness.price, maxOutput: 256),
+        RouteCase(
+            path: "/v1/responses", body: #"{"model":"gpt-resp-mock","input":"Hello there","max_output_tokens":256,"stream":true}"#,
+            headers: [], provider: "mock-responses", price: Harness.responsesPrice, maxOutput: 256),
         RouteCase(
             path: "/v1/embeddings", body: #"{"model":"embed-test","input":["Hello there","and again"]}"#, headers: [],
             provider: "mock", price: Harness.embeddingPrice, maxOutput: 0),

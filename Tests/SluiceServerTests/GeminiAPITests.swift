@@ -50,7 +50,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [("mock", Harness.model), ("mock-anthropic", Harness.anthropicModel)])
+    @Test(arguments: [("mock", Harness.model), ("mock-anthropic", Harness.anthropicModel), ("mock-responses", Harness.responsesModel)])
     func anotherProtocolsAccountAnswersInGeminisShape(provider: String, model: String) async throws {
         try await Harness.run { h in
             try await h.account(secret: "other", provider: provider)

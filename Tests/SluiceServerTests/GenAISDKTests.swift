@@ -5,7 +5,10 @@ import Testing
 /// The official `google-genai` Python SDK, unchanged, against Sluice's Gemini routes served by
 /// each kind of account (`Tests/conformance/genai_sdk_generate.py`).
 @Suite(.serialized) struct GenAISDKTests {
-    @Test(arguments: [("mock-gemini", Harness.geminiModel), ("mock", Harness.model), ("mock-anthropic", Harness.anthropicModel)])
+    @Test(arguments: [
+        ("mock-gemini", Harness.geminiModel), ("mock", Harness.model), ("mock-anthropic", Harness.anthropicModel),
+        ("mock-responses", Harness.responsesModel),
+    ])
     func generateStreamFunctionCallAndErrors(provider: String, model: String) async throws {
         try await Harness.run { h in
             try await h.account(secret: "sdk", provider: provider)

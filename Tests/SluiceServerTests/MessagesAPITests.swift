@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [("mock", Harness.model), ("mock-gemini", Harness.geminiModel)])
+    @Test(arguments: [("mock", Harness.model), ("mock-gemini", Harness.geminiModel), ("mock-responses", Harness.responsesModel)])
     func anotherProtocolsAccountAnswersInAnthropicsShape(provider: String, model: String) async throws {
         try await Harness.run { h in
             try await h.account(secret: "other", provider: provider)
@@ -98,7 +98,7 @@ import Testing
             await h.settled()
             let logs = try await h.gateway.store.usageLogs(userID: user.id)
             #expect(logs.allSatisfy { $0.provider == provider && !$0.costEstimated })
-            let upstream = provider == "mock" ? "openai-chat" : "gemini-generate-content"
+            let upstream = ["mock": "openai-chat", "mock-gemini": "gemini-generate-content", "mock-responses": "openai-responses"][provider]!
             #expect(logs.map(\.clientProtocol) == ["anthropic-messages", "anthropic-messages", "openai-chat"])
             #expect(logs.allSatisfy { $0.upstreamProtocol == upstream })
             let stats = try await h.gateway.store.usageStats(UsageQuery(userID: user.id))
@@ -176,20 +176,56 @@ import Testing
         }
     }
 
-    @Test func countTokensAnswersWithoutAnUpstreamCall() async throws {
+    func countTokens(_ h: Harness, _ key: String, _ body: String) async throws -> Harness.Reply {
+        try await h.request("/v1/messages/count_tokens", body: body, key: nil, headers: [("x-api-key", key), ("anthropic-version", Self.version)])
+    }
+
+    static let countBody = #"{"model":"claude-mock","system":"Be brief.","messages":[{"role":"user","content":"What is the weather in Paris today?"}]}"#
+
+    @Test func countTokensIsTheAnthropicAccountsOwnCountWithNoHoldOrCharge() async throws {
         try await Harness.run { h in
             try await h.account(secret: "ant", provider: "mock-anthropic")
             let user = try await h.user()
-            let body = #"{"model":"claude-mock","system":"Be brief.","messages":[{"role":"user","content":"What is the weather in Paris today?"}]}"#
-            let reply = try await h.request(
-                "/v1/messages/count_tokens", body: body, key: nil, headers: [("x-api-key", user.key), ("anthropic-version", Self.version)])
+            let before = try await h.gateway.store.balance(userID: user.id)
+            let reply = try await countTokens(h, user.key, Self.countBody)
             #expect(reply.status == 200, "\(reply.text)")
-            // 9 + 35 characters, about four a token, and the message's framing.
-            #expect(reply.json?["input_tokens"] as? Int == 11 + 3)
-            #expect(h.control.requests.isEmpty)
-            let unknown = try await h.request(
-                "/v1/messages/count_tokens", body: #"{"model":"nope","messages":[]}"#, key: user.key)
+            #expect(reply.json?["input_tokens"] as? Int == MockUpstream.countedTokens)
+            let sent = try #require(h.control.requests.last)
+            #expect(sent.path == "/v1/messages/count_tokens" && sent.body == Data(Self.countBody.utf8) && sent.anthropicVersion == Self.version)
+            await h.settled()
+            #expect(try await h.gateway.store.usageLogs(userID: user.id).isEmpty)
+            #expect(try await h.gateway.store.balance(userID: user.id) == before)
+
+            // The request's own fault, as the account said it.
+            h.control.set(.fail(status: 400), for: "ant")
+            let refused = try await countTokens(h, user.key, Self.countBody)
+            #expect(refused.status == 400 && anthropicError(refused).type == "invalid_request_error")
+
+            let unknown = try await countTokens(h, user.key, #"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#)
             #expect(unknown.status == 404 && anthropicError(unknown).type == "not_found_error")
+            let bad = try await countTokens(h, user.key, #"{"model":"claude-mock"}"#)
+            #expect(bad.status == 400 && anthropicError(bad).type == "invalid_request_error")
+        }
+    }
+
+    @Test func countTokensIsEstimatedWhenTheAccountCannotCountAndTheAccountIsNotBlamed() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "ant", provider: "mock-anthropic")
+            try await h.account(secret: "chat")
+            let user = try await h.user()
+            // An account of another protocol is never asked: it would answer, not count.
+            let chatBody = Self.countBody.replacingOccurrences(of: "claude-mock", with: Harness.model)
+            let estimated = try await countTokens(h, user.key, chatBody)
+            // 9 + 35 characters, about four a token, and the message's framing.
+            #expect(estimated.status == 200 && estimated.json?["input_tokens"] as? Int == 11 + 3, "\(estimated.text)")
+            #expect(h.control.requests.isEmpty)
+
+            // An Anthropic account that cannot count now: estimated, and its answers still flow.
+            h.control.script([.fail(status: 429), .succeed], for: "ant")
+            let limited = try await countTokens(h, user.key, Self.countBody)
+            #expect(limited.status == 200 && limited.json?["input_tokens"] as? Int == 11 + 3)
+            let served = try await messages(h, user.key, Self.body(model: Harness.anthropicModel, stream: false))
+            #expect(served.status == 200, "the count's 429 did not cool the account: \(served.text)")
         }
     }
 }

@@ -5,7 +5,7 @@ import Testing
 /// The official `openai` Python SDK, unchanged, holds a tool-using conversation through
 /// accounts that speak other protocols (`Tests/conformance/openai_sdk_tools.py`).
 @Suite struct OpenAISDKTests {
-    @Test(arguments: [("mock-anthropic", Harness.anthropicModel), ("mock-gemini", Harness.geminiModel)])
+    @Test(arguments: [("mock-anthropic", Harness.anthropicModel), ("mock-gemini", Harness.geminiModel), ("mock-responses", Harness.responsesModel)])
     func aStreamedToolConversationThroughATranslatedAccount(provider: String, model: String) async throws {
         try await Harness.run { h in
             try await h.account(secret: "sdk", provider: provider)

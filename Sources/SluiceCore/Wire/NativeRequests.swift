@@ -7,7 +7,8 @@ extension ChatRequestSummary {
     /// (`max_tokens: Field required`).
     ///
     /// The usage of a Messages stream always reaches its client, so `clientIncludeUsage` is true.
-    public static func parseMessages(_ body: Data) throws(GatewayError) -> ChatRequestSummary {
+    /// A body to count the tokens of (`counting`, for `/v1/messages/count_tokens`) has no `max_tokens`.
+    public static func parseMessages(_ body: Data, counting: Bool = false) throws(GatewayError) -> ChatRequestSummary {
         var fields = MessagesFields()
         do {
             try body.withUnsafeBytes { bytes in try JSONReader.read(bytes) { reader in try fields.read(&reader) } }
@@ -19,18 +20,46 @@ extension ChatRequestSummary {
         if !fields.isObject { throw .invalidRequest("The request body must be a JSON object.") }
         if let problem = fields.problem { throw problem }
         guard let model = fields.model, !model.isEmpty else { throw .invalidRequest("model: Field required", param: "model") }
-        guard let maxTokens = fields.maxTokens else { throw .invalidRequest("max_tokens: Field required", param: "max_tokens") }
-        guard maxTokens >= 1 else { throw .invalidRequest("max_tokens: Input should be greater than or equal to 1", param: "max_tokens") }
+        if !counting {
+            guard let maxTokens = fields.maxTokens else { throw .invalidRequest("max_tokens: Field required", param: "max_tokens") }
+            guard maxTokens >= 1 else { throw .invalidRequest("max_tokens: Input should be greater than or equal to 1", param: "max_tokens") }
+        }
         guard let count = fields.messageCount else { throw .invalidRequest("messages: Field required", param: "messages") }
         guard count > 0 else { throw .invalidRequest("messages: List should have at least 1 item", param: "messages") }
         return ChatRequestSummary(
-            model: model, stream: fields.stream ?? false, clientIncludeUsage: true, hasStreamOptions: false, maxOutputTokens: maxTokens,
+            model: model, stream: !counting && fields.stream ?? false, clientIncludeUsage: true, hasStreamOptions: false,
+            maxOutputTokens: counting ? 0 : fields.maxTokens,
             user: fields.user, firstMessageHash: fields.fingerprint.map { SessionHash.of("m:" + $0) })
     }
 }
 
+/// The interpreted fields of a native request as one `JSONReader` pass reads them, and the
+/// first thing wrong with them, which the parse throws once the pass is done.
+protocol NativeRequestFields {
+    var problem: GatewayError? { get set }
+    /// The error for a member of the wrong type, in the API's own words.
+    static func wrongType(_ param: String) -> GatewayError
+}
+
+extension NativeRequestFields {
+    mutating func record(_ error: GatewayError) {
+        if problem == nil { problem = error }
+    }
+
+    /// The next value as `read` reads it; nil for null, and nil with the problem recorded for
+    /// a value of the wrong type.
+    mutating func typed<Value>(_ reader: inout JSONReader, _ param: String, _ read: (inout JSONReader) throws -> Value?) throws -> Value? {
+        if try reader.readNull() { return nil }
+        guard let value = try read(&reader) else {
+            record(Self.wrongType(param))
+            return nil
+        }
+        return value
+    }
+}
+
 /// The interpreted fields of a Messages request, and the first thing wrong with them.
-private struct MessagesFields {
+private struct MessagesFields: NativeRequestFields {
     var isObject = false
     var model: String?
     var maxTokens: Int?
@@ -43,15 +72,15 @@ private struct MessagesFields {
     mutating func read(_ reader: inout JSONReader) throws {
         isObject = try reader.readObject { key, reader in
             switch key {
-            case "model": model = try value(&reader, "model") { try $0.readString() }
-            case "max_tokens": maxTokens = try value(&reader, "max_tokens") { try $0.readInteger() }
-            case "stream": stream = try value(&reader, "stream") { try $0.readBool() }
+            case "model": model = try typed(&reader, "model") { try $0.readString() }
+            case "max_tokens": maxTokens = try typed(&reader, "max_tokens") { try $0.readInteger() }
+            case "stream": stream = try typed(&reader, "stream") { try $0.readBool() }
             case "messages": try readMessages(&reader)
             case "metadata":
                 if try reader.readNull() { return }
                 let isObject = try reader.readObject { key, reader in
                     guard key == "user_id" else { return try reader.skipValue() }
-                    user = try value(&reader, "metadata.user_id") { try $0.readString() }
+                    user = try typed(&reader, "metadata.user_id") { try $0.readString() }
                 }
                 if !isObject { record(.invalidRequest("metadata: Input should be an object", param: "metadata")) }
             default: try reader.skipValue()
@@ -59,18 +88,7 @@ private struct MessagesFields {
         }
     }
 
-    private mutating func value<Value>(_ reader: inout JSONReader, _ param: String, _ read: (inout JSONReader) throws -> Value?) throws -> Value? {
-        if try reader.readNull() { return nil }
-        guard let value = try read(&reader) else {
-            record(.invalidRequest("\(param): Input has the wrong type", param: param))
-            return nil
-        }
-        return value
-    }
-
-    private mutating func record(_ error: GatewayError) {
-        if problem == nil { problem = error }
-    }
+    static func wrongType(_ param: String) -> GatewayError { .invalidRequest("\(param): Input has the wrong type", param: param) }
 
     /// Each message is an object whose role is `user` or `assistant`; of the first, its text is
     /// the conversation's fingerprint, as for chat requests.
@@ -189,7 +207,7 @@ extension ChatRequestSummary {
 }
 
 /// The interpreted fields of a Gemini request, and the first thing wrong with them.
-private struct GeminiFields {
+private struct GeminiFields: NativeRequestFields {
     var isObject = false
     var contents: Int?
     var fingerprint: String?
@@ -233,7 +251,5 @@ private struct GeminiFields {
         if isArray { contents = count } else { record(.invalidRequest("contents must be a list.", param: "contents")) }
     }
 
-    private mutating func record(_ error: GatewayError) {
-        if problem == nil { problem = error }
-    }
+    static func wrongType(_ param: String) -> GatewayError { .invalidRequest("\(param) has the wrong type.", param: param) }
 }

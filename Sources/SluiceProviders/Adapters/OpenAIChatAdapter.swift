@@ -16,20 +16,13 @@ public struct OpenAIChatAdapter: ProviderAdapter {
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) -> UpstreamRequest {
         if request.operation == .embeddings {
-            var headers = HTTPHeaders()
-            headers.add(name: "content-type", value: "application/json")
-            target.authorize(&headers)
-            return UpstreamRequest(method: .POST, url: target.url("embeddings"), headers: headers, body: request.body)
+            return .jsonPost("embeddings", body: request.body, stream: nil, to: target)
         }
         var body = request.body
         if request.summary.stream, let edited = ChatRequestRewrite.forcingIncludeUsage(request.bytes, summary: request.summary) {
             body = ByteBuffer(data: edited)
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
-        target.authorize(&headers)
-        return UpstreamRequest(method: .POST, url: target.url("chat/completions"), headers: headers, body: body)
+        return .jsonPost("chat/completions", body: body, stream: request.summary.stream, to: target)
     }
 
     /// An embeddings answer passes as it came; its usage is its `prompt_tokens`.

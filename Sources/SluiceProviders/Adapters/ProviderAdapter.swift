@@ -9,6 +9,7 @@ public enum WireProtocol: String, Sendable, CaseIterable {
     case openAIChat = "openai-chat"
     case anthropicMessages = "anthropic-messages"
     case geminiGenerateContent = "gemini-generate-content"
+    case openAIResponses = "openai-responses"
 }
 
 /// A client's request as the gateway holds it: the bytes it sent, in the protocol it spoke, and
@@ -27,14 +28,18 @@ public struct GatewayRequest: Sendable {
     public var anthropicBeta: String?
     /// The client's `anthropic-version`, passed on with a Messages body passed through.
     public var anthropicVersion: String?
-    /// What the client asks for: an answer, or embeddings of its input.
+    /// What the client asks for: an answer, embeddings of its input, or the count of its input
+    /// tokens (`/v1/messages/count_tokens`, which only an account of the client's protocol answers).
     public var operation: Operation = .chat
     /// The client API as the usage log names it (`openai-responses`, say).
     public var clientAPI: String?
     /// The id the answer is kept under, for a Responses request whose answer is kept.
     public var responseID: String?
+    /// The kept conversation a Responses request continues (`previous_response_id`), as
+    /// `ResponsesConversation` keeps it.
+    public var continued: Data?
 
-    public enum Operation: Sendable { case chat, embeddings }
+    public enum Operation: Sendable { case chat, embeddings, countTokens }
 
     public init(
         body: ByteBuffer, bytes: Data, summary: ChatRequestSummary, clientProtocol: WireProtocol = .openAIChat, anthropicBeta: String? = nil,
@@ -52,19 +57,33 @@ public struct GatewayRequest: Sendable {
     /// protocol or chat, else translated to chat, which every adapter reads. Throws the client's
     /// 400 for what chat cannot carry.
     public func prepared(for wireProtocol: WireProtocol) throws(GatewayError) -> GatewayRequest {
-        guard clientProtocol != .openAIChat, clientProtocol != wireProtocol else { return self }
+        if operation == .countTokens, clientProtocol != wireProtocol {
+            // Another protocol's account would answer the request, and be paid for it, not count it.
+            throw .invalidRequest("Only an account that speaks the client's API counts its tokens.")
+        }
+        guard clientProtocol != .openAIChat else { return self }
+        if clientProtocol == wireProtocol {
+            // A continued conversation goes up whole: the account may not be the one that answered.
+            guard let continued else { return self }
+            return replacingBody(try ResponsesConversation.splice(bytes, previous: continued), protocol: clientProtocol)
+        }
         let chat: Data
         switch clientProtocol {
         case .anthropicMessages: chat = try MessagesToChat.translate(bytes)
         case .geminiGenerateContent: chat = try GeminiToChat.translate(bytes, model: summary.model, stream: summary.stream)
+        case .openAIResponses: chat = try ResponsesToChat.translate(bytes, previous: continued)
         case .openAIChat: return self
         }
-        var request = self
-        request.bytes = chat
-        request.body = ByteBuffer(data: chat)
         // The chat form asks for usage itself, as the native summaries say the client does, so
         // no adapter edits it again.
-        request.clientProtocol = .openAIChat
+        return replacingBody(chat, protocol: .openAIChat)
+    }
+
+    private func replacingBody(_ bytes: Data, protocol wireProtocol: WireProtocol) -> GatewayRequest {
+        var request = self
+        request.bytes = bytes
+        request.body = ByteBuffer(data: bytes)
+        request.clientProtocol = wireProtocol
         return request
     }
 
@@ -100,6 +119,20 @@ public struct UpstreamRequest: Sendable {
     public var url: String
     public var headers: HTTPHeaders
     public var body: ByteBuffer
+}
+
+extension UpstreamRequest {
+    /// A JSON POST to `path` under the account's base URL, authorized as its manifest says,
+    /// accepting an event stream or JSON as `stream` says (nothing said when nil), with `extra`
+    /// headers besides.
+    static func jsonPost(_ path: String, body: ByteBuffer, stream: Bool?, to target: UpstreamTarget, extra: [(String, String)] = []) -> UpstreamRequest {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        if let stream { headers.add(name: "accept", value: stream ? "text/event-stream" : "application/json") }
+        headers.add(contentsOf: extra)
+        target.authorize(&headers)
+        return UpstreamRequest(method: .POST, url: target.url(path), headers: headers, body: body)
+    }
 }
 
 /// A whole (non-streaming) answer: the body the client gets, and the usage it reports.
@@ -206,6 +239,7 @@ extension ProviderCatalog {
         case .openAIChat: OpenAIChatAdapter()
         case .anthropicMessages: AnthropicMessagesAdapter(manifest: manifest)
         case .geminiGenerateContent: GeminiGenerateContentAdapter()
+        case .openAIResponses: OpenAIResponsesAdapter()
         }
     }
 }

@@ -69,7 +69,7 @@ struct APIRoutes {
                 """,
             request: .object(messages, required: ["model", "max_tokens", "messages"]), response: .object([]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(
-            method: .post, path: "/v1/messages/count_tokens", summary: "An estimate of a Messages request's input tokens; nothing is sent upstream.",
+            method: .post, path: "/v1/messages/count_tokens", summary: "A Messages request's input tokens: an Anthropic account's count, else an estimate; nothing is charged.",
             request: .object([("model", .text), ("messages", .array(.object([])))], required: ["model", "messages"]),
             response: .object([("input_tokens", .integer)]), tag: "v1"))
         registry.describeAPIKeyRoute(Endpoint(

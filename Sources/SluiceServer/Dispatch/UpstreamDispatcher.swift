@@ -152,7 +152,9 @@ struct UpstreamDispatcher: Sendable {
             // The error body decides too: a provider may say "no credit left" with a 400.
             let errorBuffer = try? await response.body.collect(upTo: 1 << 20)
             let errorBody = errorBuffer.map { Data(buffer: $0) }
-            if attempt.adapter.isRequestRejection(status: response.status, body: errorBody) {
+            // A count's failure says nothing of the account's answers (Anthropic limits counting
+            // apart; a compatible provider may not count at all): it neither marks nor fails over.
+            if request.operation == .countTokens || attempt.adapter.isRequestRejection(status: response.status, body: errorBody) {
                 return .committed(.rejected(attempt, status: response.status, body: errorBuffer))
             }
             let resetAt = ResetHints.resetTime(

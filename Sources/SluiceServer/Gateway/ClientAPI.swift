@@ -18,9 +18,9 @@ protocol ClientAPI: Sendable {
     var operation: GatewayRequest.Operation { get }
     /// The client API as the usage log names it: the protocol's name, by default.
     var logName: String { get }
-    /// The body in chat form, for an API no account speaks, translated once on arrival, and the id
-    /// its answer will be kept under, if any; nil keeps the client's body.
-    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)?
+    /// What is looked up for a request before it is served: the kept conversation it continues,
+    /// and the id its answer will be kept under, if any.
+    func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?)
     /// What the API keeps of a finished answer (the Responses API, its conversation).
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async
     /// The key, as an `Authorization` value.
@@ -39,7 +39,7 @@ protocol ClientAPI: Sendable {
 extension ClientAPI {
     var operation: GatewayRequest.Operation { .chat }
     var logName: String { wireProtocol.rawValue }
-    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)? { nil }
+    func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) { (nil, nil) }
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {}
 }
 
@@ -93,57 +93,58 @@ struct EmbeddingsAPI: ClientAPI {
     func errorResponse(_ error: GatewayError) -> Response? { nil }
 }
 
-/// `POST /v1/responses`: OpenAI's Responses API, as Codex and the Agents SDK speak it. No
-/// account speaks it, so it is translated to chat on arrival (`ResponsesToChat`) and its answers
-/// written back as a `response` or the `response.*` event stream. Unless the client says
-/// `store: false`, a finished answer is kept with its conversation for `retention`, for the key
-/// that asked, and a later request of that key may continue it by `previous_response_id`.
+/// `POST /v1/responses`: OpenAI's Responses API, as Codex and the Agents SDK speak it. Accounts
+/// that speak Responses get the body as it came; the others get it in chat form
+/// (`ResponsesToChat`), and their answers are written back as a `response` or the `response.*`
+/// event stream. Unless the client says `store: false`, a finished answer is kept with its
+/// conversation for `retention`, for the key that asked, and a later request of that key may
+/// continue it by `previous_response_id`.
 struct ResponsesAPI: ClientAPI {
     let store: any ResponseStore
     let retention: TimeInterval
     let clock: any WallClock
 
-    var wireProtocol: WireProtocol { .openAIChat }
-    var logName: String { "openai-responses" }
+    var wireProtocol: WireProtocol { .openAIResponses }
 
-    func chatBody(_ body: Data, key: APIKeyRecord) async throws -> (body: Data, responseID: String?)? {
-        let continuation = ResponsesToChat.continuation(body)
-        var previous: Data?
-        if let id = continuation.previousResponseID, retention > 0 {
-            do { previous = try await store.storedResponse(id: id, apiKeyID: key.id, now: clock.now()).map { Data($0.utf8) } } catch {
-                throw GatewayError.dependencyUnavailable("The gateway cannot reach its store of responses right now.")
-            }
+    func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) {
+        let continuation = ResponsesConversation.continuation(body)
+        let responseID = continuation.store && retention > 0 ? ResponsesFromChat.newID("resp_") : nil
+        guard let id = continuation.previousResponseID else { return (nil, responseID) }
+        let kept: String?
+        do { kept = retention > 0 ? try await store.storedResponse(id: id, apiKeyID: key.id, now: clock.now()) : nil } catch {
+            throw GatewayError.dependencyUnavailable("The gateway cannot reach its store of responses right now.")
         }
-        let chat = try ResponsesToChat.translate(body, previous: previous)
-        return (chat, continuation.store && retention > 0 ? ResponsesFromChat.newID("resp_") : nil)
+        guard let kept else {
+            throw GatewayError.invalidRequest("'previous_response_id' names no response kept for this key.", param: "previous_response_id")
+        }
+        return (Data(kept.utf8), responseID)
     }
 
+    /// Keeps the conversation under the response's own id: the one the client was given, ours
+    /// for a translated answer, the upstream's for one passed through.
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {
-        guard let id = request.responseID else { return }
+        guard request.responseID != nil else { return }
         let response: Data?
         switch answer {
         case .whole(let body): response = Data(buffer: body)
-        case .stream(let writer): response = (writer as? ResponsesStreamWriter)?.finalResponse
+        case .stream(let writer): response = (writer as? any ResponsesWriter)?.finalResponse
         }
-        guard let response, let answer = ResponsesFromChat.assistantMessage(fromResponse: response),
-              var messages = (try? JSONSerialization.jsonObject(with: request.bytes) as? [String: Any])?["messages"] as? [[String: Any]]
+        guard let response, let kept = ResponsesConversation.kept(request: request.bytes, previous: request.continued, response: response)
         else { return }
-        // The instructions belong to each request, not to the conversation.
-        if messages.first?["role"] as? String == "system" { messages.removeFirst() }
-        messages.append(answer)
-        guard let json = try? JSONSerialization.data(withJSONObject: messages) else { return }
         let now = clock.now()
         // A conversation that cannot be kept is refused when continued, naming the parameter.
         try? await store.saveResponse(
-            id: id, apiKeyID: key.id, messages: String(decoding: json, as: UTF8.self), now: now, expiresAt: now.addingTimeInterval(retention))
+            id: kept.id, apiKeyID: key.id, messages: String(decoding: kept.conversation, as: UTF8.self), now: now,
+            expiresAt: now.addingTimeInterval(retention))
     }
 
     func authorization(_ request: Request) -> String? { request.headers[.authorization] }
 
-    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
+    func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseResponses(body) }
 
     func wholeBody(_ whole: WholeAnswer, for request: GatewayRequest, model: String, passedThrough: Bool) -> ByteBuffer? {
-        ResponsesFromChat.response(fromCompletion: Data(buffer: whole.body), chatRequest: request.bytes, usage: whole.usage, id: request.responseID)
+        if passedThrough { return whole.body }
+        return ResponsesFromChat.response(fromCompletion: Data(buffer: whole.body), request: request.bytes, usage: whole.usage, id: request.responseID)
             .map { ByteBuffer(data: $0) }
     }
 
@@ -152,7 +153,7 @@ struct ResponsesAPI: ClientAPI {
     }
 
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter {
-        ResponsesStreamWriter(chatRequest: request.bytes, id: request.responseID)
+        passedThrough ? ResponsesPassThroughWriter() : ResponsesStreamWriter(request: request.bytes, id: request.responseID)
     }
 
     func errorResponse(_ error: GatewayError) -> Response? { nil }

@@ -47,20 +47,16 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
             throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
         }
-        var bytes = Data(buffer: buffer)
-        var body = buffer
-        var responseID: String?
-        if let chat = try await api.chatBody(bytes, key: key) {
-            bytes = chat.body
-            body = ByteBuffer(data: chat.body)
-            responseID = chat.responseID
-        }
+        let bytes = Data(buffer: buffer)
+        let summary = try api.summary(of: bytes, request: request)
+        let continuation = try await api.continuation(of: bytes, key: key)
         var gatewayRequest = GatewayRequest(
-            body: body, bytes: bytes, summary: try api.summary(of: bytes, request: request), clientProtocol: api.wireProtocol,
+            body: buffer, bytes: bytes, summary: summary, clientProtocol: api.wireProtocol,
             anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
         gatewayRequest.operation = api.operation
         gatewayRequest.clientAPI = api.logName
-        gatewayRequest.responseID = responseID
+        gatewayRequest.responseID = continuation.responseID
+        gatewayRequest.continued = continuation.continued
         return gatewayRequest
     }
 

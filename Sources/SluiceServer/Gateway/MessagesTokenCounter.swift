@@ -3,12 +3,15 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SluiceCore
+import SluiceProviders
 
-/// `POST /v1/messages/count_tokens`: about how many input tokens a Messages request has, as
-/// clients such as Claude Code ask before they send one. Sluice answers itself, for any model
-/// the key may use: no upstream call, no hold and no charge. The count is an estimate, about
-/// four characters a token for text and Anthropic's rough 1,600 tokens for an image, since the
-/// serving account (and so the tokenizer) is chosen only when the request is sent.
+/// `POST /v1/messages/count_tokens`: how many input tokens a Messages request has, as clients
+/// such as Claude Code ask before they send one, for any model the key may use, with no hold and
+/// no charge. When the account the pool picks for the model speaks Messages, it counts, and its
+/// answer (or its refusal of the request) goes back as it came. Otherwise, or when that account
+/// cannot count, Sluice
+/// estimates: about four characters a token for text and Anthropic's rough 1,600 tokens for an
+/// image.
 struct MessagesTokenCounter: Sendable {
     static let charactersPerToken = 4
     static let tokensPerImage = 1600
@@ -17,6 +20,7 @@ struct MessagesTokenCounter: Sendable {
 
     let authenticator: KeyAuthenticator
     let pool: AccountPool
+    let dispatcher: UpstreamDispatcher
     let maxBodyBytes: Int
 
     func handle(_ request: Request, context: SluiceRequestContext) async -> Response {
@@ -32,14 +36,30 @@ struct MessagesTokenCounter: Sendable {
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch is NIOTooManyBytesError {
             throw GatewayError.bodyTooLarge(limit: maxBodyBytes)
         }
-        guard let body = (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] else {
+        let bytes = Data(buffer: buffer)
+        let summary = try ChatRequestSummary.parseMessages(bytes, counting: true)
+        if let allowed = key.limits.allowedModels, !allowed.contains(summary.model) { throw GatewayError.modelNotFound(summary.model) }
+        guard pool.modelLimits(summary.model) != nil else { throw GatewayError.modelNotFound(summary.model) }
+
+        var counting = GatewayRequest(
+            body: buffer, bytes: bytes, summary: summary, clientProtocol: .anthropicMessages,
+            anthropicBeta: request.headers[.anthropicBeta], anthropicVersion: request.headers[.anthropicVersion])
+        counting.operation = .countTokens
+        // Any failure to count upstream (another protocol's account, none answering) is answered
+        // with the estimate: a count is advice, not a charge.
+        switch try? await dispatcher.dispatch(counting, for: AccountPool.Requester(userID: key.userID, preference: key.poolPreference)) {
+        case .whole(_, let whole)?:
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: whole.body))
+        case .rejected(_, let status, let body?)? where status == 400 || status == 413:
+            // The request's own fault, in Anthropic's words; any other refusal is the account's.
+            return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+        default:
+            break
+        }
+        guard let body = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] else {
             throw GatewayError.invalidRequest("The request body must be a JSON object.")
         }
-        guard let model = body["model"] as? String, !model.isEmpty else { throw GatewayError.invalidRequest("model: Field required", param: "model") }
-        guard let messages = body["messages"] as? [Any] else { throw GatewayError.invalidRequest("messages: Field required", param: "messages") }
-        if let allowed = key.limits.allowedModels, !allowed.contains(model) { throw GatewayError.modelNotFound(model) }
-        guard pool.modelLimits(model) != nil else { throw GatewayError.modelNotFound(model) }
-        let count = Self.estimate(system: body["system"], messages: messages, tools: body["tools"])
+        let count = Self.estimate(system: body["system"], messages: body["messages"] as? [Any] ?? [], tools: body["tools"])
         return Response(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(count)}"#)))
     }

@@ -34,9 +34,11 @@ enum OpenAISchema {
 
 /// Validates provider-native bodies with the official SDKs' typed models: what Sluice sends
 /// upstream, and what the mocks answer, so the mocks cannot drift from the real APIs. Kinds are
-/// the scripts' own (`Tests/conformance/validate_anthropic.py`, `validate_gemini.py`).
+/// the scripts' own (`Tests/conformance/validate_anthropic.py`, `validate_gemini.py`,
+/// `validate_openai_responses.py`).
 enum NativeSchema: String {
     case anthropic, gemini
+    case openAIResponses = "openai_responses"
 
     var script: URL { Harness.repoRoot.appendingPathComponent("Tests/conformance/validate_\(rawValue).py") }
 

@@ -72,6 +72,17 @@ struct Harness {
             resetHints: [.retryAfter, .googleBody])
     }
 
+    /// The model the mock serves in OpenAI's Responses wire format, and its price.
+    static let responsesModel = "gpt-resp-mock"
+    static let responsesPrice = Price(inputUSD: "2", outputUSD: "8", cachedInputUSD: "0.5")!
+
+    /// The mock's `/v1/responses`, as a manifest for Responses accounts names it: provider `mock-responses`.
+    static func responsesManifest(port: Int) -> ProviderManifest {
+        ProviderManifest(
+            id: "mock-responses", name: "Mock Responses", baseURL: "http://127.0.0.1:\(port)/v1", wireProtocol: .openAIResponses, auth: .bearer,
+            models: [.init(id: responsesModel, contextWindow: 400_000, maxOutputTokens: 8_000, price: responsesPrice)])
+    }
+
     static func config(directory: String) -> SluiceConfig {
         var config = SluiceConfig()
         config.server.port = 0
@@ -123,7 +134,8 @@ struct Harness {
             headerAuth.auth = .header("api-key")
             headerAuth.oauth = nil
             let gateway = try await openGateway(
-                config: config, extraProviders: [manifest(port: mockPort), headerAuth, anthropicManifest(port: mockPort), geminiManifest(port: mockPort)], clock: clock,
+                config: config, extraProviders: [manifest(port: mockPort), headerAuth, anthropicManifest(port: mockPort), geminiManifest(port: mockPort),
+                    responsesManifest(port: mockPort)], clock: clock,
                 logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { portSink.yield($0) }
             // Stopped the way SIGTERM stops it, so every test also exercises the graceful drain.

@@ -20,7 +20,7 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
     public var wireProtocol: WireProtocol { .anthropicMessages }
 
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
-        guard request.operation == .chat else { throw GatewayError.invalidRequest("Anthropic has no embeddings API.", param: "model") }
+        guard request.operation != .embeddings else { throw GatewayError.invalidRequest("Anthropic has no embeddings API.", param: "model") }
         let passThrough = request.passesThrough(to: wireProtocol)
         let body: ByteBuffer
         if passThrough {
@@ -30,23 +30,21 @@ public struct AnthropicMessagesAdapter: ProviderAdapter {
             body = ByteBuffer(data: try AnthropicRequest.translate(
                 request.bytes, model: request.summary.model, defaultMaxTokens: model?.maxOutputTokens ?? 4096, stream: request.summary.stream))
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
         // A body passed through is in the client's API version; a translated one in ours.
-        headers.add(name: "anthropic-version", value: passThrough ? request.anthropicVersion ?? Self.apiVersion : Self.apiVersion)
+        var headers = [("anthropic-version", passThrough ? request.anthropicVersion ?? Self.apiVersion : Self.apiVersion)]
         var betas = request.anthropicBeta.map { [$0] } ?? []
         if case .oauth = target.credential { betas.append(Self.oauthBeta) }
-        if !betas.isEmpty { headers.add(name: "anthropic-beta", value: betas.joined(separator: ",")) }
-        target.authorize(&headers)
-        return UpstreamRequest(method: .POST, url: target.url("v1/messages"), headers: headers, body: body)
+        if !betas.isEmpty { headers.append(("anthropic-beta", betas.joined(separator: ","))) }
+        let path = request.operation == .countTokens ? "v1/messages/count_tokens" : "v1/messages"
+        return .jsonPost(path, body: body, stream: request.summary.stream, to: target, extra: headers)
     }
 
-    /// A Messages client's answer is the upstream's, as it came; only its usage is read.
+    /// A Messages client's answer (or token count) is the upstream's, as it came; only its usage is read.
     public func readWhole(_ body: ByteBuffer, for request: GatewayRequest) -> WholeAnswer? {
         guard request.passesThrough(to: wireProtocol) else { return readWhole(body) }
-        guard let message = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], message["type"] as? String == "message"
-        else { return nil }
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
+        if request.operation == .countTokens { return object?["input_tokens"] is Int ? WholeAnswer(body: body, usage: nil) : nil }
+        guard let message = object, message["type"] as? String == "message" else { return nil }
         return WholeAnswer(body: body, usage: AnthropicAnswer.usage(message["usage"] as? [String: Any]))
     }
 

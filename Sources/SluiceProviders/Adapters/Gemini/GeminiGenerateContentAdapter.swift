@@ -16,20 +16,13 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
     public func upstreamRequest(for request: GatewayRequest, to target: UpstreamTarget) throws -> UpstreamRequest {
         if request.operation == .embeddings {
             let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
-            var headers = HTTPHeaders()
-            headers.add(name: "content-type", value: "application/json")
-            target.authorize(&headers)
             let body = try GeminiEmbeddings.request(request.bytes, model: request.summary.model)
-            return UpstreamRequest(method: .POST, url: target.url("models/\(model):batchEmbedContents"), headers: headers, body: ByteBuffer(data: body))
+            return .jsonPost("models/\(model):batchEmbedContents", body: ByteBuffer(data: body), stream: nil, to: target)
         }
         let body = request.passesThrough(to: wireProtocol) ? request.body : ByteBuffer(data: try GeminiRequest.translate(request.bytes))
         let model = request.summary.model.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? request.summary.model
         let method = request.summary.stream ? "streamGenerateContent?alt=sse" : "generateContent"
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "accept", value: request.summary.stream ? "text/event-stream" : "application/json")
-        target.authorize(&headers)
-        return UpstreamRequest(method: .POST, url: target.url("models/\(model):\(method)"), headers: headers, body: body)
+        return .jsonPost("models/\(model):\(method)", body: body, stream: request.summary.stream, to: target)
     }
 
     /// A Gemini client's answer is the upstream's, as it came; only its usage is read.

@@ -6,15 +6,8 @@ import SluiceCore
 /// calls and their outputs) become messages, function tools become chat tools, `text.format`
 /// becomes `response_format` and `reasoning.effort` `reasoning_effort`. What chat cannot carry
 /// is a 400 naming the field. A request that continues a kept response (`previous_response_id`)
-/// gets that conversation first, as `previous` (its chat messages).
+/// gets that conversation first: `previous`, its items as `ResponsesConversation` keeps them.
 public enum ResponsesToChat {
-    /// What the gateway reads before translating: the response it continues, and whether the
-    /// answer may be kept (`store`, true unless the client says false).
-    public static func continuation(_ body: Data) -> (previousResponseID: String?, store: Bool) {
-        let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        return (request?["previous_response_id"] as? String, request?["store"] as? Bool ?? true)
-    }
-
     public static func translate(_ body: Data, previous: Data? = nil) throws(GatewayError) -> Data {
         guard let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
             throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.")
@@ -22,18 +15,17 @@ public enum ResponsesToChat {
         guard let model = request["model"] as? String, !model.isEmpty else {
             throw .invalidRequest("Missing required parameter: 'model'.", param: "model")
         }
-        if let id = request["previous_response_id"], !(id is NSNull), previous == nil {
-            throw .invalidRequest("'previous_response_id' names no response kept for this key.", param: "previous_response_id")
-        }
         var messages: [[String: Any]] = []
         if let instructions = request["instructions"] as? String, !instructions.isEmpty {
             messages.append(["role": "system", "content": instructions])
         }
         // The instructions are this request's; the conversation is the kept one's.
-        messages += previous.flatMap { (try? JSONSerialization.jsonObject(with: $0)) as? [[String: Any]] } ?? []
+        if let previous, let items = (try? JSONSerialization.jsonObject(with: previous)) as? [Any] {
+            messages += try self.messages(items, param: "previous_response_id")
+        }
         switch request["input"] {
         case let text as String: messages.append(["role": "user", "content": text])
-        case let items as [Any]: messages += try self.messages(items)
+        case let items as [Any]: messages += try self.messages(items, param: "input")
         default: throw .invalidRequest("Missing required parameter: 'input'.", param: "input")
         }
         var out: [String: Any] = ["model": model, "messages": messages]
@@ -62,10 +54,10 @@ public enum ResponsesToChat {
     }
 
     /// Input items as chat messages; consecutive function calls join one assistant turn.
-    static func messages(_ items: [Any]) throws(GatewayError) -> [[String: Any]] {
+    static func messages(_ items: [Any], param list: String) throws(GatewayError) -> [[String: Any]] {
         var messages: [[String: Any]] = []
         for (index, raw) in items.enumerated() {
-            let param = "input[\(index)]"
+            let param = "\(list)[\(index)]"
             guard let item = raw as? [String: Any] else { throw .invalidRequest("'\(param)' must be an object.", param: param) }
             switch item["type"] as? String ?? "message" {
             case "message":

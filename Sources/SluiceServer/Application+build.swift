@@ -167,7 +167,7 @@ public func buildApplication(
     if let exchange = gateway.exchange { services.append(exchange) }
     services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient)]
     return Application(
-        router: router,
+        router: MethodCheckingRouter(router: router),
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import SluiceCore
 import SluiceServer
 import SluiceStore
@@ -91,6 +92,28 @@ import Testing
             try await OpenAISchema.expectValid([("ErrorResponse", missing.body)])
             let health = try await h.request("/health", method: .GET, key: nil)
             #expect(health.headers.first(name: "x-request-id") != nil)
+        }
+    }
+
+    @Test func aKnownPathAskedWithAnotherMethodIs405WithAllow() async throws {
+        try await Harness.run { h in
+            for (method, path, allow) in [
+                (NIOHTTP1.HTTPMethod.GET, "/v1/chat/completions", "POST"), (.OPTIONS, "/v1/chat/completions", "POST"),
+                (.DELETE, "/v1/models", "GET"), (.PUT, "/api/api-keys/7", "DELETE"),
+            ] {
+                let reply = try await h.request(path, method: method, key: nil)
+                #expect(reply.status == 405, "\(method) \(path): \(reply.text)")
+                #expect(reply.headers.first(name: "allow") == allow, "\(method) \(path)")
+                #expect(reply.headers.first(name: "x-request-id") != nil)
+                try await OpenAISchema.expectValid([("ErrorResponse", reply.body)])
+            }
+            // In the route's own shape on the native APIs.
+            let messages = try await h.request("/v1/messages", method: .GET, key: nil)
+            #expect(messages.status == 405 && messages.json?["type"] as? String == "error")
+            let gemini = try await h.request("/v1beta/models/gemini-mock:generateContent", method: .GET, key: nil)
+            #expect(gemini.status == 405 && (gemini.error?["code"] as? Int) == 405)
+            // A path no route has is still 404, and so is a missing thing on a known path.
+            #expect(try await h.request("/v1/chat/nope", method: .GET, key: nil).status == 404)
         }
     }
 

@@ -39,11 +39,11 @@ import Testing
 
     @Test func afterAFailedAttemptCoolingIsAnUpstreamFailureUnlessItWasARateLimit() {
         var failed = plan()
-        failed.attempting(1, for: "m")
+        failed.attempting(1, of: .dedicated, for: "m")
         failed.attemptFailed(.transient)
         #expect(error(failed.step(for: .cooling(until: now.addingTimeInterval(0.5)), clockNow: start, now: now))?.code == "upstream_error")
         var limited = plan()
-        limited.attempting(1, for: "m")
+        limited.attempting(1, of: .dedicated, for: "m")
         limited.attemptFailed(.rateLimited)
         #expect(error(limited.step(for: .cooling(until: now.addingTimeInterval(0.5)), clockNow: start, now: now))
             == .allAccountsCooling(retryAfterSeconds: 1))
@@ -65,16 +65,19 @@ import Testing
         #expect(error(open.step(for: .none, clockNow: start, now: now)) == .noAccount(model: "m"))
         var closed = plan(closed: ["a": 40, "b": 7])
         #expect(error(closed.step(for: .none, clockNow: start, now: now)) == .poolAllowanceExhausted(retryAfterSeconds: 7))
-        closed.attempting(1, for: "m")
+        closed.attempting(1, of: .dedicated, for: "m")
         #expect(error(closed.step(for: .none, clockNow: start, now: now)) == FailoverPlan.everyAccountFailed)
     }
 
-    @Test func atMostMaxAttemptsAccountsAreTried() {
+    @Test func eachTierHasMaxAttemptsSoAFailingTierNeverStarvesTheNext() {
         var plan = plan()
         for id in 1...3 {
-            #expect(plan.mayAttemptAgain)
-            plan.attempting(Int64(id), for: "m")
+            #expect(plan.mayAttemptAgain && plan.spentTiers.isEmpty)
+            plan.attempting(Int64(id), of: .dedicated, for: "m")
         }
-        #expect(!plan.mayAttemptAgain && plan.tried(for: "m") == [1, 2, 3])
+        // The own accounts have had their three: only the shared pool is offered now.
+        #expect(plan.mayAttemptAgain && plan.spentTiers == [.dedicated])
+        for id in 4...6 { plan.attempting(Int64(id), of: .shared, for: "m") }
+        #expect(!plan.mayAttemptAgain && plan.spentTiers == [.dedicated, .shared] && plan.tried(for: "m") == [1, 2, 3, 4, 5, 6])
     }
 }

@@ -7,6 +7,43 @@ import Testing
 @Suite struct PoolPreferenceTests {
     func servedBy(_ h: Harness) -> [String?] { h.control.requests.map { $0.authorization?.replacingOccurrences(of: "Bearer ", with: "") } }
 
+    /// Three failing accounts of the user's own spend their tier's attempts, not the request's:
+    /// the shared pool is still tried, and a request that finds both tiers failing stops after
+    /// `max_attempts` in each.
+    @Test func failingOwnAccountsNeverStarveTheUserOfTheSharedPool() async throws {
+        try await Harness.run { h in
+            let user = try await h.signUp()
+            try await h.fund(user)
+            let key = try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: user).json?["key"] as? String)
+            for index in 1...4 {
+                try await h.account(secret: "mine-\(index)", owner: user.userID)
+                h.control.set(.fail(status: 503), for: "mine-\(index)")
+            }
+            try await h.account(secret: "shared")
+            let served = try await h.chat(key)
+            #expect(served.status == 200, "\(served.text)")
+            #expect(servedBy(h).count == 4 && servedBy(h).last == "shared")
+            #expect(servedBy(h).prefix(3).allSatisfy { $0?.hasPrefix("mine-") == true })
+
+            // Both tiers failing, for another user: three of each, then the client hears it.
+            let other = try await h.signUp()
+            try await h.fund(other)
+            let otherKey = try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: other).json?["key"] as? String)
+            for index in 1...4 {
+                try await h.account(secret: "theirs-\(index)", owner: other.userID)
+                h.control.set(.fail(status: 503), for: "theirs-\(index)")
+                try await h.account(secret: "shared-\(index)")
+                h.control.set(.fail(status: 503), for: "shared-\(index)")
+            }
+            h.control.set(.fail(status: 503), for: "shared")
+            let before = servedBy(h).count
+            let refused = try await h.chat(otherKey)
+            #expect(refused.status == 502)
+            let tried = servedBy(h).dropFirst(before)
+            #expect(tried.count == 6 && tried.filter { $0?.hasPrefix("theirs-") == true }.count == 3, "\(tried)")
+        }
+    }
+
     /// Each user sets which tier their requests try first, through `PATCH /api/auth/me`.
     @Test func dedicatedFirstSharedFirstAndDedicatedOnly() async throws {
         try await Harness.run { h in

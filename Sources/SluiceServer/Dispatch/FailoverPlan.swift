@@ -17,6 +17,8 @@ struct FailoverPlan {
 
     /// The model the client asked for, perhaps an alias: what a refusal names.
     let model: String
+    /// Attempts per tier: the requester's own accounts get this many, and so does the shared
+    /// pool, so a request tries at most twice this in all.
     let maxAttempts: Int
     let queueDeadline: ContinuousClock.Instant
     let cooldownWaitLimit: Duration
@@ -26,6 +28,10 @@ struct FailoverPlan {
     /// still serve another (a smaller model on the same account).
     private(set) var tried: [String: Set<Int64>] = [:]
     private(set) var attempts = 0
+    /// Attempts on the requester's own accounts, and on the shared pool: two counters, so the
+    /// hot path allocates nothing for them.
+    private var dedicatedAttempts = 0
+    private var sharedAttempts = 0
     private(set) var lastFailure: FailureClass?
     private var waitedForCooldown = false
 
@@ -37,7 +43,15 @@ struct FailoverPlan {
         self.closedSharedGroups = closedSharedGroups
     }
 
-    var mayAttemptAgain: Bool { attempts < maxAttempts }
+    var mayAttemptAgain: Bool { dedicatedAttempts < maxAttempts || sharedAttempts < maxAttempts }
+
+    /// The tiers that have had their `maxAttempts`: the pool offers only the others.
+    var spentTiers: Set<PoolCandidate.Tier> {
+        var spent: Set<PoolCandidate.Tier> = []
+        if dedicatedAttempts >= maxAttempts { spent.insert(.dedicated) }
+        if sharedAttempts >= maxAttempts { spent.insert(.shared) }
+        return spent
+    }
 
     func tried(for model: String) -> Set<Int64> { tried[model] ?? [] }
 
@@ -70,10 +84,14 @@ struct FailoverPlan {
         }
     }
 
-    /// The dispatcher is trying this account for `model`; it is not offered for it again.
-    mutating func attempting(_ accountID: Int64, for model: String) {
+    /// The dispatcher is trying this account of `tier` for `model`; it is not offered for it again.
+    mutating func attempting(_ accountID: Int64, of tier: PoolCandidate.Tier, for model: String) {
         tried[model, default: []].insert(accountID)
         attempts += 1
+        switch tier {
+        case .dedicated: dedicatedAttempts += 1
+        case .shared: sharedAttempts += 1
+        }
     }
 
     mutating func attemptFailed(_ failure: FailureClass) { lastFailure = failure }

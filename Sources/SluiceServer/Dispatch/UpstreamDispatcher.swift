@@ -47,17 +47,20 @@ struct UpstreamDispatcher: Sendable {
     let limits: SluiceConfig.Upstream
     let waits: SluiceConfig.Accounts
 
-    /// Tries accounts in selection order until one answers, at most `maxAttempts`, never one
+    /// Tries accounts in selection order until one answers, at most `maxAttempts` in each tier
+    /// (the requester's own accounts, then the shared pool, or the other way round), never one
     /// twice for a model. A request for an alias tries its targets in the alias's order, each
     /// under its own name, whatever protocol its accounts speak. Before the first attempt it may
     /// wait: for a cooldown that ends within `waitForCooldownMillis`, or for a slot on a busy
     /// account up to `queueTimeoutMillis`.
     func dispatch(_ request: GatewayRequest, for requester: AccountPool.Requester) async throws -> CommittedAnswer {
+        var requester = requester
         let targets = pool.targets(for: request.summary.model)
         var plan = FailoverPlan(
             model: request.summary.model, maxAttempts: limits.maxAttempts, queueDeadline: .now + .milliseconds(waits.queueTimeoutMillis),
             cooldownWaitLimit: .milliseconds(waits.waitForCooldownMillis), closedSharedGroups: requester.closedSharedGroups)
         while plan.mayAttemptAgain {
+            requester.spentTiers = plan.spentTiers
             let (model, pick) = next(among: targets, for: requester, plan: plan)
             switch plan.step(for: pick, clockNow: .now, now: pool.clock.now()) {
             case .fail(let error):
@@ -67,7 +70,7 @@ struct UpstreamDispatcher: Sendable {
             case .waitForSlot(let accounts, let timeout):
                 guard await pool.waitForCapacity(on: accounts, timeout: timeout) else { throw GatewayError.accountsBusy(retryAfterSeconds: 1) }
             case .attempt(let lease):
-                plan.attempting(lease.account.record.id, for: model)
+                plan.attempting(lease.account.record.id, of: lease.tier, for: model)
                 let attempt = UpstreamAttempt(lease: lease, adapter: catalog.adapter(for: lease.account.manifest), model: model, pool: pool)
                 // Under the target's name, in the form its adapter reads: a client's 400 when it cannot be said.
                 let prepared = try request.serving(model).prepared(for: attempt.adapter.wireProtocol)

@@ -15,6 +15,9 @@ public final class AccountSelector: Sendable {
         /// The allowance groups whose budget the requester has spent, with the seconds until each
         /// is usable again. Shared accounts of those groups do not serve them.
         public var closedSharedGroups: [String: Int]
+        /// The tiers whose attempts this request has spent: their accounts are not offered again,
+        /// so failing accounts of one tier cannot keep the request from the next.
+        public var spentTiers: Set<PoolCandidate.Tier> = []
 
         public init(
             userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil, closedSharedGroups: [String: Int] = [:]
@@ -76,7 +79,7 @@ public final class AccountSelector: Sendable {
             var busy: Set<Int64> = []
             for account in accounts.accounts.values where account.models.contains(model) {
                 let runtime = state.runtime[account.record.id] ?? AccountRuntime()
-                guard let tier = Self.tier(of: account, for: requester, runtime: runtime) else { continue }
+                guard let tier = Self.tier(of: account, for: requester, runtime: runtime), !requester.spentTiers.contains(tier) else { continue }
                 if accounts.needsReauth.contains(account.record.id) { continue }
                 // Tried accounts still count for the earliest recovery: they are cooling because of this request.
                 if let until = cooldowns.coolingUntil(account.record.id, model: model, now: now) {

@@ -53,6 +53,8 @@ row("/v1/messages passed through to Anthropic, 32 conn: throughput", "messages_c
 row("/v1/messages passed through to Anthropic, 32 conn: latency p50", "messages_c32", ["p50_us"], "µs", direct=False)
 row("/v1/responses translated to chat, 32 conn: throughput", "responses_c32", ["rps"], "req/s", direct=False)
 row("/v1/responses translated to chat, 32 conn: latency p50", "responses_c32", ["p50_us"], "µs", direct=False)
+row("/v1/responses passed through, 32 conn: throughput", "responses_native_c32", ["rps"], "req/s", direct=False)
+row("/v1/responses passed through, 32 conn: latency p50", "responses_native_c32", ["p50_us"], "µs", direct=False)
 row("memory: idle after start", "idle_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: idle after warm-up", "idle_after_load_rss_kib", [], "MiB", 1 / 1024, direct=False)
 row("memory: peak under 256-conn load", "load_rss_kib", [], "MiB", 1 / 1024, direct=False)
@@ -68,7 +70,7 @@ def added(name, keys, percentiles, side):
     return ", ".join(out) or "—"
 
 errors = []
-for name in ("chat_c1", "chat_c32", "chat_c256", "models", "translated_c32", "messages_c32", "responses_c32"):
+for name in ("chat_c1", "chat_c32", "chat_c256", "models", "translated_c32", "messages_c32", "responses_c32", "responses_native_c32"):
     for side in ("direct", "proxy", "sluice"):
         e, n = get(name, side, "errors"), get(name, side, "non2xx")
         if e or n:

@@ -28,6 +28,30 @@ extension ChatRequestSummary {
     }
 }
 
+/// What a Responses request says of its conversation: the response it continues, and whether
+/// its answer may be kept (`store`, true unless the client says false). Read in one pass that
+/// skips everything else, once `parseResponses` has found the body sound.
+public struct ResponsesContinuation: Sendable, Equatable {
+    public var previousResponseID: String?
+    public var store = true
+
+    public init(_ body: Data) {
+        var fields = self
+        try? body.withUnsafeBytes { bytes in
+            try JSONReader.read(bytes) { reader in
+                _ = try reader.readObject { key, reader in
+                    switch key {
+                    case "previous_response_id": fields.previousResponseID = try reader.readString()
+                    case "store": fields.store = try reader.readBool() ?? true
+                    default: try reader.skipValue()
+                    }
+                }
+            }
+        }
+        self = fields
+    }
+}
+
 /// The interpreted fields of a Responses request, and the first thing wrong with them.
 private struct ResponsesFields: NativeRequestFields {
     var isObject = false

@@ -107,7 +107,7 @@ struct ResponsesAPI: ClientAPI {
     var wireProtocol: WireProtocol { .openAIResponses }
 
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) {
-        let continuation = ResponsesConversation.continuation(body)
+        let continuation = ResponsesContinuation(body)
         let responseID = continuation.store && retention > 0 ? ResponsesFromChat.newID("resp_") : nil
         guard let id = continuation.previousResponseID else { return (nil, responseID) }
         let kept: String?

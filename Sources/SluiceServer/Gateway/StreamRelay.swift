@@ -14,7 +14,9 @@ struct StreamRelay: Sendable {
     let outcome: RequestOutcome
     let upstream: PeekedStream
     let writer: any ClientStreamWriter
-    /// Called with the writer after a stream the upstream ended well reached the client whole.
+    /// Called with the writer when the upstream ended the stream well, before its end reaches
+    /// the client: what is kept of the answer (a Responses conversation) is kept by the time a
+    /// client that read the end asks to continue it.
     let completed: @Sendable (any ClientStreamWriter) async -> Void
 
     struct Progress {
@@ -29,10 +31,16 @@ struct StreamRelay: Sendable {
         var progress = Progress(outcome: outcome, writer: writer)
         var clientGone = false
         var out = ByteBuffer()
+        var tail = ByteBuffer()
         var events = upstream.pending
         while true {
             out.clear()
             append(events, to: &out, progress: &progress)
+            if progress.sawDone {
+                // The last events go with the end, once the answer is kept.
+                tail = out
+                break
+            }
             if out.readableBytes > 0 {
                 do { try await bodyWriter.write(out) } catch {
                     clientGone = true
@@ -48,11 +56,11 @@ struct StreamRelay: Sendable {
                 break
             }
         }
-        var tail = ByteBuffer()
         if clientGone {
             progress.outcome.endReason = .clientDisconnect
         } else if progress.sawDone {
             progress.writer.finish(to: &tail)
+            await completed(progress.writer)
         } else {
             // The stream broke after the first byte: no replay, an error event, and no end.
             await attempt.streamBroke()
@@ -63,7 +71,6 @@ struct StreamRelay: Sendable {
         if !clientGone {
             try? await bodyWriter.write(tail)
             try? await bodyWriter.finish(nil)
-            if progress.sawDone { await completed(progress.writer) }
         }
     }
 

@@ -191,6 +191,10 @@ import Testing
         #expect(text.model == "m" && text.stream && text.maxOutputTokens == 64 && text.user == "u1" && text.clientIncludeUsage)
         let items = try ChatRequestSummary.parseResponses(Data(#"{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"Hi"}]}]}"#.utf8))
         #expect(items.firstMessageHash == text.firstMessageHash, "text and an item of the same words are one conversation")
+        let continuing = ResponsesContinuation(Data(#"{"input":[{"store":true}],"store":false,"previous_response_id":"resp_1","model":"m"}"#.utf8))
+        #expect(continuing.previousResponseID == "resp_1" && !continuing.store, "read at the top level only")
+        let fresh = ResponsesContinuation(Data(#"{"model":"m","input":"x"}"#.utf8))
+        #expect(fresh.previousResponseID == nil && fresh.store)
         for (body, param) in [
             (#"{"input":"x"}"#, "model"), (#"{"model":"m"}"#, "input"), (#"{"model":"m","input":[]}"#, "input"),
             (#"{"model":"m","input":7}"#, "input"), (#"{"model":"m","input":"x","max_output_tokens":0}"#, "max_output_tokens"),

@@ -6,13 +6,6 @@ import SluiceCore
 /// a continuation can go to an account that speaks Responses as items and to any other as chat
 /// messages. Instructions are not part of it: they belong to each request.
 public enum ResponsesConversation {
-    /// What the gateway reads before serving a request: the response it continues, and whether
-    /// its answer may be kept (`store`, true unless the client says false).
-    public static func continuation(_ body: Data) -> (previousResponseID: String?, store: Bool) {
-        let request = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        return (request?["previous_response_id"] as? String, request?["store"] as? Bool ?? true)
-    }
-
     /// A request's `input` as items: text is one user message.
     static func inputItems(_ input: Any?) -> [Any] {
         if let text = input as? String { return [["type": "message", "role": "user", "content": text]] }

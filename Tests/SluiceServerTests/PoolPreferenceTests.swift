@@ -5,6 +5,13 @@ import SluiceStore
 import Testing
 
 @Suite struct PoolPreferenceTests {
+    /// A signed-up user with credits, and an API key of theirs.
+    func fundedUser(_ h: Harness) async throws -> (Harness.Session, String) {
+        let user = try await h.signUp()
+        try await h.fund(user)
+        return (user, try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: user).json?["key"] as? String))
+    }
+
     func servedBy(_ h: Harness) -> [String?] { h.control.requests.map { $0.authorization?.replacingOccurrences(of: "Bearer ", with: "") } }
 
     /// Three failing accounts of the user's own spend their tier's attempts, not the request's:
@@ -12,9 +19,7 @@ import Testing
     /// `max_attempts` in each.
     @Test func failingOwnAccountsNeverStarveTheUserOfTheSharedPool() async throws {
         try await Harness.run { h in
-            let user = try await h.signUp()
-            try await h.fund(user)
-            let key = try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: user).json?["key"] as? String)
+            let (user, key) = try await fundedUser(h)
             for index in 1...4 {
                 try await h.account(secret: "mine-\(index)", owner: user.userID)
                 h.control.set(.fail(status: 503), for: "mine-\(index)")
@@ -26,9 +31,7 @@ import Testing
             #expect(servedBy(h).prefix(3).allSatisfy { $0?.hasPrefix("mine-") == true })
 
             // Both tiers failing, for another user: three of each, then the client hears it.
-            let other = try await h.signUp()
-            try await h.fund(other)
-            let otherKey = try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: other).json?["key"] as? String)
+            let (other, otherKey) = try await fundedUser(h)
             for index in 1...4 {
                 try await h.account(secret: "theirs-\(index)", owner: other.userID)
                 h.control.set(.fail(status: 503), for: "theirs-\(index)")
@@ -47,9 +50,7 @@ import Testing
     /// Each user sets which tier their requests try first, through `PATCH /api/auth/me`.
     @Test func dedicatedFirstSharedFirstAndDedicatedOnly() async throws {
         try await Harness.run { h in
-            let user = try await h.signUp()
-            try await h.fund(user)
-            let key = try #require(try await h.api("/api/api-keys", method: .POST, body: "{}", as: user).json?["key"] as? String)
+            let (user, key) = try await fundedUser(h)
             try await h.account(secret: "shared")
             try await h.account(secret: "mine", owner: user.userID)
             func prefer(_ preference: String) async throws {

@@ -27,11 +27,11 @@ struct FailoverPlan {
     /// The accounts tried, per model: an account that failed for one target of an alias may
     /// still serve another (a smaller model on the same account).
     private(set) var tried: [String: Set<Int64>] = [:]
-    private(set) var attempts = 0
     /// Attempts on the requester's own accounts, and on the shared pool: two counters, so the
     /// hot path allocates nothing for them.
     private var dedicatedAttempts = 0
     private var sharedAttempts = 0
+    var attempts: Int { dedicatedAttempts + sharedAttempts }
     private(set) var lastFailure: FailureClass?
     private var waitedForCooldown = false
 
@@ -87,7 +87,6 @@ struct FailoverPlan {
     /// The dispatcher is trying this account of `tier` for `model`; it is not offered for it again.
     mutating func attempting(_ accountID: Int64, of tier: PoolCandidate.Tier, for model: String) {
         tried[model, default: []].insert(accountID)
-        attempts += 1
         switch tier {
         case .dedicated: dedicatedAttempts += 1
         case .shared: sharedAttempts += 1

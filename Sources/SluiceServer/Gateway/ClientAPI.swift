@@ -41,6 +41,14 @@ extension ClientAPI {
     var logName: String { wireProtocol.rawValue }
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) { (nil, nil) }
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {}
+    /// A bearer token, as OpenAI's APIs take it.
+    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
+    /// The upstream's refusal in OpenAI's shape, as the adapter writes it.
+    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
+        adapter.clientError(status: status, body: body)
+    }
+    /// OpenAI's error shape, which `OpenAIErrorMiddleware` writes.
+    func errorResponse(_ error: GatewayError) -> Response? { nil }
 }
 
 /// A finished answer: the whole body the client got, or the writer that wrote its stream.
@@ -53,21 +61,13 @@ enum KeptAnswer {
 struct ChatCompletionsAPI: ClientAPI {
     var wireProtocol: WireProtocol { .openAIChat }
 
-    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
-
     func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
 
     func wholeBody(_ whole: WholeAnswer, for request: GatewayRequest, model: String, passedThrough: Bool) -> ByteBuffer? { whole.body }
 
-    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
-        adapter.clientError(status: status, body: body)
-    }
-
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter {
         ChatChunkWriter(clientWantsUsage: request.summary.clientIncludeUsage)
     }
-
-    func errorResponse(_ error: GatewayError) -> Response? { nil }
 }
 
 /// `POST /v1/embeddings`: OpenAI's embeddings, passed through to OpenAI-compatible accounts and
@@ -77,20 +77,12 @@ struct EmbeddingsAPI: ClientAPI {
     var operation: GatewayRequest.Operation { .embeddings }
     var logName: String { "openai-embeddings" }
 
-    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
-
     func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseEmbeddings(body) }
 
     func wholeBody(_ whole: WholeAnswer, for request: GatewayRequest, model: String, passedThrough: Bool) -> ByteBuffer? { whole.body }
 
-    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
-        adapter.clientError(status: status, body: body)
-    }
-
     /// Never asked for: an embeddings request does not stream.
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter { ChatChunkWriter(clientWantsUsage: false) }
-
-    func errorResponse(_ error: GatewayError) -> Response? { nil }
 }
 
 /// `POST /v1/responses`: OpenAI's Responses API, as Codex and the Agents SDK speak it. Accounts
@@ -138,8 +130,6 @@ struct ResponsesAPI: ClientAPI {
             expiresAt: now.addingTimeInterval(retention))
     }
 
-    func authorization(_ request: Request) -> String? { request.headers[.authorization] }
-
     func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parseResponses(body) }
 
     func wholeBody(_ whole: WholeAnswer, for request: GatewayRequest, model: String, passedThrough: Bool) -> ByteBuffer? {
@@ -148,13 +138,7 @@ struct ResponsesAPI: ClientAPI {
             .map { ByteBuffer(data: $0) }
     }
 
-    func rejectionBody(status: Int, body: ByteBuffer, passedThrough: Bool, adapter: any ProviderAdapter) -> ByteBuffer? {
-        adapter.clientError(status: status, body: body)
-    }
-
     func streamWriter(for request: GatewayRequest, passedThrough: Bool) -> any ClientStreamWriter {
         passedThrough ? ResponsesPassThroughWriter() : ResponsesStreamWriter(request: request.bytes, id: request.responseID)
     }
-
-    func errorResponse(_ error: GatewayError) -> Response? { nil }
 }

@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // Event loops, byte buffers and HTTP/1.1 framing, shared by the server and the upstream client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // `HTTPRequestPart`, the type of the server pipeline's parts after Hummingbird's codec, for
+        // the handler that times out slow request bodies (already a dependency of Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
         // HTTP field names and statuses, the vocabulary Hummingbird's requests and responses use.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // `/metrics`: the Prometheus text format (names, labels, escaping, HELP and TYPE lines).
@@ -103,6 +106,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore", "SluiceProviders", "SluiceStore", "SluiceRedis", "SluiceMockUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

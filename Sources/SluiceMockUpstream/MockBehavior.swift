@@ -18,6 +18,8 @@ public enum MockBehavior: Sendable, Equatable {
     case gated
     /// Stream forever, a chunk every `intervalMillis`, until the caller goes away.
     case endless(intervalMillis: Int)
+    /// Stream forever, chunks of `chunkBytes` of content as fast as the caller reads them.
+    case flood(chunkBytes: Int)
     /// Answer 200 with an HTML page instead of JSON or SSE.
     case garbage
     /// Stream a function call to `get_weather` in tool-call deltas, finishing with `tool_calls`.
@@ -53,6 +55,7 @@ public final class MockControl: Sendable {
         var quota: [String: (remaining: Int, limit: Int)] = [:]
         var cookieGeneration = 0
         var abandonedStreams = 0
+        var floodedBytes = 0
         var gateOpen = false
         var gateWaiters: [CheckedContinuation<Void, Never>] = []
         var recordRequests = true
@@ -129,6 +132,11 @@ public final class MockControl: Sendable {
     }
 
     func noteAbandoned() { state.withLock { $0.abandonedStreams += 1 } }
+
+    func noteStreamed(bytes: Int) { state.withLock { $0.floodedBytes += bytes } }
+
+    /// Bytes written by `.flood` streams so far: how far a reader let them get.
+    public var floodedBytes: Int { state.withLock { $0.floodedBytes } }
 
     func waitForGate() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -39,6 +39,11 @@ extension MockUpstream {
         while true {
             if case .endless(let interval) = behavior {
                 try await Task.sleep(for: .milliseconds(interval))
+            } else if case .flood(let bytes) = behavior {
+                let written = ByteBuffer(string: "data: \(chunk(model: model, delta: "{\"content\":\"\(String(repeating: "x", count: bytes))\"}"))\n\n")
+                control.noteStreamed(bytes: written.readableBytes)
+                try await writer.write(written)
+                continue
             } else if index == pieces.count {
                 break
             }

@@ -113,7 +113,7 @@ public enum MockUpstream {
                 try await writer.write(burst(model: model, includeUsage: includeUsage))
                 try await writer.finish(nil)
             }
-        case .succeed, .breakStream, .gated, .endless, .toolCall:
+        case .succeed, .breakStream, .gated, .endless, .flood, .toolCall:
             return sse(headers) { writer in
                 do {
                     try await streamChunks(model: model, includeUsage: includeUsage, behavior: behavior, control: control, writer: &writer)

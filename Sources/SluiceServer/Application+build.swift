@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -16,6 +17,8 @@ public struct Gateway: Sendable {
     let shared: SharedState
     public let grants: PlanGrants
     public let settlements: SettlementWriter
+    /// Checkpoints of running requests, and the settling of those whose instance died.
+    public let inFlight: InFlightJournal
     public let pool: AccountPool
     public let authenticator: KeyAuthenticator
     public let secrets: SecretBox
@@ -71,6 +74,13 @@ public func openGateway(
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         clock: clock, logger: logger.with(label: "settlement"))
+    guard config.settlement.checkpointLeaseSeconds * 1000 >= 2 * config.settlement.checkpointMillis else {
+        await store.close()
+        throw StartupError("settlement.checkpoint_lease_seconds must be at least twice settlement.checkpoint_millis")
+    }
+    let inFlight = InFlightJournal(
+        store: store, writer: settlements, interval: .milliseconds(config.settlement.checkpointMillis),
+        lease: .seconds(config.settlement.checkpointLeaseSeconds), clock: clock, logger: logger.with(label: "in-flight"))
     var poolSettings = AccountPool.Settings()
     poolSettings.stickyGrace = TimeInterval(config.accounts.stickyGraceSeconds)
     poolSettings.stickyTTL = TimeInterval(config.accounts.stickyTTLSeconds)
@@ -88,7 +98,7 @@ public func openGateway(
         authenticator.apply(event)
     }
     return Gateway(
-        store: store, shared: shared, grants: grants, settlements: settlements, pool: pool, authenticator: authenticator,
+        store: store, shared: shared, grants: grants, settlements: settlements, inFlight: inFlight, pool: pool, authenticator: authenticator,
         secrets: secrets, catalog: catalog, clock: clock)
 }
 
@@ -114,6 +124,7 @@ public func buildApplication(
     var clientConfig = UpstreamHTTPClient.Configuration()
     clientConfig.connectTimeout = .seconds(Int64(config.upstream.connectTimeoutSeconds))
     clientConfig.readTimeout = .seconds(Int64(config.upstream.readTimeoutSeconds))
+    if config.server.sseKeepaliveSeconds > 0 { clientConfig.heartbeat = .seconds(Int64(config.server.sseKeepaliveSeconds)) }
     let httpClient = UpstreamHTTPClient(group: MultiThreadedEventLoopGroup.singleton, configuration: clientConfig)
 
     gateway.pool.useProber(verificationProbe(http: httpClient, catalog: gateway.catalog))
@@ -127,14 +138,19 @@ public func buildApplication(
         pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements, clock: gateway.clock)
     let holds = RequestHolds(
         credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
-        allowance: allowance, writer: gateway.settlements)
+        allowance: allowance, writer: gateway.settlements, journal: gateway.inFlight)
     let dispatcher = UpstreamDispatcher(
         pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts)
+    let server = config.server
+    let streamLimits = StreamLimits(
+        keepalive: server.sseKeepaliveSeconds > 0 ? .seconds(server.sseKeepaliveSeconds) : nil,
+        maxDuration: server.maxStreamSeconds > 0 ? .seconds(server.maxStreamSeconds) : nil,
+        maxBytes: server.maxStreamBytes > 0 ? server.maxStreamBytes : nil)
     /// One hot path per client protocol, sharing every part.
     func handler<API: ClientAPI>(_ api: API) -> GatewayHandler<API> {
         GatewayHandler(
             api: api, authenticator: gateway.authenticator, admission: admission, holds: holds, dispatcher: dispatcher,
-            maxBodyBytes: config.server.maxBodyBytes)
+            maxBodyBytes: config.server.maxBodyBytes, streamLimits: streamLimits)
     }
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
@@ -148,7 +164,10 @@ public func buildApplication(
             authenticator: gateway.authenticator, pool: gateway.pool, dispatcher: dispatcher, maxBodyBytes: config.server.maxBodyBytes),
         gemini: handler(GeminiAPI()), embeddings: handler(EmbeddingsAPI()), responses: handler(ResponsesAPI(
             store: gateway.store, retention: TimeInterval(config.responses.retentionHours) * 3600, clock: gateway.clock)))
-    if config.metrics.enabled { MetricsRoute(pool: gateway.pool, bearerToken: config.metrics.bearerToken).register(on: router) }
+    if config.metrics.enabled {
+        MetricsRoute(pool: gateway.pool, settlements: gateway.settlements, inFlight: gateway.inFlight, bearerToken: config.metrics.bearerToken)
+            .register(on: router)
+    }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
         throttle: gateway.loginThrottle,
@@ -159,16 +178,27 @@ public func buildApplication(
     APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }).register(on: router)
 
     // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
-    // the event exchange, the settlement writer, which settles and writes every queued charge,
-    // then Redis, and last the store.
+    // the event exchange, the in-flight checkpoints (the server's requests have settled by then),
+    // the settlement writer, which settles and writes every queued charge, then Redis, and last
+    // the store.
     var services: [any Service] = [StoreService(store: gateway.store)]
     if let redis = gateway.redis { services.append(redis) }
-    services.append(gateway.settlements)
+    services += [gateway.settlements, gateway.inFlight]
     if let exchange = gateway.exchange { services.append(exchange) }
     services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient)]
+    // Hostile clients: slow headers meet the idle timeout, slow bodies the read deadline.
+    let readLimit = TimeAmount.seconds(Int64(server.requestReadSeconds))
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [RequestReadDeadline(limit: readLimit)],
+        idleTimeout: .seconds(Int64(server.idleTimeoutSeconds)),
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: server.maxHeaderBytes, maxHeaderListSize: server.maxHeaderBytes))
     return Application(
         router: MethodCheckingRouter(router: router),
-        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "sluice"),
+        server: .http1(configuration: http1),
+        configuration: .init(
+            address: .hostname(config.server.host, port: config.server.port), serverName: "sluice",
+            // Past the cap, connections wait in the listen backlog rather than take descriptors.
+            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections, logger: logger)),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)

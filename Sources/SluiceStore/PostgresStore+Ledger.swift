@@ -33,6 +33,10 @@ extension PostgresStore {
                 // statement a repeated id is inserted once, for its first occurrence.
                 written += chunk.filter { inserted.remove($0.requestID) != nil }
             }
+            let checkpointed = records.filter(\.checkpointed).map(\.requestID)
+            if !checkpointed.isEmpty {
+                try await connection.execute("DELETE FROM requests_in_flight WHERE request_id = ANY(\(checkpointed))", logger: logger)
+            }
             let batch = SettlementBatch(written: written)
             var lines: [SettlementBatch.LedgerLine] = []
             for user in batch.users {

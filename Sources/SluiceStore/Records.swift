@@ -234,6 +234,9 @@ public struct UsageRecord: Sendable, Equatable {
     public var endReason: String
     public var stream: Bool
     public var createdAt: Date
+    /// Whether the request was checkpointed in `requests_in_flight` while it ran; the settlement
+    /// deletes its row there in the same transaction. Not a column of its own.
+    public var checkpointed = false
 
     public init(
         requestID: String, userID: Int64, apiKeyID: Int64, model: String, servedModel: String? = nil, clientProtocol: String? = nil,

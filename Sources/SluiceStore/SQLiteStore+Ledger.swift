@@ -40,6 +40,9 @@ extension SQLiteStore {
                     ])
                 // A request id seen before was settled before: charge nothing again.
                 if db.changesCount == 1 { written.append(record) }
+                if record.checkpointed {
+                    try db.cachedStatement(sql: "DELETE FROM requests_in_flight WHERE request_id = ?").execute(arguments: [record.requestID])
+                }
             }
             let batch = SettlementBatch(written: written)
             var lines: [SettlementBatch.LedgerLine] = []

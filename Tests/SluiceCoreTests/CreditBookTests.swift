@@ -43,6 +43,18 @@ import Testing
         #expect(book.settle(requestID: "b", cost: Credits(micros: 30))?.charged == Credits(micros: 30))
     }
 
+    /// After a restart the dead request's hold is gone with its process: settling it charges the
+    /// estimate, capped at what is free, and leaves the live holds alone.
+    @Test func anOrphanedRequestIsChargedCappedAtWhatIsFree() async throws {
+        let book = book(balance: 100)
+        _ = try await book.hold(userID: 1, amount: Credits(micros: 60), requestID: "live")
+        let orphan = try await book.settleOrphaned(userID: 1, requestID: "lost", cost: Credits(micros: 70))
+        #expect(orphan.charged == Credits(micros: 40) && orphan.held == .zero)
+        #expect(try await book.available(userID: 1) == .zero)
+        #expect(book.settle(requestID: "live", cost: Credits(micros: 10))?.charged == Credits(micros: 10))
+        #expect(try await book.available(userID: 1) == Credits(micros: 50))
+    }
+
     @Test func duplicateRequestIDCannotHoldTwice() async throws {
         let book = book(balance: 100)
         _ = try await book.hold(userID: 1, amount: Credits(micros: 10), requestID: "a")

@@ -103,6 +103,26 @@ import Testing
         await client.shutdown()
     }
 
+    /// Silence inside a body, shorter than the read timeout, reaches the consumer as empty reads
+    /// every heartbeat (for the relay's keepalive comments); the body then goes on intact.
+    @Test func silenceInsideABodyYieldsAnEmptyReadEachHeartbeat() async throws {
+        var configuration = UpstreamHTTPClient.Configuration()
+        configuration.readTimeout = .seconds(10)
+        configuration.heartbeat = .milliseconds(200)
+        let client = UpstreamHTTPClient(configuration: configuration)
+        let server = try await ScriptedUpstream.start(.stream(parts: 2, interval: .seconds(1)))
+        defer { Task { try await server.stop() } }
+        let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
+        var empty = 0
+        var text = ""
+        for try await part in response.body {
+            if part.readableBytes == 0 { empty += 1 } else { text += String(buffer: part) }
+        }
+        #expect(empty >= 2, "\(empty) empty reads in a second of silence")
+        #expect(text.split(separator: "\n").count == 2)
+        await client.shutdown()
+    }
+
     /// The read timeout bounds the silence between reads, not the whole body.
     @Test func aBodyThatKeepsArrivingOutlastsTheReadTimeout() async throws {
         var configuration = UpstreamHTTPClient.Configuration()

@@ -99,6 +99,22 @@ import Testing
         #expect(try await live.available(userID: 3) == .zero)
     }
 
+    /// The instance that recovers a dead one's request releases its hold at once and charges the
+    /// estimate; a second recovery (the first one's reply was lost, or two instances raced) gets
+    /// the same answer and charges nothing more.
+    @Test func anOrphanedHoldIsReleasedAndChargedOnce() async throws {
+        let dead = instance(fixed: 100)
+        let live = instance(fixed: 100)
+        #expect(try await dead.hold(userID: 5, amount: Credits(micros: 80), requestID: "lost") == .held)
+        #expect(try await live.available(userID: 5) == Credits(micros: 20))
+        let first = try await live.settleOrphaned(userID: 5, requestID: "lost", cost: Credits(micros: 30))
+        #expect(first.charged == Credits(micros: 30) && first.held == Credits(micros: 80))
+        #expect(try await live.available(userID: 5) == Credits(micros: 70))
+        let again = try await instance(fixed: 100).settleOrphaned(userID: 5, requestID: "lost", cost: Credits(micros: 30))
+        #expect(again.charged == Credits(micros: 30))
+        #expect(try await live.available(userID: 5) == Credits(micros: 70))
+    }
+
     @Test func aGrantIsSeenOnceTheQuietBalanceIsInvalidated() async throws {
         let stored = StoredBalance(100)
         let a = instance(balance: stored)

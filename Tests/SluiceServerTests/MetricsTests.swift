@@ -40,6 +40,26 @@ import Testing
         }
     }
 
+    /// The gateway's own figures: requests holding credits now, and charges not yet written.
+    @Test func runningRequestsAndTheSettlementBacklogAreExposed() async throws {
+        try await Harness.run { h in
+            try await h.account(secret: "slow")
+            h.control.set(.gated, for: "slow")
+            let user = try await h.user()
+            let response = try await h.openStream(user.key)
+            var reader = EventReader(response)
+            _ = try await reader.next()
+            let during = try await h.request("/metrics", method: .GET, key: nil).text
+            #expect(sample(during, "sluice_requests_running") == 1)
+            #expect(sample(during, "sluice_settlement_backlog") == 0)
+            h.control.releaseGate()
+            _ = try await reader.rest()
+            await h.settled()
+            let after = try await h.request("/metrics", method: .GET, key: nil).text
+            #expect(sample(after, "sluice_requests_running") == 0)
+        }
+    }
+
     @Test func aConfiguredTokenGuardsTheRouteAndItCanBeTurnedOff() async throws {
         try await Harness.run(configure: { $0.metrics.bearerToken = "scrape-token-0123456789" }) { h in
             let missing = try await h.request("/metrics", method: .GET, key: nil)

@@ -151,12 +151,12 @@ struct TwoInstanceTests {
                 b = try await GatewayProcess(
                     configPath: configPath, port: try GatewayProcess.freePort(), environment: environment, logPath: directory + "/b.log")
             } catch {
-                a.stop()
+                await a.stop()
                 throw error
             }
             let outcome = await Result { try await body(Cluster(a: a, b: b, store: seed.store, control: control)) }
-            a.stop()
-            b.stop()
+            await a.stop()
+            await b.stop()
             await seed.close()
             group.cancelAll()
             try outcome.get()

@@ -40,6 +40,10 @@ public protocol CreditHolds: Sendable {
     /// request id has no hold: it was settled already. Durable effects are the caller's to queue.
     /// Throws only when the holds cannot be reached; the hold is then still there to settle again.
     func settle(requestID: String, cost: Credits) async throws -> Settlement?
+    /// Settles a request whose own process died before it could: releases its hold if one is
+    /// still here and charges `cost`, capped at what the user has. A retry soon after gets the
+    /// first answer, where the holds are shared. Throws only when the holds cannot be reached.
+    func settleOrphaned(userID: Int64, requestID: String, cost: Credits) async throws -> Settlement
     /// The store applied a charge; `balanceAfter` is the durable balance it reported.
     func persisted(userID: Int64, charged: Credits, balanceAfter: Credits) async
     /// Credits available to new holds, loading the balance if needed.
@@ -113,6 +117,20 @@ public final class CreditBook: CreditHolds {
             return Settlement(
                 userID: hold.userID, requestID: requestID, charged: Credits(micros: charge), cost: cost,
                 held: Credits(micros: hold.amount))
+        }
+    }
+
+    /// In one process a dead request's hold died with it: the charge is all there is to do.
+    public func settleOrphaned(userID: Int64, requestID: String, cost: Credits) async throws -> Settlement {
+        if let settled = settle(requestID: requestID, cost: cost) { return settled }
+        try await ensureLoaded(userID)
+        return try state.withLock { state in
+            guard var entry = state.users[userID] else { throw UnknownUser() }
+            let charge = min(max(cost.micros, 0), max(entry.available, 0))
+            entry.unflushed += charge
+            entry.version &+= 1
+            state.users[userID] = entry
+            return Settlement(userID: userID, requestID: requestID, charged: Credits(micros: charge), cost: cost, held: .zero)
         }
     }
 

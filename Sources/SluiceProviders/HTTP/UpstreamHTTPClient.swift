@@ -19,6 +19,9 @@ public final class UpstreamHTTPClient: Sendable {
         public var connectTimeout: TimeAmount = .seconds(10)
         /// The longest wait for any byte once a request is sent, between reads of a streaming body too.
         public var readTimeout: TimeAmount = .seconds(120)
+        /// After this much silence in a body, its consumer gets an empty read (see
+        /// `UpstreamConnectionHandler`); nil: never.
+        public var heartbeat: TimeAmount? = nil
         /// An idle connection older than this is closed rather than reused.
         public var idleTimeout: TimeAmount = .seconds(60)
         public var maxIdleConnectionsPerOrigin = 1024
@@ -96,6 +99,7 @@ public final class UpstreamHTTPClient: Sendable {
         let tls = try origin.tls ? sslContext() : nil
         let pool = pool
         let readTimeout = configuration.readTimeout
+        let heartbeat = configuration.heartbeat
         let connectTimeout = configuration.connectTimeout
         /// TLS to the upstream, then HTTP: at once on a direct connection, after the tunnel is up
         /// on one through a proxy.
@@ -107,7 +111,7 @@ public final class UpstreamHTTPClient: Sendable {
             }
             // Headers are checked once per request in `execute`, not by a handler per write.
             try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-            try pipeline.addHandler(UpstreamConnectionHandler(pool: pool, readTimeout: readTimeout))
+            try pipeline.addHandler(UpstreamConnectionHandler(pool: pool, readTimeout: readTimeout, heartbeat: heartbeat))
         }
         // Set by the initializer of a connection through a proxy: when its tunnel is up.
         let tunnel = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)

@@ -67,6 +67,21 @@ public final class RedisCreditHolds: CreditHolds {
 
     public func settle(requestID: String, cost: Credits) async throws -> Settlement? {
         guard let userID = holders.withLock({ $0[requestID] }) else { return nil }
+        let settled = try await runSettle(userID: userID, requestID: requestID, cost: cost)
+        holders.withLock { $0[requestID] = nil }
+        return settled
+    }
+
+    /// The settle script releases the dead instance's hold when its lease has not yet, and keeps
+    /// its answer under the request's marker, so two instances recovering one request charge once.
+    public func settleOrphaned(userID: Int64, requestID: String, cost: Credits) async throws -> Settlement {
+        guard let settled = try await runSettle(userID: userID, requestID: requestID, cost: cost) else {
+            throw RedisError.unavailable("the balance of user \(userID) could not be loaded to settle \(requestID)")
+        }
+        return settled
+    }
+
+    private func runSettle(userID: Int64, requestID: String, cost: Credits) async throws -> Settlement? {
         var values: [Int64] = []
         for attempt in 0..<2 {
             values = try await redis.evaluate(
@@ -77,7 +92,6 @@ public final class RedisCreditHolds: CreditHolds {
             guard values.first == -1, attempt == 0 else { break }
             try await load(userID, seenVersion: 0)
         }
-        holders.withLock { $0[requestID] = nil }
         guard values.first == 1, values.count == 3 else { return nil }
         return Settlement(userID: userID, requestID: requestID, charged: Credits(micros: values[1]), cost: cost, held: Credits(micros: values[2]))
     }

@@ -129,6 +129,13 @@ public enum ConfigLoader {
         string("server.host") { $0.server.host = $1 },
         int("server.port", max: 65535) { $0.server.port = $1 },
         int("server.max_body_bytes", min: 1024) { $0.server.maxBodyBytes = $1 },
+        int("server.sse_keepalive_seconds", min: 0, max: 3600) { $0.server.sseKeepaliveSeconds = $1 },
+        int("server.max_stream_seconds", min: 0) { $0.server.maxStreamSeconds = $1 },
+        int("server.max_stream_bytes", min: 0) { $0.server.maxStreamBytes = $1 },
+        int("server.idle_timeout_seconds", min: 1, max: 3600) { $0.server.idleTimeoutSeconds = $1 },
+        int("server.request_read_seconds", min: 1, max: 3600) { $0.server.requestReadSeconds = $1 },
+        int("server.max_header_bytes", min: 1024, max: 1 << 20) { $0.server.maxHeaderBytes = $1 },
+        int("server.max_connections", min: 1) { $0.server.maxConnections = $1 },
         string("database.path") { $0.database.path = $1 },
         string("database.url") { $0.database.url = $1 },
         string("database.migrations_dir") { $0.database.migrationsDir = $1 },
@@ -181,6 +188,8 @@ public enum ConfigLoader {
         int("settlement.queue_capacity", min: 1) { $0.settlement.queueCapacity = $1 },
         int("settlement.batch_size", min: 1) { $0.settlement.batchSize = $1 },
         int("settlement.gather_millis", min: 0, max: 1000) { $0.settlement.gatherMillis = $1 },
+        int("settlement.checkpoint_millis", min: 100, max: 10_000) { $0.settlement.checkpointMillis = $1 },
+        int("settlement.checkpoint_lease_seconds", min: 2, max: 3600) { $0.settlement.checkpointLeaseSeconds = $1 },
         Key(path: "logging.level") { config, value, source in
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw Error(description: "\(source): logging.level must be trace, debug, info, notice, warning, error or critical")

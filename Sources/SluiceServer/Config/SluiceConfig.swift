@@ -26,6 +26,19 @@ public struct SluiceConfig: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
         public var maxBodyBytes = 4 << 20
+        /// An SSE comment goes to a streaming client after this much upstream silence; 0: never.
+        public var sseKeepaliveSeconds = 15
+        /// A relayed stream is ended after this long or this many bytes; 0: no limit.
+        public var maxStreamSeconds = 7200
+        public var maxStreamBytes = 256 << 20
+        /// Hostile clients: a connection silent this long (between requests, or before its
+        /// request's head is whole) is closed; so is one whose request takes longer than
+        /// `requestReadSeconds` to arrive. Headers past `maxHeaderBytes` close the connection, and
+        /// connections past `maxConnections` wait to be accepted.
+        public var idleTimeoutSeconds = 60
+        public var requestReadSeconds = 30
+        public var maxHeaderBytes = 32 << 10
+        public var maxConnections = 8192
     }
 
     public struct Database: Sendable {
@@ -127,6 +140,10 @@ public struct SluiceConfig: Sendable {
         public var batchSize = 512
         /// How long the writer waits for more settled requests before a transaction; see `SettlementWriter`.
         public var gatherMillis = 5
+        /// How often running requests are checkpointed for crash recovery; see `InFlightJournal`.
+        public var checkpointMillis = 1000
+        /// How long a checkpoint stays this instance's before another may settle the request.
+        public var checkpointLeaseSeconds = 15
     }
 
     public struct Logging: Sendable {

@@ -15,6 +15,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
     let holds: RequestHolds
     let dispatcher: UpstreamDispatcher
     let maxBodyBytes: Int
+    let streamLimits: StreamLimits
 
     func handle(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         do { return try await serve(request, context: context) } catch {
@@ -102,7 +103,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             let relay = StreamRelay(
                 charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
                 writer: api.streamWriter(for: request, passedThrough: passedThrough),
-                completed: { writer in await api.keep(.stream(writer), of: request, key: key) })
+                completed: { writer in await api.keep(.stream(writer), of: request, key: key) }, limits: streamLimits)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
         }

@@ -18,6 +18,7 @@ struct StreamRelay: Sendable {
     /// the client: what is kept of the answer (a Responses conversation) is kept by the time a
     /// client that read the end asks to continue it.
     let completed: @Sendable (any ClientStreamWriter) async -> Void
+    let limits: StreamLimits
 
     struct Progress {
         var outcome: RequestOutcome
@@ -30,24 +31,39 @@ struct StreamRelay: Sendable {
     func run(_ bodyWriter: inout any ResponseBodyWriter) async {
         var progress = Progress(outcome: outcome, writer: writer)
         var clientGone = false
+        var overLimit = false
         var out = ByteBuffer()
         var tail = ByteBuffer()
         var events = upstream.pending
+        var written = 0
+        var lastWrite = ContinuousClock.now
         while true {
             out.clear()
             append(events, to: &out, progress: &progress)
+            charge.progressed(progress.outcome)
             if progress.sawDone {
                 // The last events go with the end, once the answer is kept.
                 tail = out
                 break
             }
+            if out.readableBytes == 0, let keepalive = limits.keepalive, ContinuousClock.now - lastWrite >= keepalive {
+                // The upstream is silent (the client's heartbeat read, see UpstreamConnectionHandler):
+                // a comment, which every SSE client ignores, keeps proxies from cutting the stream.
+                out.writeStaticString(": keepalive\n\n")
+            }
             if out.readableBytes > 0 {
+                written += out.readableBytes
+                lastWrite = .now
                 do { try await bodyWriter.write(out) } catch {
                     clientGone = true
                     break
                 }
             }
             if progress.finished { break }
+            if limits.exceeded(bytes: written, since: charge.started) {
+                overLimit = true
+                break
+            }
             do {
                 guard let next = try await upstream.stream.nextEvents() else { break }
                 events = next
@@ -58,6 +74,9 @@ struct StreamRelay: Sendable {
         }
         if clientGone {
             progress.outcome.endReason = .clientDisconnect
+        } else if overLimit {
+            progress.outcome.endReason = .streamLimit
+            progress.writer.fail(to: &tail)
         } else if progress.sawDone {
             progress.writer.finish(to: &tail)
             await completed(progress.writer)
@@ -95,5 +114,20 @@ struct StreamRelay: Sendable {
                 progress.outcome.timeToFirstToken = .now - charge.started
             }
         }
+    }
+}
+
+/// What one relayed stream may take: `server.sse_keepalive_seconds`, `server.max_stream_seconds`
+/// and `server.max_stream_bytes`.
+struct StreamLimits: Sendable {
+    /// A comment goes to the client after this much silence; nil: never.
+    var keepalive: Duration?
+    var maxDuration: Duration?
+    var maxBytes: Int?
+
+    func exceeded(bytes: Int, since start: ContinuousClock.Instant) -> Bool {
+        if let maxBytes, bytes > maxBytes { return true }
+        if let maxDuration, ContinuousClock.now - start > maxDuration { return true }
+        return false
     }
 }

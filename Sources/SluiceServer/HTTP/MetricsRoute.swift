@@ -6,18 +6,23 @@ import NIOCore
 import Prometheus
 import SluiceCore
 
-/// `GET /metrics`: per-account figures in Prometheus's text format.
+/// `GET /metrics`: per-account figures in Prometheus's text format, and the gateway's own
+/// settlement backlog and running requests.
 ///
 /// The figures are the ones the pool keeps for selection and the admin view, read when scraped;
 /// nothing on the request path counts twice. An admin's reset of an account restarts its
 /// counters, which Prometheus treats as a counter reset, like a process restart.
 struct MetricsRoute: Sendable {
     let pool: AccountPool
+    let settlements: SettlementWriter
+    let inFlight: InFlightJournal
     /// SHA-256 of the configured bearer token; nil leaves the route open.
     let tokenDigest: SHA256.Digest?
 
-    init(pool: AccountPool, bearerToken: String) {
+    init(pool: AccountPool, settlements: SettlementWriter, inFlight: InFlightJournal, bearerToken: String) {
         self.pool = pool
+        self.settlements = settlements
+        self.inFlight = inFlight
         tokenDigest = bearerToken.isEmpty ? nil : SHA256.hash(data: Data(bearerToken.utf8))
     }
 
@@ -36,7 +41,10 @@ struct MetricsRoute: Sendable {
             }
         }
         var buffer: [UInt8] = []
-        Self.registry(for: pool.figures()).emit(into: &buffer)
+        let registry = Self.registry(for: pool.figures())
+        registry.makeGauge(descriptor: Self.settlementBacklog).set(Double(settlements.backlog))
+        registry.makeGauge(descriptor: Self.requestsRunning).set(Double(inFlight.liveCount))
+        registry.emit(into: &buffer)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
@@ -59,6 +67,15 @@ struct MetricsRoute: Sendable {
     static var cooling: MetricNameDescriptor { metric("cooling", "1 while the account or one of its models is cooling down.") }
     static var needsReauth: MetricNameDescriptor { metric("needs_reauth", "1 when the provider rejected the credential for good.") }
     static var headroom: MetricNameDescriptor { metric("headroom", unit: "ratio", "Share of its quota the provider last reported left.") }
+
+    static var settlementBacklog: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "sluice", subsystem: "settlement", metricName: "backlog",
+            helpText: "Settled requests not yet written to the store, and requests whose holds wait to settle.")
+    }
+    static var requestsRunning: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sluice", subsystem: "requests", metricName: "running", helpText: "Requests holding credits now.")
+    }
 
     static func registry(for accounts: [AccountPool.AccountFigures]) -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()

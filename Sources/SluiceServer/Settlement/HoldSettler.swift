@@ -16,6 +16,20 @@ struct PendingSettlement: Sendable {
     var poolSpend: PoolSpend?
     /// What the user's hold settled at; set once, so a retry never settles it twice.
     fileprivate(set) var charged: Credits? = nil
+    /// The request's instance died, and its holds (if any are left) are not this process's.
+    var orphaned = false
+}
+
+extension PendingSettlement {
+    /// A request claimed from a dead instance, settled at its last checkpoint. Rate windows and
+    /// shared-pool allowances are not money and are not recovered.
+    init(orphaned charge: InFlightCharge) {
+        var record = charge.record
+        let cost = record.charged
+        record.charged = .zero
+        self.init(record: record, cost: cost, keyBudgeted: charge.keyBudgeted)
+        orphaned = true
+    }
 }
 
 /// Settles a request's holds: the user's credits, then the key's spending allowance, then the key's
@@ -33,12 +47,20 @@ struct HoldSettler: Sendable {
     func settle(_ pending: inout PendingSettlement) async throws -> UsageRecord? {
         let requestID = pending.record.requestID
         if pending.charged == nil {
-            guard let settlement = try await credits.settle(requestID: requestID, cost: pending.cost) else { return nil }
-            pending.charged = settlement.charged
+            if pending.orphaned {
+                pending.charged = try await credits.settleOrphaned(userID: pending.record.userID, requestID: requestID, cost: pending.cost).charged
+            } else {
+                guard let settlement = try await credits.settle(requestID: requestID, cost: pending.cost) else { return nil }
+                pending.charged = settlement.charged
+            }
         }
         let charged = pending.charged ?? .zero
         if pending.keyBudgeted {
-            try await keyBudgets?.settle(requestID: requestID, charged: charged)
+            if pending.orphaned {
+                try await keyBudgets?.settleOrphaned(keyID: pending.record.apiKeyID, requestID: requestID, charged: charged)
+            } else {
+                try await keyBudgets?.settle(requestID: requestID, charged: charged)
+            }
             pending.keyBudgeted = false
         }
         if let tokens = pending.rateLimitedTokens {

@@ -18,6 +18,11 @@ public struct KeyBudgets: Sendable {
         _ = try await holds.settle(requestID: requestID, cost: charged)
     }
 
+    /// Settles the spend of a request whose own process died before it could.
+    func settleOrphaned(keyID: Int64, requestID: String, charged: Credits) async throws {
+        _ = try await holds.settleOrphaned(userID: keyID, requestID: requestID, cost: charged)
+    }
+
     /// The store wrote a spend of the key's; `remaining` is what it says is left.
     func persisted(keyID: Int64, charged: Credits, remaining: Credits) async {
         await holds.persisted(userID: keyID, charged: charged, balanceAfter: remaining)

@@ -13,6 +13,10 @@ struct RequestOutcome: Sendable {
         case clientDisconnect = "client_disconnect"
         case noAccount = "no_account"
         case abandoned
+        /// The instance serving it died; another instance, or this one restarted, settled it.
+        case instanceLost = "instance_lost"
+        /// The stream ran past `server.max_stream_seconds` or `server.max_stream_bytes`.
+        case streamLimit = "stream_limit"
     }
 
     var endReason: EndReason
@@ -37,7 +41,9 @@ struct RequestOutcome: Sendable {
 ///
 /// Every path that ends a request calls `settle`; a second call is a no-op. If the request is
 /// dropped without settling (the server could not even start the response), `deinit` hands its
-/// hold to the settlement writer to release for free, so no hold outlives its request.
+/// hold to the settlement writer to release for free, so no hold outlives its request. While it
+/// runs, the in-flight journal checkpoints it (`checkpoint`), so it is settled even if this
+/// process dies.
 final class RequestCharge: Sendable {
     let requestID: String
     let key: APIKeyRecord
@@ -52,13 +58,22 @@ final class RequestCharge: Sendable {
     private let allowance: SharedPoolAllowance
     private let pricing: Pricing
     private let writer: SettlementWriter
-    private let settled = Mutex(false)
-    /// The account serving the request, released when it settles.
-    private let lease = Mutex<AccountLease?>(nil)
+    private let journal: InFlightJournal?
+    private let state = Mutex(State())
+
+    struct State {
+        var settled = false
+        /// A checkpoint was taken: the settlement deletes its row.
+        var checkpointed = false
+        /// How the request would end now, as a stream reports its progress.
+        var progress: RequestOutcome? = nil
+        /// The account serving the request, released when it settles.
+        var lease: AccountLease? = nil
+    }
 
     init(
         requestID: String, key: APIKeyRecord, model: String, clientProtocol: String, stream: Bool, promptEstimate: Int,
-        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter
+        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter, journal: InFlightJournal?
     ) {
         self.requestID = requestID
         self.key = key
@@ -71,6 +86,8 @@ final class RequestCharge: Sendable {
         self.allowance = allowance
         self.pricing = pricing
         self.writer = writer
+        self.journal = journal
+        journal?.register(self)
     }
 
     deinit {
@@ -79,34 +96,59 @@ final class RequestCharge: Sendable {
 
     /// The account that serves this request; its slot is freed when the request settles.
     func attach(_ lease: AccountLease) {
-        self.lease.withLock { $0 = lease }
+        state.withLock { $0.lease = lease }
+    }
+
+    /// How the request would end if it ended now; what a checkpoint charges.
+    func progressed(_ outcome: RequestOutcome) {
+        state.withLock { $0.progress = outcome }
     }
 
     /// Charges for what the request used and queues its ledger entry and usage row. When the holds
     /// cannot be reached, the settlement writer settles it once they can.
     func settle(_ outcome: RequestOutcome) async {
-        guard var pending = claim(outcome) else { return }
-        do {
-            if let record = try await writer.settler.settle(&pending) { writer.enqueue(record) }
-        } catch {
-            writer.settleLater(pending)
+        guard let pending = claim(outcome) else { return }
+        await writer.settle(pending)
+    }
+
+    /// What the request would be charged if its process died now, by the same rule as `settle`;
+    /// nil once it settled.
+    func checkpoint() -> InFlightCharge? {
+        let progress: RequestOutcome? = state.withLock { state in
+            guard !state.settled else { return nil }
+            state.checkpointed = true
+            return state.progress ?? RequestOutcome(endReason: .instanceLost, status: 499)
         }
+        guard var outcome = progress else { return nil }
+        outcome.endReason = .instanceLost
+        let (record, cost, _) = price(outcome)
+        var charge = InFlightCharge(record: record, keyBudgeted: keyBudgeted)
+        charge.record.charged = cost
+        return charge
     }
 
     /// The first call frees the account and prices the outcome; later calls get nil.
-    ///
+    private func claim(_ outcome: RequestOutcome) -> PendingSettlement? {
+        let (first, checkpointed, lease) = state.withLock { state in
+            defer { state.settled = true }
+            return (!state.settled, state.checkpointed, state.lease.take())
+        }
+        guard first else { return nil }
+        journal?.remove(requestID)
+        lease?.release()
+        var (record, cost, usage) = price(outcome)
+        record.checkpointed = checkpointed
+        return PendingSettlement(
+            record: record, cost: cost, keyBudgeted: keyBudgeted,
+            rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens,
+            poolSpend: lease.flatMap { allowance.spending(key, lease: $0, usage: usage) })
+    }
+
     /// The charging rule: reported usage is charged at the serving account's price. Without reported
     /// usage, a request that produced output is charged an estimate (prompt estimated from the body,
     /// completion from the content chunks relayed), flagged as one. A request that produced no output
-    /// costs nothing. This holds for completed, failed and disconnected requests alike.
-    private func claim(_ outcome: RequestOutcome) -> PendingSettlement? {
-        let first = settled.withLock { done in
-            defer { done = true }
-            return !done
-        }
-        guard first else { return nil }
-        let lease = self.lease.withLock { $0.take() }
-        lease?.release()
+    /// costs nothing. This holds for completed, failed, disconnected and lost requests alike.
+    private func price(_ outcome: RequestOutcome) -> (UsageRecord, cost: Credits, TokenUsage) {
         let estimated = outcome.usage == nil && outcome.producedOutput
         let usage =
             outcome.usage
@@ -120,10 +162,7 @@ final class RequestCharge: Sendable {
             accountID: outcome.accountID, usage: usage, charged: .zero, costEstimated: estimated,
             latencyMs: Self.millis(.now - started), ttftMs: outcome.timeToFirstToken.map(Self.millis),
             status: outcome.status, endReason: outcome.endReason.rawValue, stream: stream)
-        return PendingSettlement(
-            record: record, cost: cost, keyBudgeted: keyBudgeted,
-            rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens,
-            poolSpend: lease.flatMap { allowance.spending(key, lease: $0, usage: usage) })
+        return (record, cost, usage)
     }
 
     static func millis(_ d: Duration) -> Int {

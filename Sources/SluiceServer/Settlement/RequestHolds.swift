@@ -12,6 +12,7 @@ struct RequestHolds: Sendable {
     let pricing: Pricing
     let allowance: SharedPoolAllowance
     let writer: SettlementWriter
+    let journal: InFlightJournal?
 
     /// The worst case: prompt tokens estimated from the body, plus `max_tokens` clamped to the
     /// model's limit (the limit when absent), at the highest price any account charges for it.
@@ -42,6 +43,6 @@ struct RequestHolds: Sendable {
         }
         return RequestCharge(
             requestID: requestID, key: key, model: request.summary.model, clientProtocol: request.clientAPI ?? request.clientProtocol.rawValue, stream: request.summary.stream,
-            promptEstimate: promptEstimate, keyBudgeted: keyBudgeted, allowance: allowance, pricing: pricing, writer: writer)
+            promptEstimate: promptEstimate, keyBudgeted: keyBudgeted, allowance: allowance, pricing: pricing, writer: writer, journal: journal)
     }
 }

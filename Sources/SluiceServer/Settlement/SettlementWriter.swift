@@ -79,7 +79,10 @@ public final class SettlementWriter: Service {
     /// Whether the queue is full; new requests are refused until it drains. The batch being written
     /// counts too: while the store is down its write is retried, and its charges are as unwritten
     /// as the queued ones.
-    public var isBackedUp: Bool { state.withLock { $0.queue.count + $0.inFlight + $0.unsettled.count + $0.settling >= capacity } }
+    public var isBackedUp: Bool { backlog >= capacity }
+
+    /// Requests whose charges are decided but not yet in the store.
+    public var backlog: Int { state.withLock { $0.queue.count + $0.inFlight + $0.unsettled.count + $0.settling } }
 
     /// Queues a settled request. Never blocks and never refuses: the money is already decided.
     public func enqueue(_ record: UsageRecord) {
@@ -89,6 +92,17 @@ public final class SettlementWriter: Service {
         }
         batchIsFull?.resume()
         ring.yield()
+    }
+
+    /// Settles a request's holds now and queues its record; when the holds cannot be reached, the
+    /// writer retries until they can.
+    func settle(_ pending: PendingSettlement) async {
+        var pending = pending
+        do {
+            if let record = try await settler.settle(&pending) { enqueue(record) }
+        } catch {
+            settleLater(pending)
+        }
     }
 
     /// Queues a request whose holds are still to settle. Never blocks and never refuses.

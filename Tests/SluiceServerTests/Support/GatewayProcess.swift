@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import SluiceServer
 import SluiceTestSupport
+import Testing
 
 /// A `sluice serve` child process, for tests that need several real instances.
 final class GatewayProcess {
@@ -36,13 +37,33 @@ final class GatewayProcess {
             if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(1)), response.status == .ok { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        stop()
+        process.signal(SIGKILL)
+        process.waitUntilExit()
         throw StartupError("sluice on port \(port) did not become healthy; its log: \(logPath)")
     }
 
-    /// SIGTERM, the way an operator stops it: settles drain before it exits.
-    func stop() {
+    /// SIGTERM, the way an operator stops it: settles drain before it exits. Polled, not waited
+    /// on: a blocking wait would hold one of the cooperative pool's two threads, and with two
+    /// such waits every gateway of the suite would stall. One that does not stop within
+    /// `limit` is killed, and that is an issue of the test.
+    func stop(within limit: Duration = .seconds(20)) async {
         process.signal(SIGTERM)
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                Issue.record("sluice on port \(port) did not stop on SIGTERM within \(limit); the end of its log:\n\(log.suffix(3000))")
+                process.signal(SIGKILL)
+                break
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+    }
+
+    /// SIGKILL, the way a crash or the OOM killer stops it: nothing drains.
+    func kill() {
+        process.signal(SIGKILL)
         process.waitUntilExit()
     }
 

@@ -24,6 +24,7 @@ struct Harness {
     let gateway: Gateway
     let control: MockControl
     let baseURL: String
+    var port: Int { Int(baseURL.split(separator: ":").last ?? "") ?? 0 }
     let mockBaseURL: String
     let config: SluiceConfig
 

@@ -75,7 +75,11 @@ import Testing
             #expect(try await h.gateway.store.balance(userID: user.userID) == Credits(micros: 13_345_678))
 
             let adjust = try await h.api(path, method: .POST, body: #"{"amount":-100,"reason":"too much","type":"adjust"}"#, as: admin)
-            #expect(adjust.status == 400 && adjust.error?["param"] as? String == "amount")
+            // Sound requests that the balance they meet cannot take: below zero, or above the most a balance holds.
+            #expect(adjust.status == 409 && adjust.error?["param"] as? String == "amount")
+            let tooMuch = try await h.api(path, method: .POST, body: #"{"amount":999999999999,"reason":"overflow"}"#, as: admin)
+            #expect(tooMuch.status == 409 && tooMuch.error?["param"] as? String == "amount")
+            #expect(try await h.gateway.store.balance(userID: user.userID) == Credits(micros: 13_345_678))
             #expect(try await h.api(path, method: .POST, body: #"{"amount":1}"#, as: admin).error?["param"] as? String == "reason")
             #expect(try await h.api(path, method: .POST, body: #"{"amount":1,"reason":"x"}"#, as: user).status == 403)
             #expect(try await h.api("/api/admin/users/999999/credits", method: .POST, body: #"{"amount":1,"reason":"x"}"#, as: admin).status == 404)

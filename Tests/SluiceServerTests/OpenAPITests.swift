@@ -21,6 +21,27 @@ import Testing
             ] {
                 #expect(paths[path]?[method] != nil, "\(method) \(path) is not described")
             }
+            // Errors are listed by status, each in the route's own shape, so a client (or a fuzzer)
+            // can tell an undocumented one; a catch-all `default` would hide it.
+            for (path, operations) in paths {
+                for (method, operation) in operations {
+                    let responses = try #require((operation as? [String: Any])?["responses"] as? [String: Any], "\(method) \(path)")
+                    #expect(responses["default"] == nil, "\(method) \(path) has a catch-all response")
+                    let secured = ((operation as? [String: Any])?["security"] as? [[String: Any]])?.isEmpty == false
+                    let unauthorized = ((responses["401"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any]
+                    let shape = (unauthorized?["schema"] as? [String: String])?["$ref"]
+                    let expected = path.hasPrefix("/v1/messages") ? "AnthropicError" : path.hasPrefix("/v1beta") ? "GoogleError" : "Error"
+                    #expect(!secured || shape == "#/components/schemas/\(expected)", "\(method) \(path) documents its 401 as \(shape ?? "nothing")")
+                }
+            }
+            // What the gateway itself checks of a chat request is in the document: a message's role, for one.
+            let chat = try #require(paths["/v1/chat/completions"]?["post"] as? [String: Any])
+            let chatSchema = try #require(
+                (((chat["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"]
+                    as? [String: Any])
+            let message = try #require(((chatSchema["properties"] as? [String: Any])?["messages"] as? [String: Any])?["items"] as? [String: Any])
+            #expect(message["required"] as? [String] == ["role", "content"])
+
             // Every described /api operation is served: unrouted, it would answer 404 or 405; routed,
             // an anonymous call is refused (401) or, on public routes, answered.
             for (path, operations) in paths where path.hasPrefix("/api") {

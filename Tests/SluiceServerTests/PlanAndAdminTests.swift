@@ -75,7 +75,9 @@ import Testing
             #expect(try await h.api(path, method: .PATCH, body: #"{"trust_level":5}"#, as: admin).status == 400)
             #expect(try await h.api(path, method: .PATCH, body: #"{"plan":"gold"}"#, as: admin).status == 400)
             #expect(try await h.api(path, method: .PATCH, body: #"{"status":"banned"}"#, as: admin).status == 400)
-            #expect(try await h.api("/api/admin/users/\(admin.userID)", method: .PATCH, body: #"{"role":"user"}"#, as: admin).status == 400)
+            // Forbidden, not invalid: the same change is one another admin may make.
+            let demoteSelf = try await h.api("/api/admin/users/\(admin.userID)", method: .PATCH, body: #"{"role":"user"}"#, as: admin)
+            #expect(demoteSelf.status == 403 && demoteSelf.errorCode == "cannot_change_self")
 
             let key = try await h.api("/api/api-keys", method: .POST, body: "{}", as: user)
             let keyID = try #require(key.json?["id"] as? Int)

@@ -2,48 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// A JSON Schema, as small as `/openapi.json` needs.
-indirect enum Schema: Sendable {
-    case string(format: String? = nil, values: [String]? = nil)
-    case integer
-    case number
-    case boolean
-    case array(Schema)
-    case object([(String, Schema)], required: [String] = [])
-    /// A JSON value that may be null.
-    case nullable(Schema)
-    /// A named schema in `components.schemas`.
-    case ref(String)
-
-    static let text = Schema.string()
-    static let time = Schema.string(format: "date-time")
-    /// Credits: a decimal number, exact to six decimals.
-    static let credits = Schema.number
-
-    var json: [String: Any] {
-        switch self {
-        case .string(let format, let values):
-            var out: [String: Any] = ["type": "string"]
-            if let format { out["format"] = format }
-            if let values { out["enum"] = values }
-            return out
-        case .integer: return ["type": "integer"]
-        case .number: return ["type": "number"]
-        case .boolean: return ["type": "boolean"]
-        case .array(let items): return ["type": "array", "items": items.json]
-        case .object(let properties, let required):
-            var out: [String: Any] = [
-                "type": "object", "properties": Dictionary(uniqueKeysWithValues: properties.map { ($0.0, $0.1.json) }),
-            ]
-            if !required.isEmpty { out["required"] = required }
-            return out
-        case .nullable(let inner):
-            return ["oneOf": [inner.json, ["type": "null"]]]
-        case .ref(let name): return ["$ref": "#/components/schemas/\(name)"]
-        }
-    }
-}
-
 /// One `/api` operation: what the router serves and what `/openapi.json` says about it, from the
 /// same value, so the description cannot drift from the routes. Its access is set by the
 /// `EndpointRegistry` method that registers it, the same one that puts it behind sign-in.
@@ -62,10 +20,32 @@ struct Endpoint: Sendable {
     var summary: String
     var access = Access.anyone
     var query: [(String, Schema, String)] = []
+    /// The path parameter's schema outside `/api`, where it is not an id.
+    var pathSchema: Schema? = nil
     var request: Schema? = nil
     var status = 200
     var response: Schema? = nil
+    /// Errors this operation answers beyond those its access, body, query and path imply (see
+    /// `errorStatuses`): 409 for a conflict, 429 for a limit, 502 and 503 for upstream trouble.
+    var errors: [Int] = []
+    /// The schema, in `components.schemas`, of its error bodies: the route's own error shape.
+    var errorSchema = "Error"
+    /// Statuses answered with `response`'s schema rather than an error (`/health`'s 503).
+    var alsoAnswersWithResponse: [Int] = []
+    /// Whether a `stream: true` request is answered with server-sent events.
+    var streams = false
     var tag: String
+
+    /// Every error status the operation can answer: 400 for a bad body or query, 401 without
+    /// valid credentials, 403 for a disabled user or a user who is not an admin, 404 for an `/api`
+    /// id that names nothing, and `errors`.
+    var errorStatuses: [Int] {
+        var statuses = Set(errors)
+        if request != nil || !query.isEmpty { statuses.insert(400) }
+        if access != .anyone { statuses.formUnion([401, 403]) }
+        if path.hasPrefix("/api"), path.contains("{") { statuses.insert(404) }
+        return statuses.sorted()
+    }
 }
 
 /// Collects endpoints as they are registered on the router, while `buildApplication` runs. One

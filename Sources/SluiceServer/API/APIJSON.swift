@@ -20,7 +20,13 @@ enum APIJSON {
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            guard let date = RFC3339Date.time(try container.decode(String.self)) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "an RFC 3339 time such as 2026-11-01T12:00:00Z is required")
+            }
+            return date
+        }
         return decoder
     }()
 
@@ -107,13 +113,18 @@ struct QueryParameters {
         return value
     }
 
-    /// An ISO 8601 time or a date (`2026-11-01`, midnight UTC).
+    /// An RFC 3339 time or a date (`2026-11-01`, midnight UTC).
     func date(_ name: String) throws -> Date? {
         guard let text = string(name) else { return nil }
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        if let date = try? Date(text + "T00:00:00Z", strategy: .iso8601) { return date }
-        throw GatewayError.invalidRequest("Query parameter `\(name)` must be an ISO 8601 time or a date such as 2026-11-01.", param: name)
+        if let date = RFC3339Date.time(text) ?? RFC3339Date.day(text) { return date }
+        throw GatewayError.invalidRequest("Query parameter `\(name)` must be an RFC 3339 time or a date such as 2026-11-01.", param: name)
     }
+
+    /// How `/openapi.json` describes what `page()` reads.
+    static let pageParameters: [(String, Schema, String)] = [
+        ("limit", .boundedInteger(1...200), "1-200, default 50."), ("offset", .boundedInteger(0...1_000_000), "Rows to skip."),
+        ("cursor", .positiveInteger, "Rows older than this id."),
+    ]
 
     /// `limit` (1–200, default 50), `offset`, and `cursor` (the last id of the previous page).
     func page() throws -> PageRequest {

@@ -30,14 +30,22 @@ struct APIKeyRoutes {
             Endpoint(
                 method: .get, path: "/api/api-keys", summary: "Your API keys (never the keys themselves).",
                 response: .object([("data", .array(Self.keySchema))]), tag: "api-keys"), list)
+        // `allowed_models` must name models the pool serves, and `expires_at` must be in the future:
+        // both depend on when the request comes, which a schema cannot say; the summary does.
         registry.user(
             Endpoint(
-                method: .post, path: "/api/api-keys", summary: "Create an API key. The key is in this answer and never again.",
-                request: .object([
-                    ("name", .text), ("allowed_models", .nullable(.array(.text))), ("expires_at", .nullable(.time)),
-                    ("rpm_limit", .nullable(.integer)), ("tpm_limit", .nullable(.integer)), ("spend_limit", .nullable(.credits)),
-                    ("ip_allowlist", .nullable(.array(.text))),
-                ]), status: 201, response: Self.keySchema, tag: "api-keys"), create)
+                method: .post, path: "/api/api-keys",
+                summary: """
+                    Create an API key. The key is in this answer and never again. `allowed_models` are models the gateway serves; \
+                    `expires_at` is in the future.
+                    """,
+                request: .object(
+                    [
+                        ("name", .nullable(.string(length: 0...100))), ("allowed_models", .nullable(.array(.text))),
+                        ("expires_at", .nullable(.time)), ("rpm_limit", .nullable(.positiveInteger)), ("tpm_limit", .nullable(.positiveInteger)),
+                        ("spend_limit", .nullable(.creditsInput(.positive))), ("ip_allowlist", .nullable(.array(.ipNetwork))),
+                    ], closed: true),
+                status: 201, response: Self.keySchema, errors: [409], tag: "api-keys"), create)
         registry.user(
             Endpoint(
                 method: .delete, path: "/api/api-keys/{id}", summary: "Revoke an API key; it is refused within a second.",

@@ -46,13 +46,38 @@ struct AccountRoutes {
     /// Accounts one user may contribute.
     static let maxAccountsPerUser = 50
 
+    /// What `validate(_:current:offered:)` accepts of the settings an owner may change.
+    static let settingsSchema: [(String, Schema)] = [
+        ("priority", .nullable(.boundedInteger(-1000...1000))), ("weight", .nullable(.boundedInteger(1...1000))),
+        ("share_mode", .nullable(.string(values: ShareMode.allCases.map(\.rawValue)))), ("reserve_percent", .nullable(.boundedInteger(0...100))),
+        ("max_concurrency", .nullable(.boundedInteger(0...10_000))),
+    ]
+    static let secretSchema = Schema.string(length: 1...maxSecretCharacters)
+    /// `http://[user:password@]host:port`, as `UpstreamProxy` reads it, or empty for none.
+    static let proxySchema: Schema = {
+        let credentials = "([A-Za-z0-9._~-]+(:[A-Za-z0-9._~-]*)?@)?"
+        let label = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+        let port = "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+        return .string(pattern: "^(|http://\(credentials)\(label)(\\.\(label))*:\(port))$")
+    }()
+    static let maxSecretCharacters = 16 << 10
+
+    /// A new account of each provider: its models are the provider's, and `oauth` is a kind only
+    /// where the provider has a token endpoint.
+    func newAccountSchema() -> Schema {
+        .anyOf(api.catalog.providers.values.sorted { $0.id < $1.id }.map { manifest in
+            let kinds = AccountKind.allCases.filter { $0 != .oauth || manifest.oauth != nil }.map(\.rawValue)
+            return .object(
+                [
+                    ("provider", .string(values: [manifest.id])), ("kind", .nullable(.string(values: kinds))), ("secret", Self.secretSchema),
+                    ("models", .nullable(.array(.string(values: manifest.models.map(\.id))))), ("proxy_url", .nullable(Self.proxySchema)),
+                ] + Self.settingsSchema,
+                required: ["provider", "secret"], closed: true)
+        })
+    }
+
     func register(on registry: EndpointRegistry) {
         let account = Schema.ref("Account")
-        let settings: [(String, Schema)] = [
-            ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
-            ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
-            ("max_concurrency", .integer), ("proxy_url", .text),
-        ]
         registry.user(
             Endpoint(
                 method: .get, path: "/api/accounts", summary: "Your upstream accounts and their live state (never their secrets).",
@@ -62,17 +87,23 @@ struct AccountRoutes {
                 method: .post, path: "/api/accounts",
                 summary: """
                     Contribute an upstream account. `share_mode: surplus` lends it to others above `reserve_percent` of its quota. \
-                    `proxy_url` (http://[user:password@]host:port) sends every call through that HTTP CONNECT proxy, never around it.
+                    `proxy_url` (http://[user:password@]host:port) sends every call through that HTTP CONNECT proxy, never around it. \
+                    An `oauth` account's `secret` is JSON with `access_token`, `refresh_token` and optionally `expires_at`.
                     """,
-                request: .object(
-                    [("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))), ("secret", .text)] + settings,
-                    required: ["provider", "secret"]),
-                status: 201, response: account, tag: "accounts"), create)
+                request: newAccountSchema(), status: 201, response: account, errors: [409], tag: "accounts"), create)
         registry.user(
             Endpoint(
                 method: .patch, path: "/api/accounts/{id}",
-                summary: "Change your account; a new `secret` also clears needs re-auth, an empty `proxy_url` removes the proxy.",
-                request: .object([("secret", .text), ("enabled", .boolean)] + settings), response: account, tag: "accounts"),
+                summary: """
+                    Change your account; a new `secret` also clears needs re-auth, an empty `proxy_url` removes the proxy. `models` \
+                    are the account's provider's; an `oauth` account's `secret` is its tokens' JSON.
+                    """,
+                request: .object(
+                    [
+                        ("secret", .nullable(Self.secretSchema)), ("enabled", .nullable(.boolean)), ("models", .nullable(.array(.text))),
+                        ("proxy_url", .nullable(Self.proxySchema)),
+                    ] + Self.settingsSchema, closed: true),
+                response: account, tag: "accounts"),
             update)
         registry.user(
             Endpoint(method: .delete, path: "/api/accounts/{id}", summary: "Remove your account.", status: 204, tag: "accounts"),
@@ -226,8 +257,9 @@ struct AccountRoutes {
 
     /// Checks a change and turns it into a store update. `offered`: the provider's models.
     static func validate(_ change: Change, current: AccountSharing, offered: Set<String>) throws -> AccountUpdate {
-        if let secret = change.secret, secret.isEmpty || secret.utf8.count > 16 << 10 {
-            throw GatewayError.invalidRequest("`secret` must be 1 to 16384 bytes.", param: "secret")
+        // Counted in Unicode scalars, as JSON Schema's `maxLength` counts, so the document states the rule.
+        if let secret = change.secret, secret.isEmpty || secret.unicodeScalars.count > maxSecretCharacters {
+            throw GatewayError.invalidRequest("`secret` must be 1 to \(maxSecretCharacters) characters.", param: "secret")
         }
         if let unknown = change.models?.first(where: { !offered.contains($0) }) {
             throw GatewayError.invalidRequest("The provider has no model `\(unknown)`.", param: "models")
@@ -274,16 +306,15 @@ struct AdminAccountRoutes {
             Endpoint(
                 method: .get, path: "/api/admin/accounts",
                 summary: "Every upstream account: state per scope, cooling-until, headroom, in flight, error rate, last error.",
-                query: [("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"]), "Only accounts in this state.")],
+                query: [("state", .string(values: AccountView.states), "Only accounts in this state.")],
                 response: .object([("data", .array(account))]), tag: "admin"), list)
         registry.admin(
             Endpoint(
-                method: .patch, path: "/api/admin/accounts/{id}", summary: "Enable, disable or re-weigh an account.",
-                request: .object([
-                    ("enabled", .boolean), ("models", .array(.text)), ("priority", .integer), ("weight", .integer),
-                    ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
-                    ("max_concurrency", .integer),
-                ]), response: account, tag: "admin"), update)
+                method: .patch, path: "/api/admin/accounts/{id}",
+                summary: "Enable, disable or re-weigh an account. `models` are the account's provider's.",
+                request: .object(
+                    [("enabled", .nullable(.boolean)), ("models", .nullable(.array(.text)))] + AccountRoutes.settingsSchema, closed: true),
+                response: account, tag: "admin"), update)
         registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/accounts/{id}/reset",

@@ -81,12 +81,14 @@ struct AccountView: Encodable {
         createdAt = record.createdAt
     }
 
+    static let states = ["ok", "cooling", "needs_reauth", "disabled"]
+
     static let schema: Schema = .object([
         ("id", .integer), ("provider", .text), ("kind", .string(values: AccountKind.allCases.map(\.rawValue))),
         ("models", .array(.text)), ("priority", .integer), ("weight", .integer), ("owner_id", .nullable(.integer)),
         ("share_mode", .string(values: ShareMode.allCases.map(\.rawValue))), ("reserve_percent", .integer),
         ("max_concurrency", .nullable(.integer)), ("proxy", .nullable(.text)), ("enabled", .boolean), ("needs_reauth", .boolean),
-        ("state", .string(values: ["ok", "cooling", "needs_reauth", "disabled"])),
+        ("state", .string(values: states)),
         ("scopes", .array(.object([
             ("model", .nullable(.text)), ("cooling_until", .nullable(.time)), ("reason", .nullable(.text)), ("backoff_level", .integer),
             ("verify_at", .nullable(.time)),

@@ -18,7 +18,7 @@ struct AdminUserRoutes {
         registry.admin(
             Endpoint(
                 method: .get, path: "/api/admin/users", summary: "Users, newest first; `search` matches part of the email.",
-                query: [("search", .text, "Part of an email."), ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip.")],
+                query: [("search", .text, "Part of an email.")] + QueryParameters.pageParameters,
                 response: .object([("data", .array(.ref("User")))]), tag: "admin"), list)
         registry.admin(
             Endpoint(method: .get, path: "/api/admin/users/{id}", summary: "One user.", response: .ref("User"), tag: "admin"),
@@ -26,15 +26,17 @@ struct AdminUserRoutes {
         registry.admin(
             Endpoint(
                 method: .patch, path: "/api/admin/users/{id}", summary: "Change a user's status, role, trust level or plan.",
-                request: .object([
-                    ("status", .string(values: ["active", "disabled", "muted"])), ("role", .string(values: ["user", "admin"])),
-                    ("trust_level", .integer), ("plan", .string(values: SluiceConfig.Plan.names)),
-                ]), response: .ref("User"), tag: "admin"), update)
+                request: .object(
+                    [
+                        ("status", .nullable(.string(values: ["active", "disabled", "muted"]))), ("role", .nullable(.string(values: ["user", "admin"]))),
+                        ("trust_level", .nullable(.boundedInteger(0...4))), ("plan", .nullable(.string(values: SluiceConfig.Plan.names))),
+                    ], closed: true),
+                response: .ref("User"), tag: "admin"), update)
         registry.admin(
             Endpoint(
                 method: .get, path: "/api/admin/users/{id}/activity",
                 summary: "Sign-ins, key changes, credit and plan changes: who, when, from where.",
-                query: [("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Older than this id.")],
+                query: QueryParameters.pageParameters,
                 response: .object([("data", .array(.ref("Activity"))), ("next_cursor", .nullable(.integer))]), tag: "admin"), activity)
     }
 
@@ -61,7 +63,10 @@ struct AdminUserRoutes {
             throw GatewayError.invalidRequest("`plan` must be one of \(SluiceConfig.Plan.names.joined(separator: ", ")).", param: "plan")
         }
         if id == admin.id, body.role == .user || body.status == .disabled {
-            throw GatewayError.invalidRequest("Admins cannot demote or disable themselves; ask another admin.", param: body.role != nil ? "role" : "status")
+            // Forbidden rather than invalid: the same change is fine for any other admin to make.
+            throw GatewayError(
+                status: 403, type: "permission_error", code: "cannot_change_self", param: body.role != nil ? "role" : "status",
+                message: "Admins cannot demote or disable themselves; ask another admin.", shouldRetry: false)
         }
         guard let before = try await api.store.user(id: id) else { throw GatewayError.notFound("No such user.") }
         guard let after = try await api.store.updateUser(

@@ -28,22 +28,34 @@ struct AuthRoutes {
     static let sessionSchema = Schema.object([
         ("access_token", .text), ("token_type", .text), ("expires_in", .integer), ("refresh_token", .text), ("user", userSchema),
     ])
-    static let credentialsSchema = Schema.object([("email", .text), ("password", .text)], required: ["email", "password"])
+    /// Signing in takes any strings: a wrong pair is a 401, not a 400.
+    static let credentialsSchema = Schema.object([("email", .text), ("password", .text)], required: ["email", "password"], closed: true)
+    /// Registering checks both (`looksLikeEmail`, `PasswordHasher.validate`). The password's limit
+    /// is bcrypt's, 72 bytes of UTF-8, which JSON Schema cannot count; `maxLength` is the most
+    /// characters it can be, and the description says the rest.
+    static let registrationSchema = Schema.object(
+        [
+            ("email", .string(format: "email", length: 3...254, pattern: #"^[^@\s]+@[^@\s]*\.[^@\s]*$"#)),
+            ("password", .string(length: PasswordHasher.minCharacters...PasswordHasher.maxBytes)),
+        ], required: ["email", "password"], closed: true)
 
     func register(on registry: EndpointRegistry) {
         registry.anyone(
             Endpoint(
-                method: .post, path: "/api/auth/register", summary: "Create an account with email and password.",
-                request: Self.credentialsSchema, status: 201, response: Self.userSchema, tag: "auth"), registerUser)
+                method: .post, path: "/api/auth/register",
+                summary: "Create an account with email and password (8 characters to 72 bytes of UTF-8). 403 when registration is closed.",
+                request: Self.registrationSchema, status: 201, response: Self.userSchema, errors: [403, 409, 429, 503], tag: "auth"),
+            registerUser)
         registry.anyone(
             Endpoint(
                 method: .post, path: "/api/auth/login", summary: "Sign in: an access token and a single-use refresh token.",
-                request: Self.credentialsSchema, response: Self.sessionSchema, tag: "auth"), login)
+                request: Self.credentialsSchema, response: Self.sessionSchema, errors: [401, 403, 429, 503], tag: "auth"), login)
         registry.anyone(
             Endpoint(
                 method: .post, path: "/api/auth/refresh",
                 summary: "Trade a refresh token for new tokens. A reused refresh token revokes its whole sign-in.",
-                request: .object([("refresh_token", .text)], required: ["refresh_token"]), response: Self.sessionSchema, tag: "auth"),
+                request: .object([("refresh_token", .text)], required: ["refresh_token"], closed: true), response: Self.sessionSchema,
+                errors: [401], tag: "auth"),
             refresh)
         registry.user(
             Endpoint(
@@ -56,7 +68,7 @@ struct AuthRoutes {
             Endpoint(
                 method: .patch, path: "/api/auth/me",
                 summary: "Change your own settings: only `pool_preference` (which accounts your requests try first).",
-                request: .object([("pool_preference", .string(values: PoolPreference.allCases.map(\.rawValue)))]),
+                request: .object([("pool_preference", .nullable(.string(values: PoolPreference.allCases.map(\.rawValue))))], closed: true),
                 response: Self.userSchema, tag: "auth"), updateMe)
     }
 

@@ -10,6 +10,8 @@ struct CreditRoutes {
     let api: APIServices
 
     static let transactionSchema = Schema.ref("Transaction")
+    /// The most credits an admin may bring a balance to.
+    static let maxBalance = Credits(whole: 1_000_000_000_000)
 
     func register(on registry: EndpointRegistry) {
         registry.user(
@@ -22,30 +24,46 @@ struct CreditRoutes {
                 summary: "Your ledger, newest first. Page with limit and offset, or with cursor (the next_cursor of the last page).",
                 query: [
                     ("type", .string(values: ["recharge", "grant", "consume", "refund", "adjust"]), "Only this kind."),
-                    ("from", .time, "From this time or date, inclusive."), ("to", .time, "Before this time or date."),
-                    ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Rows older than this id."),
-                ],
+                    ("from", .timeOrDate, "From this time or date, inclusive."), ("to", .timeOrDate, "Before this time or date."),
+                ] + QueryParameters.pageParameters,
                 response: .object([("data", .array(Self.transactionSchema)), ("next_cursor", .nullable(.integer))]), tag: "credits"),
             transactions)
         registry.user(
             Endpoint(
                 method: .post, path: "/api/credits/redeem", summary: "Redeem a code for credits. Each user redeems a code once.",
-                request: .object([("code", .text)], required: ["code"]),
-                response: .object([("credited", .credits), ("balance", .credits)]), tag: "credits"), redeem)
+                request: .object([("code", .text)], required: ["code"], closed: true),
+                response: .object([("credited", .credits), ("balance", .credits)]), errors: [404, 409], tag: "credits"), redeem)
         registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/users/{id}/credits",
-                summary: "Recharge or adjust a user's credits. Send Idempotency-Key: a repeat replays the first answer.",
-                request: .object(
-                    [("amount", .credits), ("reason", .text), ("type", .string(values: ["recharge", "adjust"]))], required: ["amount", "reason"]),
-                response: Self.transactionSchema, tag: "admin"), adminCredit)
+                summary: """
+                    Recharge or adjust a user's credits. Send Idempotency-Key: a repeat replays the first answer; the same key with \
+                    another body is a 422.
+                    """,
+                request: .anyOf([
+                    Self.adjustment(type: "recharge", amount: .creditsInput(.positive), required: ["amount", "reason"]),
+                    Self.adjustment(type: "adjust", amount: .creditsInput(.nonZero), required: ["amount", "reason", "type"]),
+                ]),
+                response: Self.transactionSchema, errors: [409, 422], tag: "admin"), adminCredit)
         registry.admin(
             Endpoint(
                 method: .post, path: "/api/admin/redemption-codes", summary: "Make redemption codes. The codes are shown in this answer only.",
                 request: .object(
-                    [("value", .credits), ("max_uses", .integer), ("expires_at", .nullable(.time)), ("count", .integer)],
-                    required: ["value"]),
+                    [
+                        ("value", .creditsInput(.positive)), ("max_uses", .nullable(.boundedInteger(1...1_000_000))),
+                        ("expires_at", .nullable(.time)), ("count", .nullable(.boundedInteger(1...1000))),
+                    ],
+                    required: ["value"], closed: true),
                 status: 201, response: .object([("codes", .array(.text))]), tag: "admin"), createCodes)
+    }
+
+    /// A recharge (the default `type`) adds a positive amount; an adjustment adds or takes any
+    /// other amount, but never below a zero balance (409). `reason` is trimmed, then 1 to 500
+    /// characters.
+    static func adjustment(type: String, amount: Schema, required: [String]) -> Schema {
+        .object(
+            [("amount", amount), ("reason", .string(length: 1...500, pattern: #"\S"#)), ("type", .string(values: [type]))],
+            required: required, closed: true)
     }
 
     @Sendable func balance(_ request: Request, context: UserContext) async throws -> Response {
@@ -109,8 +127,13 @@ struct CreditRoutes {
         let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty, reason.count <= 500 else { throw GatewayError.invalidRequest("`reason` is required, at most 500 characters.", param: "reason") }
         guard let user = try await api.store.user(id: userID) else { throw GatewayError.notFound("No such user.") }
+        // Far below where the fixed point overflows, so no sum of a balance and an amount can.
+        if user.balance + body.amount.credits > Self.maxBalance {
+            throw GatewayError.conflict("This would take the balance above \(Self.maxBalance) credits, the most a balance may hold.", param: "amount")
+        }
         if kind == .adjust, user.balance + body.amount.credits < .zero {
-            throw GatewayError.invalidRequest("This adjustment would take the balance below zero.", param: "amount")
+            // The request is sound; the balance it meets is not enough.
+            throw GatewayError.conflict("This adjustment would take the balance below zero.", param: "amount")
         }
 
         let idempotencyKey = request.headers[.idempotencyKey]

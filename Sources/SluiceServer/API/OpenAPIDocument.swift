@@ -48,8 +48,31 @@ enum OpenAPIDocument {
             ("pool_allowance", .object([("capacity", .integer), ("recovery_per_hour", .integer), ("unit", .text)])),
         ]),
         "Error": .object(
-            [("error", .object([("message", .text), ("type", .text), ("param", .nullable(.text)), ("code", .nullable(.text))]))],
+            [(
+                "error",
+                .object(
+                    [("message", .text), ("type", .text), ("param", .nullable(.text)), ("code", .nullable(.text))],
+                    required: ["message", "type", "param", "code"])
+            )],
             required: ["error"]),
+        // `/v1/messages` answers errors as Anthropic does, `/v1beta` as Google does.
+        "AnthropicError": .object(
+            [("type", .string(values: ["error"])), ("error", .object([("type", .text), ("message", .text)], required: ["type", "message"]))],
+            required: ["type", "error"]),
+        "GoogleError": .object(
+            [("error", .object([("code", .integer), ("message", .text), ("status", .text)], required: ["code", "message", "status"]))],
+            required: ["error"]),
+    ]
+
+    /// One event of a `text/event-stream` answer; its `data` is the protocol's JSON, as text.
+    static let serverSentEvent = Schema.object([("event", .text), ("data", .text), ("id", .text)])
+
+    static let statusDescriptions: [Int: String] = [
+        400: "The request is not valid; `param` names the field.", 401: "Missing, unknown, revoked or expired credentials.",
+        403: "Not allowed: a disabled user, a user who is not an admin, or a model the key may not use.",
+        404: "No such resource or model.", 409: "Conflicts with what exists.", 422: "An Idempotency-Key reused with another body.",
+        429: "A limit: credits, rate, sign-in attempts, shared-pool allowance or upstream capacity.", 502: "The upstream failed.",
+        503: "No upstream account, or a dependency (database, Redis), is available right now.",
     ]
 
     static func build(_ endpoints: [Endpoint], version: String) -> [String: Any] {
@@ -70,18 +93,28 @@ enum OpenAPIDocument {
                 ["name": name, "in": "query", "required": false, "description": description, "schema": schema.json]
             }
             for name in pathParameters(endpoint.path) {
-                parameters.append(["name": name, "in": "path", "required": true, "schema": (endpoint.path.hasPrefix("/api") ? Schema.integer : Schema.text).json])
+                let schema = endpoint.path.hasPrefix("/api") ? Schema.positiveInteger : endpoint.pathSchema ?? Schema.nonEmptyText
+                parameters.append(["name": name, "in": "path", "required": true, "schema": schema.json])
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
             if let request = endpoint.request {
                 operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": request.json]]]
             }
             var success: [String: Any] = ["description": "Success."]
-            if let response = endpoint.response { success["content"] = ["application/json": ["schema": response.json]] }
-            operation["responses"] = [
-                String(endpoint.status): success,
-                "default": ["description": "An error, in OpenAI's shape.", "content": ["application/json": ["schema": Schema.ref("Error").json]]],
-            ]
+            if let response = endpoint.response {
+                var content: [String: Any] = ["application/json": ["schema": response.json]]
+                if endpoint.streams { content["text/event-stream"] = ["schema": Self.serverSentEvent.json] }
+                success["content"] = content
+            }
+            var responses: [String: Any] = [String(endpoint.status): success]
+            for status in endpoint.alsoAnswersWithResponse { responses[String(status)] = success }
+            for status in endpoint.errorStatuses {
+                responses[String(status)] = [
+                    "description": statusDescriptions[status] ?? "An error.",
+                    "content": ["application/json": ["schema": Schema.ref(endpoint.errorSchema).json]],
+                ]
+            }
+            operation["responses"] = responses
             paths[endpoint.path, default: [:]][endpoint.method.rawValue.lowercased()] = operation
         }
         return [

@@ -9,18 +9,15 @@ struct UsageRoutes {
     let api: APIServices
 
     static let filters: [(String, Schema, String)] = [
-        ("model", .text, "Only this model."), ("key_id", .integer, "Only this API key."), ("status", .integer, "Only this HTTP status."),
-        ("from", .time, "From this time or date, inclusive."), ("to", .time, "Before this time or date."),
-        ("user_id", .integer, "Admins: only this user. Ignored for others."),
-    ]
-    static let page: [(String, Schema, String)] = [
-        ("limit", .integer, "1-200, default 50."), ("offset", .integer, "Rows to skip."), ("cursor", .integer, "Rows older than this id."),
+        ("model", .text, "Only this model."), ("key_id", .positiveInteger, "Only this API key."),
+        ("status", .boundedInteger(100...599), "Only this HTTP status."), ("from", .timeOrDate, "From this time or date, inclusive."),
+        ("to", .timeOrDate, "Before this time or date."), ("user_id", .positiveInteger, "Admins: only this user. Ignored for others."),
     ]
 
     func register(on registry: EndpointRegistry) {
         registry.user(
             Endpoint(
-                method: .get, path: "/api/usage/logs", summary: "Request logs, newest first.", query: Self.filters + Self.page,
+                method: .get, path: "/api/usage/logs", summary: "Request logs, newest first.", query: Self.filters + QueryParameters.pageParameters,
                 response: .object([("data", .array(.ref("UsageLog"))), ("next_cursor", .nullable(.integer))]), tag: "usage"), logs)
         registry.user(
             Endpoint(

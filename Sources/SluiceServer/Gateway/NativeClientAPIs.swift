@@ -45,8 +45,11 @@ struct GeminiAPI: ClientAPI {
 
     /// `gemini-2.5-pro:streamGenerateContent`: the model, and whether the client wants a stream.
     static func action(_ path: String) -> (model: String, stream: Bool)? {
-        guard let last = path.split(separator: "/").last, let colon = last.lastIndex(of: ":") else { return nil }
-        let model = String(last[..<colon]).removingPercentEncoding ?? String(last[..<colon])
+        // Decoded first: a client may send the colon as `%3A`, which means the same path.
+        guard let segment = path.split(separator: "/").last else { return nil }
+        let last = segment.removingPercentEncoding ?? String(segment)
+        guard let colon = last.lastIndex(of: ":") else { return nil }
+        let model = String(last[..<colon])
         switch last[last.index(after: colon)...] {
         case "generateContent": return model.isEmpty ? nil : (model, false)
         case "streamGenerateContent": return model.isEmpty ? nil : (model, true)

@@ -15,7 +15,8 @@ public struct PasswordHasher: Sendable {
 
     /// Refuses a password too short to resist guessing, or too long for bcrypt to read whole.
     public static func validate(_ password: String) throws(GatewayError) {
-        guard password.count >= minCharacters else {
+        // Unicode scalars, as JSON Schema's `minLength` counts them, so the document states the rule.
+        guard password.unicodeScalars.count >= minCharacters else {
             throw .invalidRequest("`password` must have at least \(minCharacters) characters.", param: "password")
         }
         guard password.utf8.count <= maxBytes else {

@@ -173,6 +173,8 @@ let package = Package(
                 "SluiceServer", "SluiceMockUpstream", "SluiceStore", "SluiceCore", "SluiceProviders", "SluiceTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // DiskFullTests caps the SQLite file's size on the gateway's own connection.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

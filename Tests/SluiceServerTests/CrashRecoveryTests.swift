@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
 import SluiceCore
 import SluiceMockUpstream
@@ -18,19 +17,16 @@ struct CrashRecoveryTests {
     enum Backend: String, CaseIterable, Sendable { case sqlite, postgres }
 
     struct Setup: Sendable {
-        var directory: String
-        var configPath: String
-        var environment: [String: String]
-        var seed: Gateway
-        var control: MockControl
+        var fixture: ProcessFixture
+        /// The Redis key prefix, where the instances keep their holds.
+        var prefix: String
         var userID: Int64
         var key: String
+        var seed: Gateway { fixture.seed }
+        var control: MockControl { fixture.control }
         static let balance = Credits(whole: 10)
 
-        func start(_ name: String) async throws -> GatewayProcess {
-            try await GatewayProcess(
-                configPath: configPath, port: try GatewayProcess.freePort(), environment: environment, logPath: "\(directory)/\(name).log")
-        }
+        func start(_ name: String) async throws -> GatewayProcess { try await fixture.start(name) }
     }
 
     /// After a restart on the same store, the killed instance's three streams are each charged
@@ -63,7 +59,7 @@ struct CrashRecoveryTests {
             await survivor.stop()
             try outcome.get()
             let holds = RedisCreditHolds(
-                redis: try TestRedis.client(connections: 1), prefix: "\(setup.environment["PREFIX"] ?? ""):credits"
+                redis: try TestRedis.client(connections: 1), prefix: "\(setup.prefix):credits"
             ) { [store = setup.seed.store] in try await store.balance(userID: $0) }
             let stored = try #require(try await setup.seed.store.balance(userID: setup.userID))
             #expect(try await holds.available(userID: setup.userID) == stored, "the dead instance's holds are released")
@@ -114,57 +110,33 @@ struct CrashRecoveryTests {
     }
 
     func withSetup(_ backend: Backend, redis: Bool, _ body: (Setup) async throws -> Void) async throws {
-        let directory = NSTemporaryDirectory() + "sluice-crash-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory + "/providers", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let control = MockControl()
-        control.set(.endless(intervalMillis: 50), for: "a")
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await MockUpstream.application(control: control) { portSink.yield($0) }.run() }
-            var iterator = ports.makeAsyncIterator()
-            let mockPort = try #require(await iterator.next())
-            try TwoInstanceTests.manifest(mockPort: mockPort).write(toFile: directory + "/providers/mock.json", atomically: true, encoding: .utf8)
-            let prefix = "crash_\(UUID().uuidString.prefix(8))"
-            let database = backend == .postgres ? #"url: "\#(try await TestPostgres.freshSchemaURL())""# : #"path: "\#(directory)/sluice.sqlite""#
-            let configPath = directory + "/sluice.yaml"
-            // No plan grants: the balance moves by the charges alone.
-            let plans = SluiceConfig.Plan.names.map { "  \($0):\n    monthly_credits: \"0\"" }.joined(separator: "\n")
-            try """
-                server:
-                  host: 127.0.0.1
-                database:
-                  \(database)
-                  migrations_dir: "\(Harness.repoRoot.appendingPathComponent("Migrations").path)"
-                redis:
-                  url: "\(redis ? TestRedis.url ?? "" : "")"
-                  key_prefix: \(prefix)
-                providers:
-                  dir: "\(directory)/providers"
-                settlement:
-                  checkpoint_millis: 200
-                  checkpoint_lease_seconds: 2
-                logging:
-                  level: warning
-                plans:
-                \(plans)
-                """.write(toFile: configPath, atomically: true, encoding: .utf8)
-            let encryptionKey = SecretBox.generateKeyBase64()
-            var config = try ConfigLoader.load(file: configPath, environment: ["SLUICE_SECURITY_ENCRYPTION_KEY": encryptionKey])
-            config.logging.level = "error"
-            let seed = try await openGateway(config: config, logger: Logger(label: "test"))
-            _ = try await seed.store.addAccount(
-                provider: "mock", kind: .apiKey, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil,
-                sharing: AccountSharing(), secret: try seed.secrets.seal("a"))
-            let user = try await seed.store.createUser(email: "crash@test", initialCredits: Setup.balance)
-            let key = try await APIKeyIssuer.issue(store: seed.store, userID: user, name: "k").key
-            let setup = Setup(
-                directory: directory, configPath: configPath, environment: ["SLUICE_SECURITY_ENCRYPTION_KEY": encryptionKey, "PREFIX": prefix],
-                seed: seed, control: control, userID: user, key: key)
-            let outcome = await Result { try await body(setup) }
-            await seed.close()
-            group.cancelAll()
-            try outcome.get()
+        let prefix = "crash_\(UUID().uuidString.prefix(8))"
+        let databaseURL = backend == .postgres ? try await TestPostgres.freshSchemaURL() : nil
+        try await ProcessFixture.with("crash", configuration: { directory in
+            """
+            server:
+              host: 127.0.0.1
+            database:
+              \(databaseURL.map { #"url: "\#($0)""# } ?? #"path: "\#(directory)/sluice.sqlite""#)
+              migrations_dir: "\(Harness.repoRoot.appendingPathComponent("Migrations").path)"
+            redis:
+              url: "\(redis ? TestRedis.url ?? "" : "")"
+              key_prefix: \(prefix)
+            providers:
+              dir: "\(directory)/providers"
+            settlement:
+              checkpoint_millis: 200
+              checkpoint_lease_seconds: 2
+            logging:
+              level: warning
+            plans:
+            \(ProcessFixture.plansWithoutGrants)
+            """
+        }) { fixture in
+            fixture.control.set(.endless(intervalMillis: 50), for: "a")
+            let user = try await fixture.seed.store.createUser(email: "crash@test", initialCredits: Setup.balance)
+            let key = try await APIKeyIssuer.issue(store: fixture.seed.store, userID: user, name: "k").key
+            try await body(Setup(fixture: fixture, prefix: prefix, userID: user, key: key))
         }
     }
 

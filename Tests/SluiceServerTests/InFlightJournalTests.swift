@@ -10,13 +10,8 @@ import Testing
 @Suite struct InFlightJournalTests {
     @Test func aClockJumpPastTheLeaseStillChargesALiveRequestOnce() async throws {
         try await Harness.run { h in
-            try await h.account(secret: "slow")
-            h.control.set(.gated, for: "slow")
             let user = try await h.user()
-            let response = try await h.openStream(user.key)
-            var reader = EventReader(response)
-            _ = try await reader.next()
-            _ = try await reader.next()
+            var reader = try await h.heldStream(user.key)
             await h.gateway.inFlight.pass()
 
             let jumped = InFlightJournal(

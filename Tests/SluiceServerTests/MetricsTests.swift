@@ -43,12 +43,8 @@ import Testing
     /// The gateway's own figures: requests holding credits now, and charges not yet written.
     @Test func runningRequestsAndTheSettlementBacklogAreExposed() async throws {
         try await Harness.run { h in
-            try await h.account(secret: "slow")
-            h.control.set(.gated, for: "slow")
             let user = try await h.user()
-            let response = try await h.openStream(user.key)
-            var reader = EventReader(response)
-            _ = try await reader.next()
+            var reader = try await h.heldStream(user.key)
             let during = try await h.request("/metrics", method: .GET, key: nil).text
             #expect(sample(during, "sluice_requests_running") == 1)
             #expect(sample(during, "sluice_settlement_backlog") == 0)

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import Logging
 import NIOCore
 import NIOHTTP1
 import SluiceCore
@@ -119,62 +118,25 @@ struct TwoInstanceTests {
     // MARK: Setup
 
     func withCluster(_ body: (Cluster) async throws -> Void) async throws {
-        let directory = NSTemporaryDirectory() + "sluice-two-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory + "/providers", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let control = MockControl()
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await MockUpstream.application(control: control) { portSink.yield($0) }.run() }
-            var iterator = ports.makeAsyncIterator()
-            let mockPort = try #require(await iterator.next())
-            try Self.manifest(mockPort: mockPort).write(toFile: directory + "/providers/mock.json", atomically: true, encoding: .utf8)
-            let databaseURL = try await TestPostgres.freshSchemaURL()
-            let encryptionKey = SecretBox.generateKeyBase64()
-            let configPath = directory + "/sluice.yaml"
-            try Self.configFile(databaseURL: databaseURL, providers: directory + "/providers", prefix: "two_\(UUID().uuidString.prefix(8))")
-                .write(toFile: configPath, atomically: true, encoding: .utf8)
-
-            // The operator's side: the schema, an account and users, through a gateway that serves nothing.
-            var config = try ConfigLoader.load(file: configPath, environment: ["SLUICE_SECURITY_ENCRYPTION_KEY": encryptionKey])
-            config.logging.level = "error"
-            let seed = try await openGateway(config: config, logger: Logger(label: "test"))
-            _ = try await seed.store.addAccount(
-                provider: "mock", kind: .apiKey, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil,
-                sharing: AccountSharing(), secret: try seed.secrets.seal("a"))
-
-            let environment = ["SLUICE_SECURITY_ENCRYPTION_KEY": encryptionKey]
-            let a = try await GatewayProcess(
-                configPath: configPath, port: try GatewayProcess.freePort(), environment: environment, logPath: directory + "/a.log")
+        let databaseURL = try await TestPostgres.freshSchemaURL()
+        try await ProcessFixture.with("two", configuration: { directory in
+            Self.configFile(databaseURL: databaseURL, providers: directory + "/providers", prefix: "two_\(UUID().uuidString.prefix(8))")
+        }) { fixture in
+            let a = try await fixture.start("a")
             let b: GatewayProcess
-            do {
-                b = try await GatewayProcess(
-                    configPath: configPath, port: try GatewayProcess.freePort(), environment: environment, logPath: directory + "/b.log")
-            } catch {
+            do { b = try await fixture.start("b") } catch {
                 await a.stop()
                 throw error
             }
-            let outcome = await Result { try await body(Cluster(a: a, b: b, store: seed.store, control: control)) }
+            let outcome = await Result { try await body(Cluster(a: a, b: b, store: fixture.seed.store, control: fixture.control)) }
             await a.stop()
             await b.stop()
-            await seed.close()
-            group.cancelAll()
             try outcome.get()
         }
     }
 
-    static func manifest(mockPort: Int) -> String {
-        """
-        {"id": "mock", "name": "Mock", "base_url": "http://127.0.0.1:\(mockPort)/v1", "wire_protocol": "openai-chat",
-         "auth": {"style": "bearer"}, "reset_hints": ["retry-after"],
-         "models": [{"id": "\(Harness.model)", "context_window": 100000, "max_output_tokens": 1000,
-                     "price": {"input": "1", "output": "2", "cached_input": "0.5"}}]}
-        """
-    }
-
     static func configFile(databaseURL: String, providers: String, prefix: String) -> String {
-        let plans = SluiceConfig.Plan.names.map { "  \($0):\n    monthly_credits: \"0\"" }.joined(separator: "\n")
-        return """
+        """
             server:
               host: 127.0.0.1
             database:
@@ -192,7 +154,7 @@ struct TwoInstanceTests {
             logging:
               level: warning
             plans:
-            \(plans)
+            \(ProcessFixture.plansWithoutGrants)
             """
     }
 

@@ -250,6 +250,18 @@ extension Harness {
         return try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     }
 
+    /// A stream held running for as long as a test needs: its account's upstream sends the role
+    /// chunk and one piece of content, then waits for `control.releaseGate()`. Both chunks have
+    /// been read when it returns.
+    func heldStream(_ key: String) async throws -> EventReader {
+        try await account(secret: "held")
+        control.set(.gated, for: "held")
+        var reader = EventReader(try await openStream(key))
+        _ = try await reader.next()
+        _ = try await reader.next()
+        return reader
+    }
+
     func streamEvents(_ key: String, model: String = Harness.model, extra: String = "") async throws -> (HTTPClientResponse, [String]) {
         let response = try await openStream(key, model: model, extra: extra)
         var reader = EventReader(response)

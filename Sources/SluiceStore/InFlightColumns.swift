@@ -1,4 +1,4 @@
-/// The columns of `requests_in_flight`, in the order both stores bind them.
+/// The columns of `requests_in_flight`, in the order both stores bind their values.
 enum InFlightColumns {
     static let names = [
         "request_id", "instance_id", "lease_until", "user_id", "api_key_id", "key_budgeted", "model", "served_model", "client_protocol",

@@ -11,10 +11,7 @@ extension PostgresStore {
                 // that settles while this runs may be, and its claim drops the row then.
                 try await connection.execute(
                     """
-                    INSERT INTO requests_in_flight (request_id, instance_id, lease_until, user_id, api_key_id, key_budgeted, model,
-                        served_model, client_protocol, upstream_protocol, provider, account_id, prompt_tokens, completion_tokens,
-                        cached_tokens, cache_write_tokens, cost_micros, cost_estimated, latency_ms, ttft_ms, status, end_reason, stream,
-                        created_at)
+                    INSERT INTO requests_in_flight (\(unescaped: InFlightColumns.list))
                     SELECT \(r.requestID), \(instanceID), \(leaseUntil.unixMillis), \(r.userID), \(r.apiKeyID), \(charge.keyBudgeted),
                         \(r.model), \(r.servedModel)::text, \(r.clientProtocol)::text, \(r.upstreamProtocol)::text, \(r.provider)::text,
                         \(r.accountID)::bigint, \(r.usage.promptTokens), \(r.usage.completionTokens), \(r.usage.cachedPromptTokens),

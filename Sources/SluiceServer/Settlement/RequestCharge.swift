@@ -121,10 +121,9 @@ final class RequestCharge: Sendable {
         }
         guard var outcome = progress else { return nil }
         outcome.endReason = .instanceLost
-        let (record, cost, _) = price(outcome)
-        var charge = InFlightCharge(record: record, keyBudgeted: keyBudgeted)
-        charge.record.charged = cost
-        return charge
+        var (record, cost, _) = price(outcome)
+        record.charged = cost
+        return InFlightCharge(record: record, keyBudgeted: keyBudgeted)
     }
 
     /// The first call frees the account and prices the outcome; later calls get nil.

@@ -139,7 +139,7 @@ public struct OAuthTokenClient: Sendable {
             clientID: previous.clientID, clientSecret: previous.clientSecret))
     }
 
-    static func formEncoded(_ pairs: [(String, String)]) -> String {
+    public static func formEncoded(_ pairs: [(String, String)]) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return pairs.map { name, value in

@@ -92,7 +92,10 @@ public func openGateway(
     let authenticator = KeyAuthenticator(
         store: store, ttl: .milliseconds(config.auth.keyCacheTTLMillis), capacity: config.auth.keyCacheSize, events: shared.events,
         clock: clock)
-    let grants = PlanGrants(plans: config.plans, store: store, credits: shared.credits, logger: logger.with(label: "plans"))
+    let stripe = config.payments.stripe
+    let grants = PlanGrants(
+        plans: config.plans, invoicedPlans: stripe.enabled ? Set(stripe.planPrices.keys) : [], store: store, credits: shared.credits,
+        logger: logger.with(label: "plans"))
     shared.exchange?.onEvent { [pool, authenticator] event in
         pool.apply(event)
         authenticator.apply(event)
@@ -175,7 +178,8 @@ public func buildApplication(
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
         catalog: gateway.catalog)
     let pool = gateway.pool
-    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }).register(on: router)
+    let payments = try paymentRoutes(config, api: api, http: httpClient, logger: logger)
+    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments).register(on: router)
 
     // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
     // the event exchange, the in-flight checkpoints (the server's requests have settled by then),
@@ -202,6 +206,20 @@ public func buildApplication(
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+}
+
+/// The payment routes, when Stripe is configured.
+func paymentRoutes(_ config: SluiceConfig, api: APIServices, http: UpstreamHTTPClient, logger: Logger) throws -> PaymentRoutes? {
+    let stripe = config.payments.stripe
+    guard stripe.enabled else { return nil }
+    guard !stripe.webhookSecrets.isEmpty else { throw StartupError("payments.stripe.secret_key is set but payments.stripe.webhook_secret is not") }
+    let logger = logger.with(label: "payments")
+    let home = "http://\(config.server.host):\(config.server.port)/"
+    return PaymentRoutes(
+        api: api, stripe: stripe, client: StripeClient(http: http, base: stripe.apiBase, secretKey: stripe.secretKey, logger: logger),
+        webhook: StripeWebhook(store: api.store, credits: api.credits, grants: api.grants, stripe: stripe, logger: logger),
+        successURL: stripe.successURL.isEmpty ? home + "?checkout=success" : stripe.successURL,
+        cancelURL: stripe.cancelURL.isEmpty ? home + "?checkout=cancelled" : stripe.cancelURL)
 }
 
 func accessTokens(_ auth: SluiceConfig.Auth, logger: Logger) async -> AccessTokens {

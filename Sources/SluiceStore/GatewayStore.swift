@@ -164,7 +164,7 @@ public protocol LedgerStore: Sendable {
 }
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, CreditAdminStore, ActivityStore,
-    UsageQueryStore, ResponseStore, InFlightStore
+    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

@@ -14,7 +14,9 @@ import Testing
     ]
 
     @Test func requestsTheDocumentAllowsAreAnsweredAsItDescribes() async throws {
-        try await Harness.run { h in
+        // With payments on, against the fake Stripe, so their routes are in the document and fuzzed too.
+        try await StripeHarness.run { s in
+            let h = s.h
             for provider in ["mock", "mock-anthropic", "mock-gemini", "mock-responses"] { try await h.account(secret: "fuzz", provider: provider) }
             // Credits enough that no fuzzed request is refused for want of them.
             let keyOwner = try await h.user(credits: Credits(whole: 1_000_000))

@@ -7,6 +7,8 @@ import SluiceStore
 struct APIRoutes {
     let api: APIServices
     let knownModels: @Sendable () -> Set<String>
+    /// Present when `payments.stripe` is configured.
+    let payments: PaymentRoutes?
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store))
@@ -18,6 +20,7 @@ struct APIRoutes {
         AdminUserRoutes(api: api).register(on: registry)
         AccountRoutes(api: api).register(on: registry)
         AdminAccountRoutes(api: api).register(on: registry)
+        payments?.register(on: registry)
         registerPlans(registry)
 
         let endpoints = registry.endpoints

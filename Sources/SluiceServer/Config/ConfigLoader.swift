@@ -25,6 +25,7 @@ public enum ConfigLoader {
             }
             config.security.encryptionKey = key.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        try readPaymentSecretFiles(&config)
         return config
     }
 
@@ -45,6 +46,10 @@ public enum ConfigLoader {
             let path = "\(prefix).\(name)"
             if path == "models.aliases" {
                 config.models.aliases = try ModelAliasesParser.parse(raw, source: source)
+                continue
+            }
+            if path == "payments.stripe.packs", raw is [String: Any] {
+                config.payments.stripe.packs = try PacksParser.parse(raw, source: source)
                 continue
             }
             if let nested = raw as? [String: Any] {
@@ -198,5 +203,5 @@ public enum ConfigLoader {
         },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys)
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys
 }

@@ -19,6 +19,7 @@ public struct SluiceConfig: Sendable {
     public var logging = Logging()
     public var metrics = Metrics()
     public var plans = Plan.defaults
+    public var payments = Payments()
 
     public init() {}
 

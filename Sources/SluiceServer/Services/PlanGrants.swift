@@ -9,17 +9,25 @@ import SluiceStore
 /// Once means once: the grant's ledger reference is `plan:<user>:<plan>:<yyyy-MM>`, and the ledger
 /// refuses a reference twice, so a rerun, a restart or two instances granting at the same time
 /// add nothing. It runs at start, every hour, and when a user registers or changes plan.
+///
+/// Plans sold through Stripe (`invoicedPlans`) are granted by their paid invoices instead, once
+/// per billing period (see `StripeWebhook`), so a subscriber is not granted twice.
 public final class PlanGrants: Service, Sendable {
     public typealias Store = UserStore & LedgerStore
 
     let plans: [String: SluiceConfig.Plan]
+    let invoicedPlans: Set<String>
     private let store: any Store
     private let credits: any CreditHolds
     private let interval: Duration
     private let logger: Logger
 
-    public init(plans: [String: SluiceConfig.Plan], store: any Store, credits: any CreditHolds, interval: Duration = .seconds(3600), logger: Logger) {
+    public init(
+        plans: [String: SluiceConfig.Plan], invoicedPlans: Set<String> = [], store: any Store, credits: any CreditHolds,
+        interval: Duration = .seconds(3600), logger: Logger
+    ) {
         self.plans = plans
+        self.invoicedPlans = invoicedPlans
         self.store = store
         self.credits = credits
         self.interval = interval
@@ -38,7 +46,9 @@ public final class PlanGrants: Service, Sendable {
     /// The user's grant for the period holding `now`, made if it was not yet. Disabled users get none.
     @discardableResult
     public func grant(_ user: UserRecord, now: Date = Date()) async throws -> LedgerEntry? {
-        guard user.status != .disabled, let plan = plans[user.plan], plan.monthlyCredits > .zero else { return nil }
+        guard user.status != .disabled, !invoicedPlans.contains(user.plan), let plan = plans[user.plan], plan.monthlyCredits > .zero else {
+            return nil
+        }
         let period = Self.period(of: now)
         let entry = try await store.credit(
             userID: user.id, amount: plan.monthlyCredits, kind: .grant, referenceID: "plan:\(user.id):\(plan.name):\(period)",

@@ -176,7 +176,7 @@ public func buildApplication(
         throttle: gateway.loginThrottle,
         keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
-        catalog: gateway.catalog)
+        catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store))
     let pool = gateway.pool
     let payments = try paymentRoutes(config, api: api, http: httpClient, logger: logger)
     APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments).register(on: router)

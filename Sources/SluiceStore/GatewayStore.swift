@@ -155,6 +155,8 @@ public protocol LedgerStore: Sendable {
     func balance(userID: Int64) async throws -> Credits?
     /// Adds credits with a ledger entry. Idempotent by `referenceID`: a repeat returns the first entry.
     func credit(userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?) async throws -> LedgerEntry
+    /// The entry written with this reference, if any.
+    func ledgerEntry(referenceID: String) async throws -> LedgerEntry?
     /// Writes a batch of settled requests in one transaction: per request one usage row and, when it
     /// cost anything, one consume entry. A request id already written is skipped, so a replayed batch
     /// charges nothing twice. Returns the durable balance after each applied charge.
@@ -164,7 +166,7 @@ public protocol LedgerStore: Sendable {
 }
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, CreditAdminStore, ActivityStore,
-    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore
+    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

@@ -20,6 +20,10 @@ extension PostgresStore {
         }
     }
 
+    public func ledgerEntry(referenceID: String) async throws -> LedgerEntry? {
+        try await ledgerEntry(client, referenceID: referenceID)
+    }
+
     /// The batch goes in a few statements whatever its size: the usage rows in one multi-row
     /// insert, one balance update per user, the ledger entries in one insert, one update per key.
     /// Row by row it took three round trips per request.

@@ -20,6 +20,9 @@ public struct UserRecord: Sendable, Equatable {
     public var poolPreference: PoolPreference = .dedicatedFirst
     public var balance: Credits
     public var createdAt: Date
+    /// The id another identity system knows the user by (`auth0|123`), for the metering API.
+    public var externalID: String? = nil
+    public var name: String? = nil
 }
 
 /// A user to create. The password arrives already hashed.

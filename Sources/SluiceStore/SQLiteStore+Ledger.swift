@@ -16,6 +16,10 @@ extension SQLiteStore {
         }
     }
 
+    public func ledgerEntry(referenceID: String) async throws -> LedgerEntry? {
+        try await pool.read { db in try Self.ledgerEntry(db, referenceID: referenceID) }
+    }
+
     public func recordSettlements(_ records: [UsageRecord]) async throws -> [PersistedCharge] {
         try await pool.write { db in
             var written: [UsageRecord] = []

@@ -63,7 +63,7 @@ import Testing
             let second = try RawConnection(port: h.port)
             for connection in [first, second] {
                 connection.send("GET /health HTTP/1.1\r\nHost: sluice\r\n\r\n")
-                let answer = await connection.receive(waiting: 1)
+                let answer = await connection.receive(waiting: 15, until: "200 OK")
                 guard case .open(let answered) = answer, answered.contains("200 OK") else {
                     Issue.record("a connection within the cap was not served: \(answer)")
                     return

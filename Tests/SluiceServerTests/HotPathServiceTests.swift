@@ -44,6 +44,7 @@ final class CountingStore: APIKeyStore, LedgerStore {
         return try await inner.recordSettlements(records)
     }
     func ledger(userID: Int64) async throws -> [LedgerEntry] { try await inner.ledger(userID: userID) }
+    func ledgerEntry(referenceID: String) async throws -> LedgerEntry? { try await inner.ledgerEntry(referenceID: referenceID) }
     func usageLogs(userID: Int64) async throws -> [UsageRecord] { try await inner.usageLogs(userID: userID) }
 }
 

@@ -48,14 +48,16 @@ public final class RawConnection: @unchecked Sendable {
         case open(String)
     }
 
-    /// Reads until the server closes the connection or `seconds` pass without a byte.
-    public func receive(waiting seconds: Double) async -> Received {
+    /// Reads until the server closes the connection, `seconds` pass without a byte, or what came
+    /// holds `marker` (then `.open`, at once: a loaded machine may be slow to answer, and a test
+    /// that knows what it waits for need not wait out the timeout).
+    public func receive(waiting seconds: Double, until marker: String? = nil) async -> Received {
         await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: self.receiveBlocking(waiting: seconds)) }.start()
+            Thread { continuation.resume(returning: self.receiveBlocking(waiting: seconds, until: marker)) }.start()
         }
     }
 
-    private func receiveBlocking(waiting seconds: Double) -> Received {
+    private func receiveBlocking(waiting seconds: Double, until marker: String?) -> Received {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var received = Data()
@@ -64,6 +66,7 @@ public final class RawConnection: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 received.append(contentsOf: buffer[0..<count])
+                if let marker, String(decoding: received, as: UTF8.self).contains(marker) { return .open(String(decoding: received, as: UTF8.self)) }
             } else {
                 let text = String(decoding: received, as: UTF8.self)
                 // 0: an orderly close; ECONNRESET: a close with unread bytes left behind.

@@ -11,6 +11,11 @@ extension GatewayError {
         status: 401, type: "invalid_request_error", code: "invalid_credentials",
         message: "The email or password is wrong.", shouldRetry: false)
 
+    /// One body for a missing, unknown, revoked or expired service token.
+    public static let invalidServiceToken = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_service_token",
+        message: "The service token is missing, unknown, revoked or expired.", shouldRetry: false)
+
     public static let adminOnly = GatewayError(
         status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
 
@@ -28,6 +33,19 @@ extension GatewayError {
         .init(
             status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shouldRetry: true,
             retryAfterSeconds: retryAfterSeconds)
+    }
+
+    public static func missingScope(_ scope: String) -> Self {
+        .init(
+            status: 403, type: "permission_error", code: "insufficient_scope", message: "This service token lacks the scope \(scope).",
+            shouldRetry: false)
+    }
+
+    /// The metering API's debit that would overdraw: 402, with the balance the caller met.
+    public static func insufficientCredits(needed: Credits, balance: Credits) -> Self {
+        .init(
+            status: 402, type: "insufficient_quota", code: "insufficient_credits",
+            message: "The balance is \(balance) credits, less than the \(needed) to consume. Nothing was consumed.", shouldRetry: false)
     }
 
     public static let userMuted = GatewayError(

@@ -1,18 +1,22 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import SluiceCore
+import SluiceStore
 
 /// One `/api` operation: what the router serves and what `/openapi.json` says about it, from the
 /// same value, so the description cannot drift from the routes. Its access is set by the
 /// `EndpointRegistry` method that registers it, the same one that puts it behind sign-in.
 struct Endpoint: Sendable {
-    enum Access: Sendable {
+    enum Access: Sendable, Equatable {
         case anyone
         /// A signed-in user (Bearer access token).
         case user
         case admin
         /// A Sluice API key (the `/v1` endpoints).
         case apiKey
+        /// A service token with this scope (the metering API).
+        case service(ServiceScope)
     }
 
     var method: HTTPRequest.Method
@@ -56,12 +60,14 @@ final class EndpointRegistry {
     private let router: Router<SluiceRequestContext>
     private let users: RouterGroup<UserContext>
     private let admins: RouterGroup<AdminContext>
+    private let services: RouterGroup<ServiceContext>
 
-    init(router: Router<SluiceRequestContext>, signIn: SignInMiddleware) {
+    init(router: Router<SluiceRequestContext>, signIn: SignInMiddleware, serviceSignIn: ServiceTokenMiddleware) {
         self.router = router
         let signedIn = router.group().add(middleware: signIn)
         users = signedIn.group(context: UserContext.self)
         admins = signedIn.group(context: AdminContext.self)
+        services = router.group().add(middleware: serviceSignIn).group(context: ServiceContext.self)
     }
 
     /// An endpoint anyone may call.
@@ -80,6 +86,15 @@ final class EndpointRegistry {
     func admin(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, AdminContext) async throws -> Response) {
         endpoints.append(with(endpoint, access: .admin))
         admins.on(RouterPath(endpoint.path), method: endpoint.method, use: handler)
+    }
+
+    /// An endpoint for other services: 401 without a live service token, 403 for one without `scope`.
+    func service(_ endpoint: Endpoint, scope: ServiceScope, _ handler: @escaping @Sendable (Request, ServiceContext) async throws -> Response) {
+        endpoints.append(with(endpoint, access: .service(scope)))
+        services.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
+            guard context.caller.token.scopes.contains(scope) else { throw GatewayError.missingScope(scope.rawValue) }
+            return try await handler(request, context)
+        }
     }
 
     /// Adds an API-key route served elsewhere (the `/v1` handlers) to the description only.

@@ -11,7 +11,8 @@ struct APIRoutes {
     let payments: PaymentRoutes?
 
     func register(on router: Router<SluiceRequestContext>) {
-        let registry = EndpointRegistry(router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store))
+        let registry = EndpointRegistry(
+            router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens))
         GatewayEndpoints.describe(on: registry)
         AuthRoutes(api: api).register(on: registry)
         APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
@@ -21,6 +22,9 @@ struct APIRoutes {
         AccountRoutes(api: api).register(on: registry)
         AdminAccountRoutes(api: api).register(on: registry)
         payments?.register(on: registry)
+        ServiceAccountRoutes(api: api).register(on: registry)
+        MeteringRoutes(api: api).register(on: registry)
+        MeteringCreditRoutes(api: api).register(on: registry)
         registerPlans(registry)
 
         let endpoints = registry.endpoints

@@ -23,6 +23,7 @@ struct APIServices: Sendable {
     /// Seals the secrets of accounts owners and admins add.
     let secrets: SecretBox
     let catalog: ProviderCatalog
+    let serviceTokens: ServiceTokenAuthenticator
 
     /// Records who did what to which account. A failure to log does not fail the action.
     func log(_ action: String, user: Int64, actor: Int64?, context: some SluiceContext, detail: String? = nil) async {

@@ -68,8 +68,8 @@ enum OpenAPIDocument {
     static let serverSentEvent = Schema.object([("event", .text), ("data", .text), ("id", .text)])
 
     static let statusDescriptions: [Int: String] = [
-        400: "The request is not valid; `param` names the field.", 401: "Missing, unknown, revoked or expired credentials.",
-        403: "Not allowed: a disabled user, a user who is not an admin, or a model the key may not use.",
+        400: "The request is not valid; `param` names the field.", 402: "Not enough credits; nothing was consumed.", 401: "Missing, unknown, revoked or expired credentials.",
+        403: "Not allowed: a disabled user, a user who is not an admin, a model the key may not use, or a scope the token lacks.",
         404: "No such resource or model.", 409: "Conflicts with what exists.", 422: "An Idempotency-Key reused with another body.",
         429: "A limit: credits, rate, sign-in attempts, shared-pool allowance or upstream capacity.", 502: "The upstream failed.",
         503: "No upstream account, or a dependency (database, Redis), is available right now.",
@@ -83,6 +83,10 @@ enum OpenAPIDocument {
             case .anyone: operation["security"] = [[String: [String]]]()
             case .user, .admin: operation["security"] = [["accessToken": [String]()]]
             case .apiKey: operation["security"] = [["apiKey": [String]()]]
+            case .service(let scope):
+                operation["security"] = [["serviceToken": [String]()]]
+                operation["description"] = "Service tokens with the scope \(scope.rawValue)."
+                operation["x-required-scope"] = scope.rawValue
             }
             if endpoint.access == .admin {
                 operation["description"] = "Admins only."
@@ -93,7 +97,7 @@ enum OpenAPIDocument {
                 ["name": name, "in": "query", "required": false, "description": description, "schema": schema.json]
             }
             for name in pathParameters(endpoint.path) {
-                let schema = endpoint.path.hasPrefix("/api") ? Schema.positiveInteger : endpoint.pathSchema ?? Schema.nonEmptyText
+                let schema = endpoint.pathSchema ?? (endpoint.path.hasPrefix("/api") ? Schema.positiveInteger : Schema.nonEmptyText)
                 parameters.append(["name": name, "in": "path", "required": true, "schema": schema.json])
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
@@ -129,6 +133,7 @@ enum OpenAPIDocument {
                 "securitySchemes": [
                     "accessToken": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "From POST /api/auth/login."],
                     "apiKey": ["type": "http", "scheme": "bearer", "description": "A Sluice API key, sk-sluice-..."],
+                    "serviceToken": ["type": "http", "scheme": "bearer", "description": "A service token, sst-..., from an admin."],
                 ],
             ],
         ]
@@ -158,6 +163,7 @@ enum OpenAPIDocument {
                 case .user: access = "signed-in user"
                 case .admin: access = "admin"
                 case .apiKey: access = "API key"
+                case .service(let scope): access = "service token, \(scope.rawValue)"
                 }
                 rows += "<div class=op><code class=m>\(e.method.rawValue)</code> <code>\(escape(e.path))</code> <span class=a>\(access)</span>"
                 rows += "<p>\(escape(e.summary))</p>"

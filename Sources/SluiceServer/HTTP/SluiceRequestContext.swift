@@ -11,6 +11,8 @@ public struct SluiceRequestContext: RequestContext {
     /// Set by `SignInMiddleware` on the routes behind it; `UserContext` and `AdminContext` are
     /// made from it.
     var signedIn: SignedIn?
+    /// Set by `ServiceTokenMiddleware` on the metering routes; `ServiceContext` is made from it.
+    var service: ServiceCaller?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -10,7 +10,8 @@ extension UserRecord {
             role: UserRole(rawValue: try row.text(required: "role")) ?? .user, trustLevel: try row.count("trust_level"),
             plan: try row.text(required: "plan"),
             poolPreference: PoolPreference(rawValue: try row.text(required: "pool_preference")) ?? .dedicatedFirst,
-            balance: Credits(micros: try row.int(required: "balance_micros")), createdAt: try row.date(required: "created_at"))
+            balance: Credits(micros: try row.int(required: "balance_micros")), createdAt: try row.date(required: "created_at"),
+            externalID: try row.text("external_id"), name: try row.text("name"))
     }
 }
 

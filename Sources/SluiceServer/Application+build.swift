@@ -179,9 +179,13 @@ public func buildApplication(
         catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store))
     let pool = gateway.pool
     let payments = try paymentRoutes(config, api: api, http: httpClient, logger: logger)
-    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments).register(on: router)
+    let webhooks = WebhookDispatcher(
+        store: gateway.store, secrets: gateway.secrets, http: httpClient, settings: .init(config), logger: logger.with(label: "webhooks"))
+    // Before the first request, so the outbox records what registered endpoints want from the start.
+    try await webhooks.refresh()
+    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks).register(on: router)
 
-    // Shutdown runs in reverse: the server stops first, then the client, the account refresher,
+    // Shutdown runs in reverse: the server stops first, then the webhook sender, the client, the account refresher,
     // the event exchange, the in-flight checkpoints (the server's requests have settled by then),
     // the settlement writer, which settles and writes every queued charge, then Redis, and last
     // the store.
@@ -189,7 +193,7 @@ public func buildApplication(
     if let redis = gateway.redis { services.append(redis) }
     services += [gateway.settlements, gateway.inFlight]
     if let exchange = gateway.exchange { services.append(exchange) }
-    services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient)]
+    services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient), webhooks]
     // Hostile clients: slow headers meet the idle timeout, slow bodies the read deadline.
     let readLimit = TimeAmount.seconds(Int64(server.requestReadSeconds))
     let http1 = HTTP1Channel.Configuration(

@@ -166,7 +166,8 @@ public protocol LedgerStore: Sendable {
 }
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, CreditAdminStore, ActivityStore,
-    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore
+    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore,
+    WebhookStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

@@ -98,19 +98,31 @@ extension PostgresStore {
     }
 
     public func markNeedsReauth(accountID: Int64) async throws {
-        try await execute("UPDATE upstream_accounts SET needs_reauth = TRUE, updated_at = \(Date().unixMillis) WHERE id = \(accountID)")
+        try await transaction { connection in
+            try await connection.execute(
+                "UPDATE upstream_accounts SET needs_reauth = TRUE, updated_at = \(Date().unixMillis) WHERE id = \(accountID)", logger: self.logger)
+            try await self.outbox(
+                connection, accountID: accountID, type: .accountNeedsReauth,
+                payload: try WebhookPayload.text(WebhookPayload.Account(accountId: accountID, scope: nil, coolingUntil: nil, reason: nil)))
+        }
     }
 
     public func saveCooldown(accountID: Int64, scope: CooldownScope, _ state: CooldownState) async throws {
         guard let until = state.coolingUntil, let reason = state.reason else { return try await deleteCooldown(accountID: accountID, scope: scope) }
-        try await execute(
-            """
+        let save: PostgresQuery = """
             INSERT INTO account_cooldowns (account_id, model, cooling_until, reason, level, verify_at, last_failure_at)
             VALUES (\(accountID), \(scope.model ?? ""), \(until.unixMillis), \(reason.rawValue), \(state.level),
                 \(state.verifyAt?.unixMillis)::bigint, \(state.lastFailureAt?.unixMillis)::bigint)
             ON CONFLICT (account_id, model) DO UPDATE SET cooling_until = excluded.cooling_until, reason = excluded.reason,
                 level = excluded.level, verify_at = excluded.verify_at, last_failure_at = excluded.last_failure_at
-            """)
+            """
+        // Cooldowns are frequent under load: a transaction only when the outbox wants the event.
+        guard webhookFilter.wants(.accountCooling) else { return try await execute(save) }
+        try await transaction { connection in
+            try await connection.execute(save, logger: self.logger)
+            try await self.outbox(
+                connection, accountID: accountID, type: .accountCooling, payload: try WebhookPayload.cooling(accountID: accountID, scope: scope, state))
+        }
     }
 
     public func deleteCooldown(accountID: Int64, scope: CooldownScope) async throws {

@@ -48,6 +48,9 @@ extension PostgresStore {
                     "UPDATE users SET balance_micros = balance_micros - \(user.total.micros) WHERE id = \(user.userID) RETURNING balance_micros",
                     logger: logger)?.int("balance_micros")
                 else { throw StoreMissingRow(table: "users", id: user.userID) }
+                if webhookFilter.wants(.creditConsumed) || webhookFilter.wants(.balanceLow) {
+                    try await outbox(connection, userID: user.userID, type: .creditConsumed, payload: try WebhookPayload.consumed(user, balanceAfter: after))
+                }
                 lines += user.ledgerLines(balanceAfterBatch: after)
             }
             let now = Date().unixMillis
@@ -176,7 +179,7 @@ extension PostgresStore {
             logger: logger)?.int("balance_micros")
         else { throw StoreMissingRow(table: "users", id: userID) }
         let now = Date(unixMillis: Date().unixMillis)
-        return try LedgerEntry(row: try await connection.inserted(
+        let entry = try LedgerEntry(row: try await connection.inserted(
             """
             INSERT INTO credit_ledger (user_id, kind, amount_micros, balance_before_micros, balance_after_micros,
                 reference_id, note, created_at)
@@ -184,6 +187,10 @@ extension PostgresStore {
                 \(now.unixMillis))
             RETURNING *
             """, logger: logger))
+        if let (type, payload) = try WebhookPayload.forEntry(entry, filter: webhookFilter) {
+            try await outbox(connection, userID: userID, type: type, payload: payload)
+        }
+        return entry
     }
 
     func ledgerEntry(_ runner: some PostgresQueryRunner, referenceID: String) async throws -> LedgerEntry? {

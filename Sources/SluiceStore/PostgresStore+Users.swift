@@ -47,7 +47,8 @@ extension PostgresStore {
             """
             UPDATE users SET status = coalesce(\(update.status?.rawValue)::text, status), role = coalesce(\(update.role?.rawValue)::text, role),
                 trust_level = coalesce(\(update.trustLevel)::bigint, trust_level), plan = coalesce(\(update.plan)::text, plan),
-                pool_preference = coalesce(\(update.poolPreference?.rawValue)::text, pool_preference)
+                pool_preference = coalesce(\(update.poolPreference?.rawValue)::text, pool_preference),
+                low_balance_micros = coalesce(\(update.lowBalanceThreshold?.micros)::bigint, low_balance_micros)
             WHERE id = \(id) RETURNING *
             """
         ).map(UserRecord.init(row:))
@@ -69,15 +70,24 @@ extension PostgresStore {
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
         let models = try limits.allowedModels.map(StoredJSON.text)
         let networks = try limits.ipAllowlist.map { try StoredJSON.text($0.map(\.description)) }
-        return try await inserted(
-            """
-            INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
-                spend_limit_micros, ip_allowlist, created_at)
-            VALUES (\(userID), \(name), \(keyHash), \(prefix), \(models)::text, \(limits.expiresAt?.unixMillis)::bigint,
-                \(limits.requestsPerMinute)::bigint, \(limits.tokensPerMinute)::bigint, \(limits.spendLimit?.micros)::bigint,
-                \(networks)::text, \(Date().unixMillis))
-            RETURNING id
-            """).int(required: "id")
+        return try await transaction { connection in
+            let id = try await connection.inserted(
+                """
+                INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
+                    spend_limit_micros, ip_allowlist, created_at)
+                VALUES (\(userID), \(name), \(keyHash), \(prefix), \(models)::text, \(limits.expiresAt?.unixMillis)::bigint,
+                    \(limits.requestsPerMinute)::bigint, \(limits.tokensPerMinute)::bigint, \(limits.spendLimit?.micros)::bigint,
+                    \(networks)::text, \(Date().unixMillis))
+                RETURNING id
+                """, logger: self.logger
+            ).int(required: "id")
+            if self.webhookFilter.wants(.keyCreated) {
+                try await self.outbox(
+                    connection, userID: userID, type: .keyCreated,
+                    payload: try WebhookPayload.text(WebhookPayload.Key(userId: userID, keyId: id, prefix: prefix)))
+            }
+            return id
+        }
     }
 
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
@@ -99,13 +109,20 @@ extension PostgresStore {
     }
 
     public func revokeAPIKey(id: Int64, userID: Int64?) async throws -> String? {
-        try await first(
-            """
-            UPDATE api_keys SET revoked_at = \(Date().unixMillis)
-            WHERE id = \(id) AND (\(userID)::bigint IS NULL OR user_id = \(userID)::bigint) AND revoked_at IS NULL
-            RETURNING key_hash
-            """
-        )?.text("key_hash")
+        try await transaction { connection in
+            guard let row = try await connection.first(
+                """
+                UPDATE api_keys SET revoked_at = \(Date().unixMillis)
+                WHERE id = \(id) AND (\(userID)::bigint IS NULL OR user_id = \(userID)::bigint) AND revoked_at IS NULL
+                RETURNING key_hash, user_id, prefix
+                """, logger: self.logger)
+            else { return nil }
+            if self.webhookFilter.wants(.keyRevoked) {
+                let key = WebhookPayload.Key(userId: try row.int(required: "user_id"), keyId: id, prefix: try row.text(required: "prefix"))
+                try await self.outbox(connection, userID: key.userId, type: .keyRevoked, payload: try WebhookPayload.text(key))
+            }
+            return try row.text(required: "key_hash")
+        }
     }
 
     public func keySpendRemaining(keyID: Int64) async throws -> Credits? {

@@ -10,6 +10,8 @@ import Synchronization
 public final class PostgresStore: GatewayStore {
     let client: PostgresClient
     let logger: Logger
+    /// The webhook event types writes put in the outbox (see `WebhookStore`).
+    let webhookFilter = WebhookEventFilter()
     /// How long a query waits for a pooled connection: the URL's `connect_timeout`. postgres-nio's
     /// pool keeps a request waiting while it retries a server that refuses connections (up to a
     /// minute, until its circuit breaker opens), and a gateway must answer a 503 well before that.

@@ -23,6 +23,8 @@ public struct UserRecord: Sendable, Equatable {
     /// The id another identity system knows the user by (`auth0|123`), for the metering API.
     public var externalID: String? = nil
     public var name: String? = nil
+    /// Below this balance a `balance.low` webhook fires; nil: the plan's threshold.
+    public var lowBalanceThreshold: Credits? = nil
 }
 
 /// A user to create. The password arrives already hashed.
@@ -50,15 +52,18 @@ public struct UserUpdate: Sendable, Equatable {
     public var trustLevel: Int?
     public var plan: String?
     public var poolPreference: PoolPreference?
+    public var lowBalanceThreshold: Credits?
 
     public init(
-        status: UserStatus? = nil, role: UserRole? = nil, trustLevel: Int? = nil, plan: String? = nil, poolPreference: PoolPreference? = nil
+        status: UserStatus? = nil, role: UserRole? = nil, trustLevel: Int? = nil, plan: String? = nil, poolPreference: PoolPreference? = nil,
+        lowBalanceThreshold: Credits? = nil
     ) {
         self.status = status
         self.role = role
         self.trustLevel = trustLevel
         self.plan = plan
         self.poolPreference = poolPreference
+        self.lowBalanceThreshold = lowBalanceThreshold
     }
 }
 

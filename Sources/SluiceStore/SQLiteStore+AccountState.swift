@@ -9,6 +9,9 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE upstream_accounts SET needs_reauth = 1, updated_at = ? WHERE id = ?", arguments: [Date().unixMillis, accountID])
+            try outbox(
+                db, accountID: accountID, type: .accountNeedsReauth,
+                payload: try WebhookPayload.text(WebhookPayload.Account(accountId: accountID, scope: nil, coolingUntil: nil, reason: nil)))
         }
     }
 
@@ -24,6 +27,7 @@ extension SQLiteStore {
                     """,
                 arguments: [accountID, scope.model ?? "", until.unixMillis, reason.rawValue, state.level, state.verifyAt?.unixMillis,
                             state.lastFailureAt?.unixMillis])
+            try outbox(db, accountID: accountID, type: .accountCooling, payload: try WebhookPayload.cooling(accountID: accountID, scope: scope, state))
         }
     }
 

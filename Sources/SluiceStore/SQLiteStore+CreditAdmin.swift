@@ -50,7 +50,7 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { return .usedUp }
             try db.execute(
                 sql: "INSERT INTO redemptions (code_id, user_id, created_at) VALUES (?, ?, ?)", arguments: [codeID, userID, now.unixMillis])
-            let entry = try Self.appendCredit(
+            let entry = try self.appendCredit(
                 db, userID: userID, amount: Credits(micros: code["value_micros"]), kind: .recharge,
                 referenceID: "redeem:\(codeID):\(userID)", note: "redemption code \(code["prefix"] as String)")
             return .credited(entry)

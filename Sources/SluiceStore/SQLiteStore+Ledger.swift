@@ -12,7 +12,7 @@ extension SQLiteStore {
     public func credit(userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?) async throws -> LedgerEntry {
         try await pool.write { db in
             if let existing = try Self.ledgerEntry(db, referenceID: referenceID) { return existing }
-            return try Self.appendCredit(db, userID: userID, amount: amount, kind: kind, referenceID: referenceID, note: note)
+            return try self.appendCredit(db, userID: userID, amount: amount, kind: kind, referenceID: referenceID, note: note)
         }
     }
 
@@ -56,6 +56,9 @@ extension SQLiteStore {
                     db.cachedStatement(sql: "UPDATE users SET balance_micros = balance_micros - ? WHERE id = ? RETURNING balance_micros"),
                     arguments: [user.total.micros, user.userID])
                 else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(user.userID)") }
+                if webhookFilter.wants(.creditConsumed) || webhookFilter.wants(.balanceLow) {
+                    try Self.outbox(db, userID: user.userID, type: .creditConsumed, payload: try WebhookPayload.consumed(user, balanceAfter: after))
+                }
                 for line in user.ledgerLines(balanceAfterBatch: after) {
                     try db.cachedStatement(sql: Self.insertLedgerEntry).execute(arguments: [
                         user.userID, LedgerKind.consume.rawValue, -line.record.charged.micros, line.balanceBefore, line.balanceAfter,
@@ -100,7 +103,7 @@ extension SQLiteStore {
     /// Moves a balance and appends its ledger entry in the caller's transaction. The balance before
     /// is read inside the transaction, so the entry always matches the row.
     @discardableResult
-    static func appendCredit(
+    func appendCredit(
         _ db: Database, userID: Int64, amount: Credits, kind: LedgerKind, referenceID: String, note: String?
     ) throws -> LedgerEntry {
         guard let after = try Int64.fetchOne(
@@ -108,11 +111,15 @@ extension SQLiteStore {
             arguments: [amount.micros, userID])
         else { throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "no user \(userID)") }
         let now = Date(unixMillis: Date().unixMillis)
-        try db.cachedStatement(sql: insertLedgerEntry).execute(
+        try db.cachedStatement(sql: Self.insertLedgerEntry).execute(
             arguments: [userID, kind.rawValue, amount.micros, after - amount.micros, after, referenceID, note, now.unixMillis])
-        return LedgerEntry(
+        let entry = LedgerEntry(
             id: db.lastInsertedRowID, userID: userID, kind: kind, amount: amount, balanceBefore: Credits(micros: after - amount.micros),
             balanceAfter: Credits(micros: after), referenceID: referenceID, note: note, createdAt: now)
+        if let (type, payload) = try WebhookPayload.forEntry(entry, filter: webhookFilter) {
+            try Self.outbox(db, userID: userID, type: type, payload: payload)
+        }
+        return entry
     }
 
     static let insertLedgerEntry = """

@@ -52,7 +52,7 @@ extension SQLiteStore {
                 arguments: [paymentIntent, Date().unixMillis, payment.objectID])
             if let existing = try Self.ledgerEntry(db, referenceID: credit.referenceID) { return existing }
             guard credit.amount > .zero else { return nil }
-            return try Self.appendCredit(
+            return try self.appendCredit(
                 db, userID: payment.userID, amount: credit.amount, kind: credit.kind, referenceID: credit.referenceID, note: credit.note)
         }
     }
@@ -79,7 +79,7 @@ extension SQLiteStore {
                     split.shortfall.micros, now.unixMillis,
                 ])
             let entry = split.taken > .zero
-                ? try Self.appendCredit(db, userID: refund.userID, amount: .zero - split.taken, kind: .refund, referenceID: refund.referenceID, note: refund.note)
+                ? try self.appendCredit(db, userID: refund.userID, amount: .zero - split.taken, kind: .refund, referenceID: refund.referenceID, note: refund.note)
                 : nil
             return .applied(RefundRecord(refund, split: split, at: now), entry: entry)
         }

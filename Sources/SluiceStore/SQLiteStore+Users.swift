@@ -17,7 +17,7 @@ extension SQLiteStore {
                 arguments: [user.email, user.passwordHash, user.role.rawValue, user.plan, Date().unixMillis])
             let id = db.lastInsertedRowID
             if user.initialCredits.micros != 0 {
-                try Self.appendCredit(db, userID: id, amount: user.initialCredits, kind: .grant, referenceID: "signup-\(id)", note: "initial credits")
+                try self.appendCredit(db, userID: id, amount: user.initialCredits, kind: .grant, referenceID: "signup-\(id)", note: "initial credits")
             }
             return id
         }
@@ -46,10 +46,14 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     UPDATE users SET status = coalesce(?, status), role = coalesce(?, role), trust_level = coalesce(?, trust_level),
-                        plan = coalesce(?, plan), pool_preference = coalesce(?, pool_preference)
+                        plan = coalesce(?, plan), pool_preference = coalesce(?, pool_preference),
+                        low_balance_micros = coalesce(?, low_balance_micros)
                     WHERE id = ?
                     """,
-                arguments: [update.status?.rawValue, update.role?.rawValue, update.trustLevel, update.plan, update.poolPreference?.rawValue, id])
+                arguments: [
+                    update.status?.rawValue, update.role?.rawValue, update.trustLevel, update.plan, update.poolPreference?.rawValue,
+                    update.lowBalanceThreshold?.micros, id,
+                ])
             return try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(UserRecord.init(row:))
         }
     }
@@ -83,7 +87,11 @@ extension SQLiteStore {
                     userID, name, keyHash, prefix, models, limits.expiresAt?.unixMillis, limits.requestsPerMinute,
                     limits.tokensPerMinute, limits.spendLimit?.micros, networks, Date().unixMillis,
                 ])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            if webhookFilter.wants(.keyCreated) {
+                try Self.outbox(db, userID: userID, type: .keyCreated, payload: try WebhookPayload.text(WebhookPayload.Key(userId: userID, keyId: id, prefix: prefix)))
+            }
+            return id
         }
     }
 
@@ -111,13 +119,19 @@ extension SQLiteStore {
 
     public func revokeAPIKey(id: Int64, userID: Int64?) async throws -> String? {
         try await pool.write { db in
-            try String.fetchOne(
+            guard let row = try Row.fetchOne(
                 db,
                 sql: """
                     UPDATE api_keys SET revoked_at = ? WHERE id = ? AND (? IS NULL OR user_id = ?) AND revoked_at IS NULL
-                    RETURNING key_hash
+                    RETURNING key_hash, user_id, prefix
                     """,
                 arguments: [Date().unixMillis, id, userID, userID])
+            else { return nil }
+            if webhookFilter.wants(.keyRevoked) {
+                let key = WebhookPayload.Key(userId: try row.int(required: "user_id"), keyId: id, prefix: try row.text(required: "prefix"))
+                try Self.outbox(db, userID: key.userId, type: .keyRevoked, payload: try WebhookPayload.text(key))
+            }
+            return try row.text(required: "key_hash")
         }
     }
 

@@ -7,6 +7,8 @@ import SluiceCore
 /// parallel; writes are serialized by GRDB, each inside a transaction.
 public final class SQLiteStore: GatewayStore {
     let pool: DatabasePool
+    /// The webhook event types writes put in the outbox (see `WebhookStore`).
+    let webhookFilter = WebhookEventFilter()
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     public init(path: String, migrations: MigrationRunner, logger: Logger) async throws {

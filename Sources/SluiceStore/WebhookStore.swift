@@ -53,6 +53,14 @@ public struct WebhookEventRecord: Sendable, Equatable {
     /// A JSON object.
     public var payload: String
     public var createdAt: Date
+
+    public init(id: Int64, userID: Int64?, type: WebhookEventType, payload: String, createdAt: Date) {
+        self.id = id
+        self.userID = userID
+        self.type = type
+        self.payload = payload
+        self.createdAt = createdAt
+    }
 }
 
 public struct NewWebhookDelivery: Sendable, Equatable {
@@ -96,22 +104,37 @@ final class WebhookEventFilter: Sendable {
 }
 
 /// The payloads stores write, encoded one way for both.
-enum WebhookPayload {
+public enum WebhookPayload {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
 
-    static func credits(_ credits: Credits) -> Decimal { Decimal(string: credits.description) ?? 0 }
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
 
-    struct Consumed: Encodable {
-        var userId: Int64
-        var amount: Decimal
-        var requests: Int
-        var balanceBefore: Decimal
-        var balanceAfter: Decimal
+    public static func credits(_ credits: Credits) -> Decimal { Decimal(string: credits.description) ?? 0 }
+
+    public struct Consumed: Codable, Sendable {
+        public var userId: Int64
+        public var amount: Decimal
+        public var requests: Int
+        public var balanceBefore: Decimal
+        public var balanceAfter: Decimal
+
+        public init(userId: Int64, amount: Decimal, requests: Int, balanceBefore: Decimal, balanceAfter: Decimal) {
+            self.userId = userId
+            self.amount = amount
+            self.requests = requests
+            self.balanceBefore = balanceBefore
+            self.balanceAfter = balanceAfter
+        }
     }
 
     struct Recharged: Encodable {
@@ -135,7 +158,7 @@ enum WebhookPayload {
         var reason: String?
     }
 
-    static func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+    public static func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
 
     /// The outbox event a ledger entry makes, if any: a recharge or grant is `credit.recharged`,
     /// a consume (a service's debit) `credit.consumed`.
@@ -155,5 +178,68 @@ enum WebhookPayload {
         default:
             return nil
         }
+    }
+}
+
+extension WebhookPayload {
+    /// One `credit.consumed` per user per settlement batch: the batch is the short window the
+    /// consumption is summed over.
+    static func consumed(_ user: SettlementBatch.UserCharges, balanceAfter: Int64) throws -> String {
+        try text(Consumed(
+            userId: user.userID, amount: credits(user.total), requests: user.records.count,
+            balanceBefore: credits(Credits(micros: balanceAfter) + user.total), balanceAfter: credits(Credits(micros: balanceAfter))))
+    }
+
+    static func cooling(accountID: Int64, scope: CooldownScope, _ state: CooldownState) throws -> String {
+        try text(Account(accountId: accountID, scope: scope.model ?? "account", coolingUntil: state.coolingUntil, reason: state.reason?.rawValue))
+    }
+}
+
+extension WebhookEndpointRecord {
+    init(row: some StoreRow) throws {
+        let types = try JSONDecoder().decode([String].self, from: Data(try row.text(required: "event_types").utf8))
+        self.init(
+            id: try row.int(required: "id"), url: try row.text(required: "url"),
+            secret: SealedSecret(ciphertext: try row.bytes("secret_ciphertext") ?? Data(), keyVersion: Int(try row.int(required: "secret_key_version"))),
+            types: types.compactMap(WebhookEventType.init(rawValue:)), createdAt: try row.date(required: "created_at"))
+    }
+}
+
+extension WebhookEventRecord {
+    init(row: some StoreRow) throws {
+        guard let type = WebhookEventType(rawValue: try row.text(required: "type")) else { throw StoreDecodingError(column: "type") }
+        self.init(
+            id: try row.int(required: "id"), userID: try row.int("user_id"), type: type, payload: try row.text(required: "payload"),
+            createdAt: try row.date(required: "created_at"))
+    }
+}
+
+extension WebhookDeliveryRecord {
+    init(row: some StoreRow) throws {
+        guard let type = WebhookEventType(rawValue: try row.text(required: "type")) else { throw StoreDecodingError(column: "type") }
+        self.init(
+            id: try row.int(required: "id"),
+            delivery: NewWebhookDelivery(
+                endpointID: try row.int(required: "endpoint_id"), userID: try row.int("user_id"), type: type,
+                payload: try row.text(required: "payload"), createdAt: try row.date(required: "created_at")),
+            status: try row.text(required: "status"), attempts: Int(try row.int(required: "attempts")),
+            nextAttemptAt: try row.date(required: "next_attempt_at"), lastStatus: try row.int("last_status").map(Int.init),
+            lastError: try row.text("last_error"), deliveredAt: try row.date("delivered_at"))
+    }
+}
+
+enum WebhookQueries {
+    /// Pending deliveries that are due and unleased, and the oldest pending one of their endpoint
+    /// and user: a later event waits while an earlier one is retried. `$now` twice, then the limit.
+    static func due(placeholders p: [String]) -> String {
+        """
+        SELECT d.* FROM webhook_deliveries d
+        WHERE d.status = 'pending' AND d.next_attempt_at <= \(p[0]) AND d.lease_until <= \(p[1])
+          AND NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries e
+            WHERE e.endpoint_id = d.endpoint_id AND e.status = 'pending' AND e.id < d.id
+              AND (e.user_id = d.user_id OR (e.user_id IS NULL AND d.user_id IS NULL)))
+        ORDER BY d.id LIMIT \(p[2])
+        """
     }
 }

@@ -8,6 +8,7 @@ import Testing
 @Suite struct OpenAPIAccessTests {
     enum Access: Equatable {
         case anyone, user, admin, apiKey
+        case service(scope: String)
     }
 
     @Test func everyDocumentedOperationEnforcesTheAccessItDocuments() async throws {
@@ -47,6 +48,14 @@ import Testing
                     #expect(notAdmin == 403, "\(name) answered \(notAdmin) to a user who is not an admin")
                     let signedInAdmin = try await status(admin.access)
                     #expect(![401, 403].contains(signedInAdmin), "\(name) refused an admin with \(signedInAdmin)")
+                case .service(let scope):
+                    #expect(try await status(user.access) == 401, "\(name) took a user's access token")
+                    // Made here: the walk's DELETE of a service token revokes whichever has id 1.
+                    let scoped = try await status(try await MeteringAPITests.token(h, admin: admin).token)
+                    #expect(![401, 403].contains(scoped), "\(name) refused a service token with every scope with \(scoped)")
+                    let others = MeteringAPITests.allScopes.filter { $0 != scope }
+                    let lacking = try await MeteringAPITests.token(h, admin: admin, scopes: others).token
+                    #expect(try await status(lacking) == 403, "\(name) took a token without \(scope)")
                 }
             }
         }
@@ -58,6 +67,7 @@ import Testing
         guard let scheme = security.first?.keys.first else { return .anyone }
         switch scheme {
         case "apiKey": return .apiKey
+        case "serviceToken": return .service(scope: try #require(operation["x-required-scope"] as? String))
         case "accessToken": return operation["x-required-role"] as? String == "admin" ? .admin : .user
         default:
             Issue.record("unknown security scheme \(scheme)")

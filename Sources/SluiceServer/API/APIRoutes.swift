@@ -9,6 +9,7 @@ struct APIRoutes {
     let knownModels: @Sendable () -> Set<String>
     /// Present when `payments.stripe` is configured.
     let payments: PaymentRoutes?
+    let webhooks: WebhookDispatcher
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
@@ -25,6 +26,7 @@ struct APIRoutes {
         ServiceAccountRoutes(api: api).register(on: registry)
         MeteringRoutes(api: api).register(on: registry)
         MeteringCreditRoutes(api: api).register(on: registry)
+        WebhookRoutes(api: api, dispatcher: webhooks).register(on: registry)
         registerPlans(registry)
 
         let endpoints = registry.endpoints

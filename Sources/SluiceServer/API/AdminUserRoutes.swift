@@ -12,6 +12,7 @@ struct AdminUserRoutes {
         var role: UserRole?
         var trustLevel: Int?
         var plan: String?
+        var lowBalanceThreshold: CreditAmount?
     }
 
     func register(on registry: EndpointRegistry) {
@@ -25,11 +26,13 @@ struct AdminUserRoutes {
             show)
         registry.admin(
             Endpoint(
-                method: .patch, path: "/api/admin/users/{id}", summary: "Change a user's status, role, trust level or plan.",
+                method: .patch, path: "/api/admin/users/{id}",
+                summary: "Change a user's status, role, trust level, plan, or the balance below which a balance.low webhook fires.",
                 request: .object(
                     [
                         ("status", .nullable(.string(values: ["active", "disabled", "muted"]))), ("role", .nullable(.string(values: ["user", "admin"]))),
                         ("trust_level", .nullable(.boundedInteger(0...4))), ("plan", .nullable(.string(values: SluiceConfig.Plan.names))),
+                        ("low_balance_threshold", .nullable(.creditsInput(.positive))),
                     ], closed: true),
                 response: .ref("User"), tag: "admin"), update)
         registry.admin(
@@ -55,7 +58,7 @@ struct AdminUserRoutes {
     @Sendable func update(_ request: Request, context: AdminContext) async throws -> Response {
         let admin = context.admin
         let id = try APIServices.id(context)
-        let (body, _) = try await APIJSON.body(Update.self, from: request, allowing: ["status", "role", "trust_level", "plan"])
+        let (body, _) = try await APIJSON.body(Update.self, from: request, allowing: ["status", "role", "trust_level", "plan", "low_balance_threshold"])
         if let trust = body.trustLevel, !(0...4).contains(trust) {
             throw GatewayError.invalidRequest("`trust_level` must be from 0 to 4.", param: "trust_level")
         }
@@ -70,7 +73,10 @@ struct AdminUserRoutes {
         }
         guard let before = try await api.store.user(id: id) else { throw GatewayError.notFound("No such user.") }
         guard let after = try await api.store.updateUser(
-            id: id, UserUpdate(status: body.status, role: body.role, trustLevel: body.trustLevel, plan: body.plan))
+            id: id,
+            UserUpdate(
+                status: body.status, role: body.role, trustLevel: body.trustLevel, plan: body.plan,
+                lowBalanceThreshold: body.lowBalanceThreshold?.credits))
         else { throw GatewayError.notFound("No such user.") }
 
         if after.status == .disabled, before.status != .disabled {

@@ -119,6 +119,7 @@ public enum ConfigLoader {
             },
             int("\(p).pool_capacity") { $0.plans[name]?.poolCapacity = $1 },
             int("\(p).pool_recovery_per_hour") { $0.plans[name]?.poolRecoveryPerHour = $1 },
+            credits("\(p).low_balance_credits") { $0.plans[name]?.lowBalanceCredits = $1 },
             Key(path: "\(p).pool_unit") { config, value, source in
                 guard ["tokens", "requests"].contains(value) else { throw Error(description: "\(source): \(p).pool_unit must be tokens or requests") }
                 config.plans[name]?.poolUnit = value
@@ -203,5 +204,5 @@ public enum ConfigLoader {
         },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys
 }

@@ -20,6 +20,7 @@ public struct SluiceConfig: Sendable {
     public var metrics = Metrics()
     public var plans = Plan.defaults
     public var payments = Payments()
+    public var webhooks = Webhooks()
 
     public init() {}
 
@@ -172,6 +173,8 @@ public struct SluiceConfig: Sendable {
         public var poolRecoveryPerHour: Int
         /// `tokens` or `requests`.
         public var poolUnit: String
+        /// A user's balance falling below this fires `balance.low`; zero: never.
+        public var lowBalanceCredits = Credits.zero
 
         public static let defaults: [String: Plan] = [
             "free": Plan(

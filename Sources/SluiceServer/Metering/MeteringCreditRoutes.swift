@@ -29,7 +29,11 @@ struct MeteringCreditRoutes {
                 method: .post, path: "/api/v1/users/ensure",
                 summary: "The user with this external id, made now if there is none (201). Repeats answer 200 with the same user.",
                 request: .object(
-                    [("user_id", .string(length: 1...200)), ("email", .string(length: 3...320, pattern: "@")), ("name", .nullable(.string(length: 0...200)))],
+                    [
+                        // An external id is not all digits: those are Sluice's own ids.
+                        ("user_id", .string(length: 1...200, pattern: "[^0-9]")), ("email", .string(length: 3...320, pattern: "@")),
+                        ("name", .nullable(.string(length: 0...200))),
+                    ],
                     required: ["user_id", "email"], closed: true),
                 status: 201, response: Metering.envelopeSchema(Metering.UserView.schema), errors: [409], alsoAnswersWithResponse: [200],
                 tag: "metering"),

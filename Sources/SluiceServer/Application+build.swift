@@ -25,6 +25,8 @@ public struct Gateway: Sendable {
     public let catalog: ProviderCatalog
     /// What every rule reads the time from; a test's own clock in tests.
     public let clock: any WallClock
+    /// The drain after SIGTERM, shared by the server's streams and its readiness.
+    public let drain: Drain
 
     public var credits: any CreditHolds { shared.credits }
     /// What each key with a spending limit may still spend.
@@ -102,7 +104,7 @@ public func openGateway(
     }
     return Gateway(
         store: store, shared: shared, grants: grants, settlements: settlements, inFlight: inFlight, pool: pool, authenticator: authenticator,
-        secrets: secrets, catalog: catalog, clock: clock)
+        secrets: secrets, catalog: catalog, clock: clock, drain: Drain(grace: .seconds(config.server.drainSeconds)))
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
@@ -145,10 +147,11 @@ public func buildApplication(
     let dispatcher = UpstreamDispatcher(
         pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts)
     let server = config.server
+    let drain = gateway.drain
     let streamLimits = StreamLimits(
         keepalive: server.sseKeepaliveSeconds > 0 ? .seconds(server.sseKeepaliveSeconds) : nil,
         maxDuration: server.maxStreamSeconds > 0 ? .seconds(server.maxStreamSeconds) : nil,
-        maxBytes: server.maxStreamBytes > 0 ? server.maxStreamBytes : nil)
+        maxBytes: server.maxStreamBytes > 0 ? server.maxStreamBytes : nil, drain: drain)
     /// One hot path per client protocol, sharing every part.
     func handler<API: ClientAPI>(_ api: API) -> GatewayHandler<API> {
         GatewayHandler(
@@ -157,9 +160,12 @@ public func buildApplication(
     }
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
-        startedAt: Int(Date().timeIntervalSince1970))
+        startedAt: Int(Date().timeIntervalSince1970), drain: drain)
 
     let router = Router(context: SluiceRequestContext.self)
+    let requestMetrics = RequestMetrics()
+    // Outermost: it counts and logs the answer every error became.
+    router.add(middleware: RequestObserver(metrics: requestMetrics, accessLog: config.logging.accessLog ? logger.with(label: "access") : nil))
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(
         on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
@@ -168,8 +174,10 @@ public func buildApplication(
         gemini: handler(GeminiAPI()), embeddings: handler(EmbeddingsAPI()), responses: handler(ResponsesAPI(
             store: gateway.store, retention: TimeInterval(config.responses.retentionHours) * 3600, clock: gateway.clock)))
     if config.metrics.enabled {
-        MetricsRoute(pool: gateway.pool, settlements: gateway.settlements, inFlight: gateway.inFlight, bearerToken: config.metrics.bearerToken)
-            .register(on: router)
+        MetricsRoute(
+            pool: gateway.pool, settlements: gateway.settlements, inFlight: gateway.inFlight, requests: requestMetrics, keys: gateway.authenticator,
+            bearerToken: config.metrics.bearerToken
+        ).register(on: router)
     }
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),

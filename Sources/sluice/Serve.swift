@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
         guard demo else {
             let gateway = try await openGateway(config: config, logger: logger)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger)
-            try await app.runService()
+            try await runGateway(app, gateway: gateway, config: config, logger: logger)
             return
         }
         try await runDemo(config: config, logger: logger)
@@ -48,7 +48,7 @@ struct Serve: AsyncParsableCommand {
                 // Unbuffered, so the key shows at once even when output is piped.
                 FileHandle.standardOutput.write(Data((Demo.banner(apiKey: apiKey, host: config.server.host, port: port, upstreamPort: upstreamPort) + "\n").utf8))
             }
-            try await app.runService()
+            try await runGateway(app, gateway: gateway, config: config, logger: logger)
             group.cancelAll()
         }
     }

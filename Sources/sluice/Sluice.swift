@@ -48,7 +48,7 @@ struct CommonOptions: ParsableArguments {
     func load() throws -> SluiceConfig {
         let file = config ?? ProcessInfo.processInfo.environment["SLUICE_CONFIG"]
         let loaded = try ConfigLoader.load(file: file)
-        bootstrapLogging(level: loaded.logging.level)
+        bootstrapLogging(loaded.logging)
         return loaded
     }
 
@@ -71,9 +71,13 @@ struct CommonOptions: ParsableArguments {
 private let loggingBootstrapped = Atomic<Bool>(false)
 
 /// Logs go to standard error, so command output on standard output stays machine-readable.
-func bootstrapLogging(level: String) {
+func bootstrapLogging(_ logging: SluiceConfig.Logging) {
     guard !loggingBootstrapped.exchange(true, ordering: .relaxed) else { return }
-    let logLevel = Logger.Level(rawValue: level) ?? .info
+    let logLevel = Logger.Level(rawValue: logging.level) ?? .info
+    if logging.format == "json" {
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: logLevel) }
+        return
+    }
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = logLevel

@@ -75,4 +75,29 @@ import Testing
             #expect(log.first { $0.id == first[0].id }?.status == "failed")
         }
     }
+
+    @Test(arguments: StoreBackend.available)
+    func accountEventsGoToTheAccountsOwner(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let owner = try await store.createUser(email: "a@x", initialCredits: .zero)
+            let secret = SealedSecret(ciphertext: Data([1]), keyVersion: 1)
+            let own = try await store.addAccount(
+                provider: "p", kind: .apiKey, baseURL: nil, models: ["m"], priority: 0, weight: 1, ownerUserID: owner, secret: secret)
+            let shared = try await store.addAccount(
+                provider: "p", kind: .apiKey, baseURL: nil, models: ["m"], priority: 0, weight: 1, ownerUserID: nil, secret: secret)
+            let cooling = CooldownState(coolingUntil: Self.t0, level: 1, reason: .rateLimited)
+            // Not wanted yet: nothing written.
+            try await store.saveCooldown(accountID: own, scope: .account, cooling)
+            #expect(try await store.pendingWebhookEvents(limit: 10).isEmpty)
+
+            store.recordWebhookEvents(of: [.accountCooling, .accountNeedsReauth])
+            try await store.saveCooldown(accountID: own, scope: .model("m"), cooling)
+            try await store.markNeedsReauth(accountID: shared)
+            let events = try await store.pendingWebhookEvents(limit: 10)
+            #expect(events.map(\.type) == [.accountCooling, .accountNeedsReauth])
+            #expect(events.map(\.userID) == [owner, nil])
+            #expect(events.first?.payload.contains(#""scope":"m""#) == true)
+            #expect(events.first?.payload.contains(#""reason":"rate_limited""#) == true)
+        }
+    }
 }

@@ -105,5 +105,16 @@ enum GatewayEndpoints {
             method: .get, path: "/health", summary: "Liveness and store reachability; 503, with the same body, when degraded.",
             response: .object([("status", .string(values: ["ok", "degraded"])), ("version", .text), ("store", .text)]),
             alsoAnswersWithResponse: [503], tag: "v1"))
+        registry.describeOpenRoute(Endpoint(
+            method: .get, path: "/health/live", summary: "200 while the process runs, draining or not.",
+            response: .object([("status", .string(values: ["live"]))]), tag: "v1"))
+        registry.describeOpenRoute(Endpoint(
+            method: .get, path: "/health/ready",
+            summary: "200 while the gateway takes new work; 503 while it drains after SIGTERM, or when a dependency is down.",
+            response: .anyOf([
+                .object([("status", .string(values: ["draining"]))]),
+                .object([("status", .string(values: ["ok", "degraded"])), ("version", .text), ("store", .text)]),
+            ]),
+            alsoAnswersWithResponse: [503], tag: "v1"))
     }
 }

@@ -142,6 +142,8 @@ public enum ConfigLoader {
         int("server.request_read_seconds", min: 1, max: 3600) { $0.server.requestReadSeconds = $1 },
         int("server.max_header_bytes", min: 1024, max: 1 << 20) { $0.server.maxHeaderBytes = $1 },
         int("server.max_connections", min: 1) { $0.server.maxConnections = $1 },
+        int("server.drain_seconds", min: 0, max: 3600) { $0.server.drainSeconds = $1 },
+        int("server.unready_seconds", min: 0, max: 600) { $0.server.unreadySeconds = $1 },
         string("database.path") { $0.database.path = $1 },
         string("database.url") { $0.database.url = $1 },
         string("database.migrations_dir") { $0.database.migrationsDir = $1 },
@@ -202,6 +204,11 @@ public enum ConfigLoader {
             }
             config.logging.level = value
         },
+        Key(path: "logging.format") { config, value, source in
+            guard ["text", "json"].contains(value) else { throw Error(description: "\(source): logging.format must be text or json") }
+            config.logging.format = value
+        },
+        bool("logging.access_log") { $0.logging.accessLog = $1 },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
     ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys

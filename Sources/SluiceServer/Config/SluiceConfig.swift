@@ -41,6 +41,10 @@ public struct SluiceConfig: Sendable {
         public var requestReadSeconds = 30
         public var maxHeaderBytes = 32 << 10
         public var maxConnections = 8192
+        /// After SIGTERM, how long running streams may go on before they are ended, and how long
+        /// before that the listener stays open with readiness answering 503.
+        public var drainSeconds = 30
+        public var unreadySeconds = 2
     }
 
     public struct Database: Sendable {
@@ -150,6 +154,11 @@ public struct SluiceConfig: Sendable {
 
     public struct Logging: Sendable {
         public var level = "info"
+        /// `text` (swift-log's lines) or `json` (one object per line).
+        public var format = "text"
+        /// One `info` line per request: route, status, latency and, for gateway requests, user, key
+        /// prefix, model, account, tokens, cost and end reason.
+        public var accessLog = true
     }
 
     public struct Metrics: Sendable {

@@ -26,9 +26,11 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
 
     private func serve(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let key = try await authenticator.authenticate(authorization: api.authorization(request))
+        context.observation.identify(key)
         let gatewayRequest = try await read(request, key: key)
         let admitted = try await admission.admit(gatewayRequest.summary, key: key, from: context.remoteAddress)
-        let charge = try await holds.hold(gatewayRequest, key: key, model: admitted.model, requestID: context.requestID)
+        let charge = try await holds.hold(
+            gatewayRequest, key: key, model: admitted.model, requestID: context.requestID, observation: context.observation)
         let requester = AccountPool.Requester(
             userID: key.userID, preference: key.poolPreference,
             session: gatewayRequest.summary.sessionKey(header: request.headers[.sessionID]), closedSharedGroups: admitted.closedSharedGroups)

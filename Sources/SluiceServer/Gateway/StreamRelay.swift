@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SluiceCore
+import ServiceLifecycle
 import SluiceProviders
 
 /// Relays a committed stream to the client, event by event, as reads arrive: each upstream read is
@@ -29,9 +30,19 @@ struct StreamRelay: Sendable {
     }
 
     func run(_ bodyWriter: inout any ResponseBodyWriter) async {
+        // The handler runs in the server's task, so it hears the server's graceful shutdown.
+        await withGracefulShutdownHandler {
+            await relay(&bodyWriter)
+        } onGracefulShutdown: { [drain = limits.drain] in
+            drain?.begin()
+        }
+    }
+
+    private func relay(_ bodyWriter: inout any ResponseBodyWriter) async {
         var progress = Progress(outcome: outcome, writer: writer)
         var clientGone = false
         var overLimit = false
+        var shutDown = false
         var out = ByteBuffer()
         var tail = ByteBuffer()
         var events = upstream.pending
@@ -64,6 +75,10 @@ struct StreamRelay: Sendable {
                 overLimit = true
                 break
             }
+            if limits.drain?.expired == true {
+                shutDown = true
+                break
+            }
             do {
                 guard let next = try await upstream.stream.nextEvents() else { break }
                 events = next
@@ -74,8 +89,8 @@ struct StreamRelay: Sendable {
         }
         if clientGone {
             progress.outcome.endReason = .clientDisconnect
-        } else if overLimit {
-            progress.outcome.endReason = .streamLimit
+        } else if overLimit || shutDown {
+            progress.outcome.endReason = overLimit ? .streamLimit : .serverShutdown
             progress.writer.fail(to: &tail)
         } else if progress.sawDone {
             progress.writer.finish(to: &tail)
@@ -124,6 +139,8 @@ struct StreamLimits: Sendable {
     var keepalive: Duration?
     var maxDuration: Duration?
     var maxBytes: Int?
+    /// Ends streams that outlive the grace period after SIGTERM; nil: streams run to their end.
+    var drain: Drain? = nil
 
     func exceeded(bytes: Int, since start: ContinuousClock.Instant) -> Bool {
         if let maxBytes, bytes > maxBytes { return true }

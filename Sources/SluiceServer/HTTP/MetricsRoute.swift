@@ -6,8 +6,8 @@ import NIOCore
 import Prometheus
 import SluiceCore
 
-/// `GET /metrics`: per-account figures in Prometheus's text format, and the gateway's own
-/// settlement backlog and running requests.
+/// `GET /metrics`: per-account figures in Prometheus's text format, the gateway's own settlement
+/// backlog, running requests and key-cache hits, and the request metrics (`RequestMetrics`).
 ///
 /// The figures are the ones the pool keeps for selection and the admin view, read when scraped;
 /// nothing on the request path counts twice. An admin's reset of an account restarts its
@@ -16,13 +16,20 @@ struct MetricsRoute: Sendable {
     let pool: AccountPool
     let settlements: SettlementWriter
     let inFlight: InFlightJournal
+    let requests: RequestMetrics
+    let keys: KeyAuthenticator
     /// SHA-256 of the configured bearer token; nil leaves the route open.
     let tokenDigest: SHA256.Digest?
 
-    init(pool: AccountPool, settlements: SettlementWriter, inFlight: InFlightJournal, bearerToken: String) {
+    init(
+        pool: AccountPool, settlements: SettlementWriter, inFlight: InFlightJournal, requests: RequestMetrics, keys: KeyAuthenticator,
+        bearerToken: String
+    ) {
         self.pool = pool
         self.settlements = settlements
         self.inFlight = inFlight
+        self.requests = requests
+        self.keys = keys
         tokenDigest = bearerToken.isEmpty ? nil : SHA256.hash(data: Data(bearerToken.utf8))
     }
 
@@ -44,7 +51,13 @@ struct MetricsRoute: Sendable {
         let registry = Self.registry(for: pool.figures())
         registry.makeGauge(descriptor: Self.settlementBacklog).set(Double(settlements.backlog))
         registry.makeGauge(descriptor: Self.requestsRunning).set(Double(inFlight.liveCount))
+        let cache = keys.cacheCounts
+        registry.makeCounter(descriptor: Self.keyCache("hits", "API-key lookups answered from the cache.")).increment(by: Int64(cache.hits))
+        registry.makeCounter(descriptor: Self.keyCache("misses", "API-key lookups that read the store.")).increment(by: Int64(cache.misses))
+        let lookups = cache.hits + cache.misses
+        registry.makeGauge(descriptor: Self.keyCacheRatio).set(lookups == 0 ? 0 : Double(cache.hits) / Double(lookups))
         registry.emit(into: &buffer)
+        requests.registry.emit(into: &buffer)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
@@ -75,6 +88,13 @@ struct MetricsRoute: Sendable {
     }
     static var requestsRunning: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "sluice", subsystem: "requests", metricName: "running", helpText: "Requests holding credits now.")
+    }
+
+    static func keyCache(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sluice", subsystem: "key_cache", metricName: name, unitName: "total", helpText: help)
+    }
+    static var keyCacheRatio: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "sluice", subsystem: "key_cache", metricName: "hit", unitName: "ratio", helpText: "Share of API-key lookups answered from the cache.")
     }
 
     static func registry(for accounts: [AccountPool.AccountFigures]) -> PrometheusCollectorRegistry {

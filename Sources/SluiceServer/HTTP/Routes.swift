@@ -13,6 +13,7 @@ struct PublicRoutes: Sendable {
     let store: any GatewayStore
     let redis: RedisClient?
     let startedAt: Int
+    let drain: Drain
     static let version = "0.1.0"
 
     func register(
@@ -30,6 +31,19 @@ struct PublicRoutes: Sendable {
         router.get("/v1/models") { request, _ in try await listModels(request) }
         router.get("/v1/models/{id}") { request, context in try await model(request, id: context.parameters.get("id") ?? "") }
         router.get("/health") { _, _ in await health() }
+        // Liveness: the process answers, until it exits. Readiness: it takes new work — not while
+        // it drains, nor while a dependency is down.
+        router.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
+        }
+        router.get("/health/ready") { _, _ in
+            if drain.draining {
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"status":"draining"}"#)))
+            }
+            return await health()
+        }
     }
 
     func visibleModels(for key: APIKeyRecord) -> [ModelObject] {

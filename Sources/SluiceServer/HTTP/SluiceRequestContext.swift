@@ -13,6 +13,8 @@ public struct SluiceRequestContext: RequestContext {
     var signedIn: SignedIn?
     /// Set by `ServiceTokenMiddleware` on the metering routes; `ServiceContext` is made from it.
     var service: ServiceCaller?
+    /// What the access log and request metrics learn as the request is served.
+    let observation = RequestObservation()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -47,6 +47,13 @@ struct StripeSignature {
         throw .mismatch
     }
 
+    /// The header for `body` at `timestamp` under `secret`: how Sluice signs its own webhooks, so
+    /// their receivers can reuse a Stripe verifier.
+    static func header(body: String, secret: String, timestamp: Int64) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
     static func hexBytes(_ text: String) -> Data? {
         guard text.count == 64 else { return nil }
         var bytes = Data(capacity: 32)

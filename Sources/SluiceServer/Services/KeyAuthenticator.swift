@@ -24,6 +24,9 @@ public final class KeyAuthenticator: Sendable {
 
     struct Cache {
         var entries: [String: Entry] = [:]
+        /// Lookups answered from the cache, and those that read (or waited for) the store.
+        var hits = 0
+        var misses = 0
         /// One store read per key at a time; the requests that miss meanwhile wait for it.
         var reads = SingleFlights<String, CheckedContinuation<Fetched, Never>>()
     }
@@ -112,7 +115,11 @@ public final class KeyAuthenticator: Sendable {
     private func lookup(hash: String) async throws(GatewayError) -> APIKeyRecord? {
         let now = clock.now()
         let action: Action = cache.withLock { cache in
-            if let entry = cache.entries[hash], isFresh(entry, now: now) { return .hit(entry.record) }
+            if let entry = cache.entries[hash], isFresh(entry, now: now) {
+                cache.hits += 1
+                return .hit(entry.record)
+            }
+            cache.misses += 1
             return cache.reads.lead(hash) ? .fetch : .wait
         }
         switch action {
@@ -127,6 +134,9 @@ public final class KeyAuthenticator: Sendable {
     }
 
     private enum Action { case hit(APIKeyRecord?), wait, fetch }
+
+    /// Lookups so far answered from the cache and not, for `/metrics`.
+    var cacheCounts: (hits: Int, misses: Int) { cache.withLock { ($0.hits, $0.misses) } }
 
     private func isFresh(_ entry: Entry, now: Date) -> Bool { now.timeIntervalSince(entry.fetchedAt) < ttl }
 

@@ -17,6 +17,8 @@ struct RequestOutcome: Sendable {
         case instanceLost = "instance_lost"
         /// The stream ran past `server.max_stream_seconds` or `server.max_stream_bytes`.
         case streamLimit = "stream_limit"
+        /// The server was shutting down and the stream outlived `server.drain_seconds`.
+        case serverShutdown = "server_shutdown"
     }
 
     var endReason: EndReason
@@ -59,6 +61,8 @@ final class RequestCharge: Sendable {
     private let pricing: Pricing
     private let writer: SettlementWriter
     private let journal: InFlightJournal?
+    /// Told how the request was served and charged, for its access-log line.
+    private let observation: RequestObservation?
     private let state = Mutex(State())
 
     struct State {
@@ -73,8 +77,10 @@ final class RequestCharge: Sendable {
 
     init(
         requestID: String, key: APIKeyRecord, model: String, clientProtocol: String, stream: Bool, promptEstimate: Int,
-        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter, journal: InFlightJournal?
+        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter, journal: InFlightJournal?,
+        observation: RequestObservation? = nil
     ) {
+        self.observation = observation
         self.requestID = requestID
         self.key = key
         self.model = model
@@ -137,6 +143,7 @@ final class RequestCharge: Sendable {
         lease?.release()
         var (record, cost, usage) = price(outcome)
         record.checkpointed = checkpointed
+        observation?.settled(record, cost: cost)
         return PendingSettlement(
             record: record, cost: cost, keyBudgeted: keyBudgeted,
             rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens,

@@ -16,7 +16,9 @@ struct RequestHolds: Sendable {
 
     /// The worst case: prompt tokens estimated from the body, plus `max_tokens` clamped to the
     /// model's limit (the limit when absent), at the highest price any account charges for it.
-    func hold(_ request: GatewayRequest, key: APIKeyRecord, model: ProviderManifest.Model, requestID: String) async throws -> RequestCharge {
+    func hold(
+        _ request: GatewayRequest, key: APIKeyRecord, model: ProviderManifest.Model, requestID: String, observation: RequestObservation? = nil
+    ) async throws -> RequestCharge {
         let promptEstimate = TokenEstimate.promptTokens(bodyBytes: request.body.readableBytes)
         let maxOutput = min(request.summary.maxOutputTokens ?? model.maxOutputTokens, model.maxOutputTokens)
         let worstCase = pricing.worstCase(promptTokens: promptEstimate, maxOutputTokens: maxOutput, at: model.price)
@@ -43,6 +45,7 @@ struct RequestHolds: Sendable {
         }
         return RequestCharge(
             requestID: requestID, key: key, model: request.summary.model, clientProtocol: request.clientAPI ?? request.clientProtocol.rawValue, stream: request.summary.stream,
-            promptEstimate: promptEstimate, keyBudgeted: keyBudgeted, allowance: allowance, pricing: pricing, writer: writer, journal: journal)
+            promptEstimate: promptEstimate, keyBudgeted: keyBudgeted, allowance: allowance, pricing: pricing, writer: writer, journal: journal,
+            observation: observation)
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -147,11 +146,13 @@ final class WebhookDispatcher: Service, Sendable {
         var threshold: Decimal
     }
 
-    /// What a receiver gets: the event's id, type and time, and its data.
+    /// What a receiver gets: the event's id, type and time, and its data. A balance.low shares the
+    /// outbox row of the consumption it was found in, so its id says so.
     static func body(_ event: WebhookEventRecord) throws -> String {
         let data = try JSONDecoder().decode([String: JSONValue].self, from: Data(event.payload.utf8))
         struct Body: Encodable { var id: String; var type: String; var createdAt: Date; var data: [String: JSONValue] }
-        return String(decoding: try APIJSON.encoder.encode(Body(id: "evt_\(event.id)", type: event.type.rawValue, createdAt: event.createdAt, data: data)), as: UTF8.self)
+        let id = event.type == .balanceLow ? "evt_\(event.id)_low" : "evt_\(event.id)"
+        return String(decoding: try APIJSON.encoder.encode(Body(id: id, type: event.type.rawValue, createdAt: event.createdAt, data: data)), as: UTF8.self)
     }
 
     private func lowBalanceThreshold(user: Int64) async throws -> Decimal {
@@ -198,7 +199,7 @@ final class WebhookDispatcher: Service, Sendable {
             headers.add(name: "user-agent", value: "Sluice-Webhooks")
             headers.add(name: "sluice-event", value: delivery.delivery.type.rawValue)
             headers.add(name: "sluice-delivery", value: String(delivery.id))
-            headers.add(name: "sluice-signature", value: Self.signature(body: body, secret: secret, at: Int64(now.timeIntervalSince1970)))
+            headers.add(name: "sluice-signature", value: StripeSignature.header(body: body, secret: secret, timestamp: Int64(now.timeIntervalSince1970)))
             let response = try await http.execute(.POST, url: endpoint.url, headers: headers, body: ByteBuffer(string: body), headTimeout: settings.timeout)
             _ = try? await response.body.collect(upTo: 64 << 10)
             if (200..<300).contains(response.status) { return .delivered(status: response.status, at: Date()) }
@@ -210,12 +211,5 @@ final class WebhookDispatcher: Service, Sendable {
         if now.timeIntervalSince(delivery.delivery.createdAt) >= settings.giveUpAfter { return .failed(status: status, error: problem) }
         let wait = min(settings.retryBase * pow(2, Double(delivery.attempts)), settings.retryMax)
         return .retry(status: status, error: problem, at: now.addingTimeInterval(wait))
-    }
-
-    /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, Stripe's scheme, so receivers can
-    /// reuse their verifiers.
-    static func signature(body: String, secret: String, at timestamp: Int64) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -55,14 +55,8 @@ public struct StartupError: Error, CustomStringConvertible {
 public func openGateway(
     config: SluiceConfig, extraProviders: [ProviderManifest] = [], clock: any WallClock = SystemClock(), logger: Logger
 ) async throws -> Gateway {
-    guard let providersDir = ResourceLocator.find("Providers", configured: config.providers.dir) else {
-        throw StartupError("cannot find the Providers directory; set providers.dir")
-    }
-    var catalog = try ProviderCatalog.load(directory: providersDir)
-    for manifest in extraProviders { catalog = try catalog.adding(manifest) }
-    if let problem = config.models.aliases.problem(offered: Set(catalog.providers.values.flatMap { $0.models.map(\.id) })) {
-        throw StartupError(problem)
-    }
+    let catalog = try loadCatalog(config, extraProviders: extraProviders)
+    try checkSettlement(config.settlement)
     let secrets = try makeSecretBox(config.security)
     let store = try await openStore(config.database, logger: logger)
     let shared: SharedState
@@ -76,10 +70,6 @@ public func openGateway(
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
         clock: clock, logger: logger.with(label: "settlement"))
-    guard config.settlement.checkpointLeaseSeconds * 1000 >= 2 * config.settlement.checkpointMillis else {
-        await store.close()
-        throw StartupError("settlement.checkpoint_lease_seconds must be at least twice settlement.checkpoint_millis")
-    }
     let inFlight = InFlightJournal(
         store: store, writer: settlements, interval: .milliseconds(config.settlement.checkpointMillis),
         lease: .seconds(config.settlement.checkpointLeaseSeconds), clock: clock, logger: logger.with(label: "in-flight"))

@@ -73,6 +73,8 @@ public protocol CreditAdminStore: Sendable {
     /// Redeems in one transaction: the use count never passes the code's limit, and a user
     /// redeems one code once.
     func redeem(codeHash: String, userID: Int64, now: Date) async throws -> RedeemOutcome
+    /// Redemption codes, newest first, with their uses; never the codes themselves.
+    func redemptionCodes(page: PageRequest) async throws -> [RedemptionCodeRecord]
     func transactions(_ query: LedgerQuery) async throws -> [LedgerEntry]
 }
 

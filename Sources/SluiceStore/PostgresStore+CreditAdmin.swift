@@ -54,6 +54,12 @@ extension PostgresStore {
         }
     }
 
+    public func redemptionCodes(page: PageRequest) async throws -> [RedemptionCodeRecord] {
+        var sql = PostgresQueryBuilder("SELECT * FROM redemption_codes WHERE TRUE")
+        sql.page(page)
+        return try await all(sql.query).map(RedemptionCodeRecord.init(row:))
+    }
+
     public func transactions(_ query: LedgerQuery) async throws -> [LedgerEntry] {
         var sql = PostgresQueryBuilder("SELECT * FROM credit_ledger WHERE user_id = ")
         sql.bind(query.userID)

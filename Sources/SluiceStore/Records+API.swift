@@ -24,6 +24,16 @@ public struct StoredReply: Sendable, Equatable {
     }
 }
 
+public struct RedemptionCodeRecord: Sendable, Equatable {
+    public var id: Int64
+    public var prefix: String
+    public var value: Credits
+    public var maxUses: Int
+    public var usedCount: Int
+    public var expiresAt: Date?
+    public var createdAt: Date
+}
+
 public struct NewRedemptionCode: Sendable {
     public var codeHash: String
     public var prefix: String

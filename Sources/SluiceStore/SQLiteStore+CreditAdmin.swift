@@ -57,6 +57,14 @@ extension SQLiteStore {
         }
     }
 
+    public func redemptionCodes(page: PageRequest) async throws -> [RedemptionCodeRecord] {
+        try await pool.read { db in
+            var arguments: StatementArguments = []
+            let sql = "SELECT * FROM redemption_codes WHERE 1 = 1" + Self.paging(page, arguments: &arguments)
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(RedemptionCodeRecord.init(row:))
+        }
+    }
+
     public func transactions(_ query: LedgerQuery) async throws -> [LedgerEntry] {
         try await pool.read { db in
             var sql = "SELECT * FROM credit_ledger WHERE user_id = ?"

@@ -26,6 +26,14 @@ public final class SQLiteStore: GatewayStore {
         try await migrations.apply(to: pool, logger: logger)
     }
 
+    /// Copies the database to a new file at `path` with SQLite's online backup: a consistent copy
+    /// while writers go on, page by page.
+    public func backup(to path: String) async throws {
+        let copy = try DatabaseQueue(path: path)
+        try pool.backup(to: copy)
+        try copy.close()
+    }
+
     public func ping() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }

@@ -13,7 +13,10 @@ struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "An OpenAI-compatible AI gateway.",
-        subcommands: [Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self, MockUpstreamCommand.self])
+        subcommands: [
+            Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self, Usage.self, Codes.self, ConfigCommand.self, Backup.self,
+            MockUpstreamCommand.self,
+        ])
 
     /// The entry point: ArgumentParser's own, after fixing the number of NIO event loops, which must
     /// happen before anything touches NIO's shared loops.

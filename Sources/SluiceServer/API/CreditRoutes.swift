@@ -183,7 +183,7 @@ struct CreditRoutes {
         }
         var codes: [String] = []
         for _ in 0..<count {
-            let code = "SLC-" + AccessTokens.randomToken(bytes: 15)
+            let code = RedemptionCodes.make()
             _ = try await api.store.createRedemptionCode(NewRedemptionCode(
                 codeHash: KeyAuthenticator.hash(code), prefix: String(code.prefix(8)), value: body.value.credits, maxUses: maxUses,
                 expiresAt: body.expiresAt, createdBy: admin.id))

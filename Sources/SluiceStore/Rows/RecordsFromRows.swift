@@ -125,3 +125,12 @@ extension UsageTotals {
             completionTokens: try row.count("completion"), credits: Credits(micros: try row.int("cost") ?? 0))
     }
 }
+
+extension RedemptionCodeRecord {
+    init(row: some StoreRow) throws {
+        self.init(
+            id: try row.int(required: "id"), prefix: try row.text(required: "prefix"), value: Credits(micros: try row.int(required: "value_micros")),
+            maxUses: try row.count("max_uses"), usedCount: try row.count("used_count"), expiresAt: try row.date("expires_at"),
+            createdAt: try row.date(required: "created_at"))
+    }
+}

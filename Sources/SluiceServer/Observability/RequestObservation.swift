@@ -74,7 +74,9 @@ struct RequestObserver: RouterMiddleware {
         let template = route.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         let seen = observation.snapshot
         metrics.request(route: template, method: method, status: status, duration: elapsed, settled: seen.record, cost: seen.cost)
-        guard let accessLog else { return }
+        // The line is built only when it will be written: under `logging.level` warning and above
+        // (benchmarks run at error) the access log costs a comparison.
+        guard let accessLog, accessLog.logLevel <= .info else { return }
         var line: Logger.Metadata = [
             "request_id": "\(requestID)", "method": "\(method)", "route": "\(template)", "status": "\(status)",
             "latency_ms": "\(RequestCharge.millis(elapsed))",

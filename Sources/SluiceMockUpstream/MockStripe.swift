@@ -74,8 +74,10 @@ public final class MockStripe: Sendable {
     }
 
     static func object(path: String, number: Int, form: [String: String]) -> String {
+        // The fields are strings and NSNull, which JSONSerialization always encodes; "{}" only to
+        // have no crash point at all.
         func json(_ fields: [String: Any]) -> String {
-            String(decoding: try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self)
+            (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
         switch path {
         case "/v1/customers":

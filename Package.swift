@@ -44,6 +44,11 @@ let package = Package(
         // The scale-out store: PostgreSQL's wire protocol, a connection pool that runs as a Service,
         // typed binds and transactions.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Traces: the span API a request and its upstream attempts are recorded with.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // Exporting those spans over OTLP/HTTP (protobuf or JSON) with a batching processor that
+        // runs as a Service. Only the HTTP exporter: the gRPC one would build gRPC for nothing.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
@@ -117,6 +122,8 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ]
         ),
         .executableTarget(

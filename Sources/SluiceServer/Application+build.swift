@@ -154,8 +154,10 @@ public func buildApplication(
 
     let router = Router(context: SluiceRequestContext.self)
     let requestMetrics = RequestMetrics()
-    // Outermost: it counts and logs the answer every error became.
-    router.add(middleware: RequestObserver(metrics: requestMetrics, accessLog: config.logging.accessLog ? logger.with(label: "access") : nil))
+    let (tracing, spanExporter) = try RequestTracing.make(config.tracing, logger: logger.with(label: "tracing"))
+    // Outermost: it counts, logs and traces the answer every error became.
+    router.add(middleware: RequestObserver(
+        metrics: requestMetrics, accessLog: config.logging.accessLog ? logger.with(label: "access") : nil, tracing: tracing))
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(
         on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
@@ -183,15 +185,17 @@ public func buildApplication(
     try await webhooks.refresh()
     APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks).register(on: router)
 
-    // Shutdown runs in reverse: the server stops first, then the webhook sender, the client, the account refresher,
-    // the event exchange, the in-flight checkpoints (the server's requests have settled by then),
-    // the settlement writer, which settles and writes every queued charge, then Redis, and last
-    // the store.
+    // Shutdown runs in reverse: the server stops first, then the span exporter, the webhook
+    // sender, the client, the account refresher, the event exchange, the in-flight checkpoints
+    // (the server's requests have settled by then), the settlement writer, which settles and
+    // writes every queued charge, then Redis, and last the store.
     var services: [any Service] = [StoreService(store: gateway.store)]
     if let redis = gateway.redis { services.append(redis) }
     services += [gateway.settlements, gateway.inFlight]
     if let exchange = gateway.exchange { services.append(exchange) }
     services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient), webhooks]
+    // After the server in shutdown order, so the spans of its last requests are sent.
+    if let spanExporter { services.append(spanExporter) }
     // Hostile clients: slow headers meet the idle timeout, slow bodies the read deadline.
     let readLimit = TimeAmount.seconds(Int64(server.requestReadSeconds))
     let http1 = HTTP1Channel.Configuration(

@@ -21,6 +21,7 @@ public struct SluiceConfig: Sendable {
     public var plans = Plan.defaults
     public var payments = Payments()
     public var webhooks = Webhooks()
+    public var tracing = Tracing()
 
     public init() {}
 

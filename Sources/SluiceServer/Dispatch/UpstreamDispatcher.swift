@@ -53,7 +53,8 @@ struct UpstreamDispatcher: Sendable {
     /// under its own name, whatever protocol its accounts speak. Before the first attempt it may
     /// wait: for a cooldown that ends within `waitForCooldownMillis`, or for a slot on a busy
     /// account up to `queueTimeoutMillis`.
-    func dispatch(_ request: GatewayRequest, for requester: AccountPool.Requester) async throws -> CommittedAnswer {
+    /// Each attempt is a span of `trace` when the request is traced.
+    func dispatch(_ request: GatewayRequest, for requester: AccountPool.Requester, trace: RequestTrace? = nil) async throws -> CommittedAnswer {
         var requester = requester
         let targets = pool.targets(for: request.summary.model)
         var plan = FailoverPlan(
@@ -74,7 +75,7 @@ struct UpstreamDispatcher: Sendable {
                 let attempt = UpstreamAttempt(lease: lease, adapter: catalog.adapter(for: lease.account.manifest), model: model, pool: pool)
                 // Under the target's name, in the form its adapter reads: a client's 400 when it cannot be said.
                 let prepared = try request.serving(model).prepared(for: attempt.adapter.wireProtocol)
-                switch try await send(prepared, through: attempt, for: requester) {
+                switch try await send(prepared, through: attempt, for: requester, trace: trace) {
                 case .committed(let answer): return answer
                 case .failed(let failure): plan.attemptFailed(failure)
                 case .skipped: break
@@ -109,17 +110,28 @@ struct UpstreamDispatcher: Sendable {
         case skipped
     }
 
-    private func send(_ request: GatewayRequest, through attempt: UpstreamAttempt, for requester: AccountPool.Requester) async throws -> AttemptEnd {
+    private func send(
+        _ request: GatewayRequest, through attempt: UpstreamAttempt, for requester: AccountPool.Requester, trace: RequestTrace?
+    ) async throws -> AttemptEnd {
         let account = attempt.account
         let started = ContinuousClock.now
+        let span = trace?.startAttempt(
+            operation: request.operation.spanName, model: attempt.model, provider: account.manifest.id, accountID: account.record.id,
+            stream: request.summary.stream)
+        var status: Int?
         func failed(_ assessment: FailureAssessment, resetAt: Date? = nil, _ detail: String) async -> AttemptEnd {
             attempt.lease.release()
             await pool.recordFailure(account.record.id, assessment, resetAt: resetAt, detail: detail)
+            if let span { RequestTrace.attemptFailed(span, failure: "\(assessment.failure)", status: status, detail: detail) }
             return .failed(assessment.failure)
+        }
+        func committed(_ answer: CommittedAnswer) -> AttemptEnd {
+            if let span { trace?.attemptCommitted(span, status: status ?? 200) }
+            return .committed(answer)
         }
         func succeeded(_ answer: CommittedAnswer) async -> AttemptEnd {
             await pool.recordSuccess(account.record.id, model: attempt.model, for: requester, timeToFirstByte: (ContinuousClock.now - started).seconds)
-            return .committed(answer)
+            return committed(answer)
         }
 
         let response: UpstreamResponse
@@ -129,6 +141,7 @@ struct UpstreamDispatcher: Sendable {
                 // the refresh failed for now and the account cools briefly.
                 if pool.needsReauth(account.record.id) {
                     attempt.lease.release()
+                    if let span { RequestTrace.attemptFailed(span, failure: "needs_reauth", status: nil, detail: "the account needs re-authorisation") }
                     return .skipped
                 }
                 return await failed(FailureAssessment(.transient, .account), "no usable OAuth token: the refresh failed")
@@ -136,7 +149,12 @@ struct UpstreamDispatcher: Sendable {
             response = sent
         } catch is UpstreamTransportError {
             return await failed(.unreachable, "unreachable or no response head in time")
+        } catch {
+            // A request this protocol cannot carry: the client's 400, and no attempt made.
+            if let span { RequestTrace.attemptFailed(span, failure: "invalid_request", status: nil, detail: "\(error)") }
+            throw error
         }
+        status = response.status
         await learn(from: response, account: account)
 
         switch response.status {
@@ -158,7 +176,7 @@ struct UpstreamDispatcher: Sendable {
             // A count's failure says nothing of the account's answers (Anthropic limits counting
             // apart; a compatible provider may not count at all): it neither marks nor fails over.
             if request.operation == .countTokens || attempt.adapter.isRequestRejection(status: response.status, body: errorBody) {
-                return .committed(.rejected(attempt, status: response.status, body: errorBuffer))
+                return committed(.rejected(attempt, status: response.status, body: errorBuffer))
             }
             let resetAt = ResetHints.resetTime(
                 header: { response.headers.first(name: $0) }, body: errorBody, sources: account.manifest.resetHints, now: pool.clock.now())

@@ -35,7 +35,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             userID: key.userID, preference: key.poolPreference,
             session: gatewayRequest.summary.sessionKey(header: request.headers[.sessionID]), closedSharedGroups: admitted.closedSharedGroups)
         let answer: CommittedAnswer
-        do { answer = try await dispatcher.dispatch(gatewayRequest, for: requester) } catch {
+        do { answer = try await dispatcher.dispatch(gatewayRequest, for: requester, trace: context.observation.trace) } catch {
             await charge.settle(RequestOutcome(endReason: .noAccount, status: (error as? GatewayError)?.status ?? 502))
             throw error
         }

@@ -24,12 +24,12 @@ struct MessagesTokenCounter: Sendable {
     let maxBodyBytes: Int
 
     func handle(_ request: Request, context: SluiceRequestContext) async -> Response {
-        do { return try await count(request) } catch {
+        do { return try await count(request, trace: context.observation.trace) } catch {
             return MessagesAPI().anthropicError(GatewayError.from(error, logger: context.logger))
         }
     }
 
-    private func count(_ request: Request) async throws -> Response {
+    private func count(_ request: Request, trace: RequestTrace?) async throws -> Response {
         let key = try await authenticator.authenticate(authorization: MessagesAPI().authorization(request))
         var request = request
         let buffer: ByteBuffer
@@ -47,7 +47,7 @@ struct MessagesTokenCounter: Sendable {
         counting.operation = .countTokens
         // Any failure to count upstream (another protocol's account, none answering) is answered
         // with the estimate: a count is advice, not a charge.
-        switch try? await dispatcher.dispatch(counting, for: AccountPool.Requester(userID: key.userID, preference: key.poolPreference)) {
+        switch try? await dispatcher.dispatch(counting, for: AccountPool.Requester(userID: key.userID, preference: key.poolPreference), trace: trace) {
         case .whole(_, let whole)?:
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: whole.body))
         case .rejected(_, let status, let body?)? where status == 400 || status == 413:

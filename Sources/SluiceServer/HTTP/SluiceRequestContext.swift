@@ -13,8 +13,9 @@ public struct SluiceRequestContext: RequestContext {
     var signedIn: SignedIn?
     /// Set by `ServiceTokenMiddleware` on the metering routes; `ServiceContext` is made from it.
     var service: ServiceCaller?
-    /// What the access log and request metrics learn as the request is served.
-    let observation = RequestObservation()
+    /// What the access log, request metrics and traces learn as the request is served; the
+    /// observer replaces it with one that holds the request's trace when tracing is on.
+    var observation = RequestObservation()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

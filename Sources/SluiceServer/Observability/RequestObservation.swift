@@ -18,6 +18,12 @@ final class RequestObservation: Sendable {
     }
 
     private let fields = Mutex(Fields())
+    /// The request's spans when tracing is on; nil costs a request nothing.
+    let trace: RequestTrace?
+
+    init(trace: RequestTrace? = nil) {
+        self.trace = trace
+    }
 
     func identify(_ key: APIKeyRecord) {
         fields.withLock { $0.userID = key.userID; $0.keyPrefix = key.prefix }
@@ -43,10 +49,13 @@ struct RequestObserver: RouterMiddleware {
     let metrics: RequestMetrics
     /// Nil turns the access log off (`logging.access_log: false`).
     let accessLog: Logger?
+    let tracing: RequestTracing
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let method = request.method.rawValue
+        var context = context
+        if let trace = tracing.start(request) { context.observation = RequestObservation(trace: trace) }
         do {
             var response = try await next(request, context)
             let status = Int(response.status.code)
@@ -74,6 +83,7 @@ struct RequestObserver: RouterMiddleware {
         let template = route.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
         let seen = observation.snapshot
         metrics.request(route: template, method: method, status: status, duration: elapsed, settled: seen.record, cost: seen.cost)
+        observation.trace?.finish(method: method, route: template, status: status, requestID: requestID, seen: seen)
         // The line is built only when it will be written: under `logging.level` warning and above
         // (benchmarks run at error) the access log costs a comparison.
         guard let accessLog, accessLog.logLevel <= .info else { return }

@@ -114,6 +114,7 @@ public func buildApplication(
     config: SluiceConfig, gateway: Gateway, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    try checkEnvironment(config)
     try await gateway.pool.reload()
 
     var clientConfig = UpstreamHTTPClient.Configuration()
@@ -158,6 +159,8 @@ public func buildApplication(
     // Outermost: it counts, logs and traces the answer every error became.
     router.add(middleware: RequestObserver(
         metrics: requestMetrics, accessLog: config.logging.accessLog ? logger.with(label: "access") : nil, tracing: tracing))
+    // Outside the error middleware, so that the errors a page is shown carry the CORS headers too.
+    if let cors = CORSPolicy(config.server.cors) { router.add(middleware: CORSMiddleware(policy: cors)) }
     router.add(middleware: OpenAIErrorMiddleware())
     routes.register(
         on: router, chat: handler(ChatCompletionsAPI()), messages: handler(MessagesAPI()),
@@ -183,7 +186,9 @@ public func buildApplication(
         store: gateway.store, secrets: gateway.secrets, http: httpClient, settings: .init(config), logger: logger.with(label: "webhooks"))
     // Before the first request, so the outbox records what registered endpoints want from the start.
     try await webhooks.refresh()
-    APIRoutes(api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks).register(on: router)
+    APIRoutes(
+        api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs
+    ).register(on: router)
 
     // Shutdown runs in reverse: the server stops first, then the span exporter, the webhook
     // sender, the client, the account refresher, the event exchange, the in-flight checkpoints

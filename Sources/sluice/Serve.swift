@@ -29,6 +29,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func runDemo(config base: SluiceConfig, logger: Logger) async throws {
+        try checkEnvironment(base, demo: true)
         let directory = NSTemporaryDirectory() + "sluice-demo-\(ProcessInfo.processInfo.processIdentifier)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }

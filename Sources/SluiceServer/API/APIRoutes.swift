@@ -10,6 +10,8 @@ struct APIRoutes {
     /// Present when `payments.stripe` is configured.
     let payments: PaymentRoutes?
     let webhooks: WebhookDispatcher
+    /// Off in production unless `server.api_docs` turns it on.
+    let serveDocs: Bool
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
@@ -29,6 +31,7 @@ struct APIRoutes {
         WebhookRoutes(api: api, dispatcher: webhooks).register(on: registry)
         registerPlans(registry)
 
+        guard serveDocs else { return }
         let endpoints = registry.endpoints
         let document = OpenAPIDocument.json(endpoints, version: PublicRoutes.version)
         let page = OpenAPIDocument.html(endpoints)

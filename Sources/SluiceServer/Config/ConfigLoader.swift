@@ -35,6 +35,11 @@ public enum ConfigLoader {
         guard let root else { return }
         guard let sections = root as? [String: Any] else { throw Error(description: "\(source): the top level must be a mapping") }
         for (section, value) in sections {
+            // The one top-level scalar.
+            if section == "environment", let key = keys.first(where: { $0.path == section }) {
+                try key.apply(&config, "\(value)", source)
+                continue
+            }
             guard let fields = value as? [String: Any] else { throw Error(description: "\(source): \(section) must be a mapping") }
             try apply(fields, prefix: section, source: source, to: &config)
         }
@@ -211,5 +216,5 @@ public enum ConfigLoader {
         bool("logging.access_log") { $0.logging.accessLog = $1 },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys
 }

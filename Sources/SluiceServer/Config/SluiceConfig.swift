@@ -4,6 +4,7 @@ import SluiceCore
 /// Everything Sluice reads at startup. Each key is documented in `config/sluice.example.yaml`,
 /// and `ConfigLoader` rejects keys it does not know.
 public struct SluiceConfig: Sendable {
+    public var environment = Environment.development
     public var server = Server()
     public var database = Database()
     public var redis = Redis()
@@ -46,6 +47,9 @@ public struct SluiceConfig: Sendable {
         /// before that the listener stays open with readiness answering 503.
         public var drainSeconds = 30
         public var unreadySeconds = 2
+        public var cors = CORS()
+        /// Whether `/docs` and `/openapi.json` are served; unset, they are except in production.
+        public var apiDocs: Bool?
     }
 
     public struct Database: Sendable {

@@ -3,7 +3,7 @@ import Hummingbird
 import SluiceCore
 
 /// The router, answering a known path asked with a method it does not serve (a wrong method, or
-/// a browser's `OPTIONS` preflight: Sluice serves no CORS) with 405 and an `Allow` header, as
+/// a browser's `OPTIONS` preflight from an origin `server.cors` does not allow) with 405 and an `Allow` header, as
 /// HTTP and the OpenAPI document say, where Hummingbird's router answers 404.
 struct MethodCheckingRouter: HTTPResponderBuilder {
     let router: Router<SluiceRequestContext>

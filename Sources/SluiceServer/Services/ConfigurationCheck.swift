@@ -21,10 +21,27 @@ func checkSettlement(_ settlement: SluiceConfig.Settlement) throws {
     }
 }
 
+/// What production refuses: a demo, and secrets left to chance (a random per-process token key
+/// signs everyone out at each restart and splits instances; the loader already refuses a
+/// missing encryption key everywhere).
+public func checkEnvironment(_ config: SluiceConfig, demo: Bool = false) throws {
+    guard config.environment == .production else { return }
+    if demo { throw StartupError("environment is production: the demo (a fake upstream and a seeded user) is refused") }
+    guard config.auth.jwtSecret.utf8.count >= 32 else {
+        throw StartupError(
+            "environment is production: set auth.jwt_secret (SLUICE_AUTH_JWT_SECRET) to at least 32 random characters, e.g. `openssl rand -base64 48`")
+    }
+    guard !config.security.encryptionKey.isEmpty else {
+        throw StartupError("environment is production: set security.encryption_key (SLUICE_SECURITY_ENCRYPTION_KEY or security.encryption_key_file)")
+    }
+}
+
 /// What `sluice config check` checks: everything `serve` checks before it opens the database.
 /// Returns a line per check passed, and warnings; throws the first problem.
 public func checkConfiguration(_ config: SluiceConfig) throws -> [String] {
     var lines: [String] = []
+    try checkEnvironment(config)
+    lines.append("environment: \(config.environment.rawValue)" + (config.serveAPIDocs ? "" : ", /docs and /openapi.json off"))
     let catalog = try loadCatalog(config)
     lines.append("providers: \(catalog.providers.count) manifests, \(catalog.providers.values.reduce(0) { $0 + $1.models.count }) models")
     _ = try makeSecretBox(config.security)

@@ -41,12 +41,21 @@ extension PostgresStore {
     }
 
     public func revokeSession(familyID: String) async throws {
-        try await execute(
-            "UPDATE refresh_tokens SET revoked_at = \(Date().unixMillis) WHERE family_id = \(familyID) AND revoked_at IS NULL")
+        let now = Date().unixMillis
+        try await transaction { connection in
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked_at = \(now) WHERE family_id = \(familyID) AND revoked_at IS NULL", logger: self.logger)
+            try await connection.query("UPDATE sign_ins SET ended_at = \(now) WHERE family_id = \(familyID) AND ended_at IS NULL", logger: self.logger)
+        }
     }
 
     public func revokeAllSessions(userID: Int64) async throws {
-        try await execute("UPDATE refresh_tokens SET revoked_at = \(Date().unixMillis) WHERE user_id = \(userID) AND revoked_at IS NULL")
+        let now = Date().unixMillis
+        try await transaction { connection in
+            try await connection.query(
+                "UPDATE refresh_tokens SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL", logger: self.logger)
+            try await connection.query("UPDATE sign_ins SET ended_at = \(now) WHERE user_id = \(userID) AND ended_at IS NULL", logger: self.logger)
+        }
     }
 
     public func sessionIsLive(familyID: String) async throws -> Bool {

@@ -36,16 +36,18 @@ extension SQLiteStore {
     }
 
     public func revokeSession(familyID: String) async throws {
+        let now = Date().unixMillis
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", arguments: [Date().unixMillis, familyID])
+            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", arguments: [now, familyID])
+            try db.execute(sql: "UPDATE sign_ins SET ended_at = ? WHERE family_id = ? AND ended_at IS NULL", arguments: [now, familyID])
         }
     }
 
     public func revokeAllSessions(userID: Int64) async throws {
+        let now = Date().unixMillis
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", arguments: [Date().unixMillis, userID])
+            try db.execute(sql: "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", arguments: [now, userID])
+            try db.execute(sql: "UPDATE sign_ins SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL", arguments: [now, userID])
         }
     }
 

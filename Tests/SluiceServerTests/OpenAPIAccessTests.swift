@@ -41,7 +41,9 @@ import Testing
                     let keyed = try await status(apiKey)
                     #expect(![401, 403].contains(keyed), "\(name) refused an API key with \(keyed)")
                 case .user:
-                    let signedIn = try await status(user.access)
+                    // Signing out everywhere ends every sign-in of its user: that user is its own.
+                    let everywhere = (path, method) == ("/api/auth/sessions", "delete")
+                    let signedIn = try await status(everywhere ? try await h.signUp().access : user.access)
                     #expect(![401, 403].contains(signedIn), "\(name) refused a signed-in user with \(signedIn)")
                 case .admin:
                     let notAdmin = try await status(user.access)

@@ -121,7 +121,7 @@ struct AuthRoutes {
         if user.status == .disabled { throw GatewayError.userDisabled }
         let familyID = AccessTokens.randomToken(bytes: 16)
         await api.log("login", user: user.id, actor: user.id, context: context)
-        return try APIJSON.response(try await startSession(user: user, familyID: familyID))
+        return try APIJSON.response(try await startSession(user: user, familyID: familyID, request: request, context: context))
     }
 
     @Sendable func refresh(_ request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -137,6 +137,7 @@ struct AuthRoutes {
             throw GatewayError.invalidToken
         case .rotated(let userID, let familyID):
             guard let user = try await api.store.user(id: userID), user.status != .disabled else { throw GatewayError.invalidToken }
+            try await api.store.touchSignIn(familyID: familyID, address: context.remoteAddress, at: Date())
             return try APIJSON.response(try await session(user: user, familyID: familyID, refreshToken: next.token))
         }
     }
@@ -148,9 +149,13 @@ struct AuthRoutes {
         return APIJSON.noContent()
     }
 
-    private func startSession(user: UserRecord, familyID: String) async throws -> Session {
+    private func startSession(user: UserRecord, familyID: String, request: Request, context: SluiceRequestContext) async throws -> Session {
         let refresh = AccessTokens.makeRefreshToken()
         try await api.store.storeRefreshToken(userID: user.id, familyID: familyID, tokenHash: refresh.hash, expiresAt: refreshExpiry())
+        let now = Date()
+        try await api.store.recordSignIn(SignInRecord(
+            familyID: familyID, userID: user.id, device: SignInRecord.device(userAgent: request.headers[.userAgent]), address: context.remoteAddress,
+            createdAt: now, lastUsedAt: now))
         return try await session(user: user, familyID: familyID, refreshToken: refresh.token)
     }
 

@@ -24,6 +24,8 @@ struct SignInMiddleware: RouterMiddleware {
     typealias Context = SluiceRequestContext
     let tokens: AccessTokens
     let store: any GatewayStore
+    /// Notes each sign-in's last use, at most once a minute.
+    let use: SignInUse
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
@@ -32,6 +34,9 @@ struct SignInMiddleware: RouterMiddleware {
             throw GatewayError.invalidToken
         }
         if user.status == .disabled { throw GatewayError.userDisabled }
+        let now = Date()
+        // A lost write only makes "last used" older; it must not fail the request.
+        if use.shouldNote(sessionID, now: now) { try? await store.touchSignIn(familyID: sessionID, address: context.remoteAddress, at: now) }
         var context = context
         context.signedIn = SignedIn(user: user, sessionID: sessionID)
         return try await next(request, context)

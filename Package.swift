@@ -182,6 +182,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // DiskFullTests caps the SQLite file's size on the gateway's own connection.
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The identity provider of ExternalIdentityTests signs its tokens with it.
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

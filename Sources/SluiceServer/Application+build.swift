@@ -179,7 +179,8 @@ public func buildApplication(
         throttle: gateway.loginThrottle,
         keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
-        catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store))
+        catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store),
+        externalTokens: try externalTokens(config.auth.external, http: httpClient))
     let pool = gateway.pool
     let payments = try paymentRoutes(config, api: api, http: httpClient, logger: logger)
     let webhooks = WebhookDispatcher(
@@ -217,6 +218,13 @@ public func buildApplication(
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+}
+
+/// The verifier of an identity provider's tokens, when `auth.external.issuer` is set.
+func externalTokens(_ settings: SluiceConfig.ExternalIdentity, http: UpstreamHTTPClient) throws -> ExternalTokens? {
+    guard settings.enabled else { return nil }
+    guard !settings.audience.isEmpty else { throw StartupError("auth.external.issuer is set but auth.external.audience is not") }
+    return ExternalTokens(settings: settings, http: http)
 }
 
 /// The payment routes, when Stripe is configured.

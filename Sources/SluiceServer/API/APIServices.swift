@@ -24,6 +24,8 @@ struct APIServices: Sendable {
     let secrets: SecretBox
     let catalog: ProviderCatalog
     let serviceTokens: ServiceTokenAuthenticator
+    /// Set when `auth.external.issuer` is: an identity provider's tokens sign in too.
+    let externalTokens: ExternalTokens?
 
     /// Records who did what to which account. A failure to log does not fail the action.
     func log(_ action: String, user: Int64, actor: Int64?, context: some SluiceContext, detail: String? = nil) async {

@@ -216,5 +216,5 @@ public enum ConfigLoader {
         bool("logging.access_log") { $0.logging.accessLog = $1 },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys + externalIdentityKeys
 }

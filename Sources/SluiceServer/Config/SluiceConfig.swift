@@ -124,6 +124,7 @@ public struct SluiceConfig: Sendable {
         public var allowRegistration = true
         public var loginAttemptsPerIPPerMinute = 20
         public var loginFailuresPerAccountPer15Minutes = 5
+        public var external = ExternalIdentity()
     }
 
     public struct Accounts: Sendable {

@@ -26,9 +26,12 @@ struct SignInMiddleware: RouterMiddleware {
     let store: any GatewayStore
     /// Notes each sign-in's last use, at most once a minute.
     let use: SignInUse
+    /// An identity provider whose tokens sign in the user with their subject as external id.
+    let external: ExternalTokens?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
+        if let external, ExternalTokens.isExternal(token) { return try await signInExternally(token, external, request: request, context: context, next: next) }
         let (userID, sessionID) = try await tokens.verify(token)
         guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
             throw GatewayError.invalidToken
@@ -39,6 +42,19 @@ struct SignInMiddleware: RouterMiddleware {
         if use.shouldNote(sessionID, now: now) { try? await store.touchSignIn(familyID: sessionID, address: context.remoteAddress, at: now) }
         var context = context
         context.signedIn = SignedIn(user: user, sessionID: sessionID)
+        return try await next(request, context)
+    }
+
+    /// An identity provider's token: no Sluice sign-in stands behind it, so it has no session to
+    /// list or end; it lasts as long as the provider made it.
+    private func signInExternally(
+        _ token: String, _ external: ExternalTokens, request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let claims = try await external.verify(token)
+        guard let user = try await store.user(externalID: claims.sub.value) else { throw GatewayError.invalidToken }
+        if user.status == .disabled { throw GatewayError.userDisabled }
+        var context = context
+        context.signedIn = SignedIn(user: user, sessionID: "")
         return try await next(request, context)
     }
 }

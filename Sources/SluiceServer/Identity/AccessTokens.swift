@@ -58,12 +58,14 @@ struct AccessTokens: Sendable {
         }
     }
 
-    static func headerAlgorithm(_ token: String) -> String? {
+    static func headerAlgorithm(_ token: String) -> String? { header(token)?["alg"] as? String }
+
+    /// A JWT's header, read without checking anything.
+    static func header(_ token: String) -> [String: Any]? {
         guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
         var base64 = first.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return header["alg"] as? String
+        return Data(base64Encoded: base64).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
     }
 
     /// A random opaque refresh token and the hash the store keeps of it.

@@ -167,7 +167,7 @@ public protocol LedgerStore: Sendable {
     func usageLogs(userID: Int64) async throws -> [UsageRecord]
 }
 
-public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, SignInStore, CreditAdminStore, ActivityStore,
+public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, SignInStore, TwoFactorStore, CreditAdminStore, ActivityStore,
     UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore,
     WebhookStore
 {

@@ -3,7 +3,7 @@ import Hummingbird
 import JWTKit
 import Logging
 import NIOHTTP1
-import SluiceServer
+@testable import SluiceServer
 import Synchronization
 import Testing
 
@@ -14,16 +14,8 @@ import Testing
     static let issuer = "https://issuer.test/"
     static let audience = "sluice-test"
 
-    struct Claims: JWTPayload {
-        var sub: SubjectClaim
-        var iss: IssuerClaim
-        var aud: AudienceClaim
-        var exp: ExpirationClaim
-        var nbf: NotBeforeClaim?
-        var email: String?
-        var name: String?
-        func verify(using algorithm: some JWTAlgorithm) async throws {}
-    }
+    /// The token's claims, as an identity provider writes them.
+    typealias Claims = ExternalClaims
 
     /// The issuer: its signing keys, and the JWKS it serves (what rotation changes).
     final class Issuer: Sendable {

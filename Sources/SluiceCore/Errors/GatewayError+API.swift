@@ -16,6 +16,20 @@ extension GatewayError {
         status: 401, type: "invalid_request_error", code: "invalid_service_token",
         message: "The service token is missing, unknown, revoked or expired.", shouldRetry: false)
 
+    /// The password was right; the account wants its second factor in `otp`.
+    public static let twoFactorRequired = GatewayError(
+        status: 401, type: "invalid_request_error", code: "two_factor_required",
+        message: "This account uses two-factor sign-in: send the code from your app (or a recovery code) as `otp`.", shouldRetry: false)
+
+    public static let invalidTwoFactorCode = GatewayError(
+        status: 401, type: "invalid_request_error", code: "invalid_two_factor_code",
+        message: "The two-factor code is wrong, expired or already used.", shouldRetry: false)
+
+    public static let twoFactorEnrollmentRequired = GatewayError(
+        status: 403, type: "permission_error", code: "two_factor_enrollment_required",
+        message: "Admins must turn on two-factor sign-in (POST /api/auth/2fa/setup, then /enable) before using admin routes.",
+        shouldRetry: false)
+
     public static let adminOnly = GatewayError(
         status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
 

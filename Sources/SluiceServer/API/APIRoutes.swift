@@ -15,10 +15,12 @@ struct APIRoutes {
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
-            router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store, use: SignInUse(), external: api.externalTokens), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens))
+            router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store, use: SignInUse(), external: api.externalTokens,
+                requireAdminTwoFactor: api.auth.requireAdminTwoFactor), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens))
         GatewayEndpoints.describe(on: registry)
         AuthRoutes(api: api).register(on: registry)
         SignInRoutes(api: api).register(on: registry)
+        TwoFactorRoutes(api: api).register(on: registry)
         if let verifier = api.externalTokens { ExternalIdentityRoutes(api: api, verifier: verifier).register(on: registry) }
         APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
         CreditRoutes(api: api).register(on: registry)

@@ -10,6 +10,8 @@ struct AuthRoutes {
     struct Credentials: Decodable {
         var email: String
         var password: String
+        /// The second factor, for accounts that use one: a TOTP code or a recovery code.
+        var otp: String?
     }
 
     struct RefreshRequest: Decodable {
@@ -29,7 +31,8 @@ struct AuthRoutes {
         ("access_token", .text), ("token_type", .text), ("expires_in", .integer), ("refresh_token", .text), ("user", userSchema),
     ])
     /// Signing in takes any strings: a wrong pair is a 401, not a 400.
-    static let credentialsSchema = Schema.object([("email", .text), ("password", .text)], required: ["email", "password"], closed: true)
+    static let credentialsSchema = Schema.object(
+        [("email", .text), ("password", .text), ("otp", .nullable(.text))], required: ["email", "password"], closed: true)
     /// Registering checks both (`looksLikeEmail`, `PasswordHasher.validate`). The password's limit
     /// is bcrypt's, 72 bytes of UTF-8, which JSON Schema cannot count; `maxLength` is the most
     /// characters it can be, and the description says the rest.
@@ -106,7 +109,7 @@ struct AuthRoutes {
     }
 
     @Sendable func login(_ request: Request, context: SluiceRequestContext) async throws -> Response {
-        let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password"])
+        let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password", "otp"])
         try await admitSignIn(account: body.email, context: context)
         guard let user = try await api.store.user(email: body.email), let hash = try await api.store.passwordHash(userID: user.id) else {
             try await api.hasher.verifyNothing(body.password)
@@ -119,6 +122,14 @@ struct AuthRoutes {
             throw GatewayError.invalidCredentials
         }
         if user.status == .disabled { throw GatewayError.userDisabled }
+        if let totp = try await api.store.totp(userID: user.id), totp.enabled {
+            guard let otp = body.otp, !otp.isEmpty else { throw GatewayError.twoFactorRequired }
+            guard try await TwoFactorCheck(store: api.store, secrets: api.secrets).accept(otp, for: totp) else {
+                await api.throttle.recordFailure(account: body.email, now: Date().timeIntervalSince1970)
+                await api.log("login_failed", user: user.id, actor: nil, context: context, detail: "wrong two-factor code")
+                throw GatewayError.invalidTwoFactorCode
+            }
+        }
         let familyID = AccessTokens.randomToken(bytes: 16)
         await api.log("login", user: user.id, actor: user.id, context: context)
         return try APIJSON.response(try await startSession(user: user, familyID: familyID, request: request, context: context))

@@ -189,6 +189,7 @@ public enum ConfigLoader {
         bool("auth.allow_registration") { $0.auth.allowRegistration = $1 },
         int("auth.login_attempts_per_ip_per_minute", min: 1) { $0.auth.loginAttemptsPerIPPerMinute = $1 },
         int("auth.login_failures_per_account_per_15_minutes", min: 1) { $0.auth.loginFailuresPerAccountPer15Minutes = $1 },
+        bool("auth.require_admin_two_factor") { $0.auth.requireAdminTwoFactor = $1 },
         int("accounts.refresh_seconds", min: 1) { $0.accounts.refreshSeconds = $1 },
         int("accounts.sticky_grace_seconds", min: 0) { $0.accounts.stickyGraceSeconds = $1 },
         int("accounts.sticky_ttl_seconds", min: 1) { $0.accounts.stickyTTLSeconds = $1 },

@@ -125,6 +125,8 @@ public struct SluiceConfig: Sendable {
         public var loginAttemptsPerIPPerMinute = 20
         public var loginFailuresPerAccountPer15Minutes = 5
         public var external = ExternalIdentity()
+        /// Admin routes answer 403 to an admin who has not turned on two-factor sign-in.
+        public var requireAdminTwoFactor = false
     }
 
     public struct Accounts: Sendable {

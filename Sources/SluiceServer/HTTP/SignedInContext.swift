@@ -15,6 +15,8 @@ extension SluiceRequestContext: SluiceContext {}
 struct SignedIn: Sendable {
     let user: UserRecord
     let sessionID: String
+    /// An admin who must use two-factor sign-in (`auth.require_admin_two_factor`) and does not yet.
+    var twoFactorMissing = false
 }
 
 /// Signs in the request's `Authorization: Bearer <access token>` for the routes behind it, or
@@ -28,6 +30,7 @@ struct SignInMiddleware: RouterMiddleware {
     let use: SignInUse
     /// An identity provider whose tokens sign in the user with their subject as external id.
     let external: ExternalTokens?
+    let requireAdminTwoFactor: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
@@ -41,8 +44,14 @@ struct SignInMiddleware: RouterMiddleware {
         // A lost write only makes "last used" older; it must not fail the request.
         if use.shouldNote(sessionID, now: now) { try? await store.touchSignIn(familyID: sessionID, address: context.remoteAddress, at: now) }
         var context = context
-        context.signedIn = SignedIn(user: user, sessionID: sessionID)
+        context.signedIn = SignedIn(user: user, sessionID: sessionID, twoFactorMissing: try await twoFactorMissing(user))
         return try await next(request, context)
+    }
+
+    /// Read only for admins, and only when they are required to use it.
+    private func twoFactorMissing(_ user: UserRecord) async throws -> Bool {
+        guard requireAdminTwoFactor, user.role == .admin else { return false }
+        return try await store.totp(userID: user.id)?.enabled != true
     }
 
     /// An identity provider's token: no Sluice sign-in stands behind it, so it has no session to
@@ -54,7 +63,7 @@ struct SignInMiddleware: RouterMiddleware {
         guard let user = try await store.user(externalID: claims.sub.value) else { throw GatewayError.invalidToken }
         if user.status == .disabled { throw GatewayError.userDisabled }
         var context = context
-        context.signedIn = SignedIn(user: user, sessionID: "")
+        context.signedIn = SignedIn(user: user, sessionID: "", twoFactorMissing: try await twoFactorMissing(user))
         return try await next(request, context)
     }
 }
@@ -87,6 +96,7 @@ struct AdminContext: ChildRequestContext, SluiceContext {
     init(context: SluiceRequestContext) throws {
         guard let signedIn = context.signedIn else { throw GatewayError.invalidToken }
         guard signedIn.user.role == .admin else { throw GatewayError.adminOnly }
+        guard !signedIn.twoFactorMissing else { throw GatewayError.twoFactorEnrollmentRequired }
         self.coreContext = context.coreContext
         self.admin = signedIn.user
         self.parent = context

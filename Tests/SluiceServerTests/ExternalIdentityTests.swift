@@ -3,6 +3,7 @@ import Hummingbird
 import JWTKit
 import Logging
 import NIOHTTP1
+import SluiceTestSupport
 @testable import SluiceServer
 import Synchronization
 import Testing
@@ -83,18 +84,12 @@ import Testing
         return #"{"kty":"RSA","use":"sig","alg":"RS256","kid":"\#(kid)","n":"\#(base64URL(Data(bytes)))","e":"AQAB"}"#
     }
 
+    /// Through ChildProcess, as every test's child is: Foundation's Process reaps children of its own.
     static func openssl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
         let output = NSTemporaryDirectory() + "openssl-\(UUID().uuidString).out"
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: output) }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOfFile: output, encoding: .utf8))
+        let status = try ChildProcess.run("/usr/bin/openssl", arguments, output: output)
+        return (status, try String(contentsOfFile: output, encoding: .utf8))
     }
 
     static func base64URL(_ data: Data) -> String {

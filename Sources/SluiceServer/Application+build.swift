@@ -174,13 +174,14 @@ public func buildApplication(
             bearerToken: config.metrics.bearerToken
         ).register(on: router)
     }
+    let signIn = try SignInServices(config, store: gateway.store, http: httpClient, logger: logger)
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
         throttle: gateway.loginThrottle,
         keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
         catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store),
-        externalTokens: try externalTokens(config.auth.external, http: httpClient))
+        externalTokens: try externalTokens(config.auth.external, http: httpClient), mailer: signIn.mailer)
     let pool = gateway.pool
     let payments = try paymentRoutes(config, api: api, http: httpClient, logger: logger)
     let webhooks = WebhookDispatcher(
@@ -188,11 +189,12 @@ public func buildApplication(
     // Before the first request, so the outbox records what registered endpoints want from the start.
     try await webhooks.refresh()
     APIRoutes(
-        api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs
+        api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs,
+        ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development
     ).register(on: router)
 
-    // Shutdown runs in reverse: the server stops first, then the span exporter, the webhook
-    // sender, the client, the account refresher, the event exchange, the in-flight checkpoints
+    // Shutdown runs in reverse: the server stops first, then the span exporter, the mail and
+    // webhook senders, the client, the account refresher, the event exchange, the in-flight checkpoints
     // (the server's requests have settled by then), the settlement writer, which settles and
     // writes every queued charge, then Redis, and last the store.
     var services: [any Service] = [StoreService(store: gateway.store)]
@@ -200,6 +202,7 @@ public func buildApplication(
     services += [gateway.settlements, gateway.inFlight]
     if let exchange = gateway.exchange { services.append(exchange) }
     services += [gateway.pool, gateway.grants, UpstreamClientService(client: httpClient), webhooks]
+    if let mailSender = signIn.mailSender { services.append(mailSender) }
     // After the server in shutdown order, so the spans of its last requests are sent.
     if let spanExporter { services.append(spanExporter) }
     // Hostile clients: slow headers meet the idle timeout, slow bodies the read deadline.
@@ -233,7 +236,7 @@ func paymentRoutes(_ config: SluiceConfig, api: APIServices, http: UpstreamHTTPC
     guard stripe.enabled else { return nil }
     guard !stripe.webhookSecrets.isEmpty else { throw StartupError("payments.stripe.secret_key is set but payments.stripe.webhook_secret is not") }
     let logger = logger.with(label: "payments")
-    let home = "http://\(config.server.host):\(config.server.port)/"
+    let home = config.server.baseURL + "/"
     return PaymentRoutes(
         api: api, stripe: stripe, client: StripeClient(http: http, base: stripe.apiBase, secretKey: stripe.secretKey, logger: logger),
         webhook: StripeWebhook(store: api.store, credits: api.credits, grants: api.grants, stripe: stripe, logger: logger),

@@ -169,7 +169,7 @@ public protocol LedgerStore: Sendable {
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, SignInStore, TwoFactorStore, CreditAdminStore, ActivityStore,
     UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore,
-    WebhookStore
+    WebhookStore, IdentityStore, MailOutboxStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

@@ -25,6 +25,8 @@ public struct UserRecord: Sendable, Equatable {
     public var name: String? = nil
     /// Below this balance a `balance.low` webhook fires; nil: the plan's threshold.
     public var lowBalanceThreshold: Credits? = nil
+    /// When the user proved the address; nil until then.
+    public var emailVerifiedAt: Date? = nil
 }
 
 /// A user to create. The password arrives already hashed.

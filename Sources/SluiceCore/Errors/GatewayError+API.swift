@@ -30,6 +30,16 @@ extension GatewayError {
         message: "Admins must turn on two-factor sign-in (POST /api/auth/2fa/setup, then /enable) before using admin routes.",
         shouldRetry: false)
 
+    public static let emailNotVerified = GatewayError(
+        status: 403, type: "permission_error", code: "email_not_verified",
+        message: "Verify your email first: follow the link in the mail we sent (POST /api/auth/email/resend sends another).",
+        shouldRetry: false)
+
+    /// A mailed link or SSO state that is unknown, used or expired: one body for all three.
+    public static let invalidLink = GatewayError(
+        status: 400, type: "invalid_request_error", code: "invalid_or_expired_token", param: "token",
+        message: "This link or token is invalid, expired or already used.", shouldRetry: false)
+
     public static let adminOnly = GatewayError(
         status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
 

@@ -12,6 +12,10 @@ struct APIRoutes {
     let webhooks: WebhookDispatcher
     /// Off in production unless `server.api_docs` turns it on.
     let serveDocs: Bool
+    /// The SSO providers with a `client_id`.
+    let ssoProviders: [String: SSOProvider]
+    /// Whether the development token helper is served (`environment: development`).
+    let devTokens: Bool
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
@@ -22,6 +26,9 @@ struct APIRoutes {
         SignInRoutes(api: api).register(on: registry)
         TwoFactorRoutes(api: api).register(on: registry)
         if let verifier = api.externalTokens { ExternalIdentityRoutes(api: api, verifier: verifier).register(on: registry) }
+        if let mailer = api.mailer { EmailRoutes(api: api, mailer: mailer).register(on: registry) }
+        if !ssoProviders.isEmpty { SSORoutes(api: api, providers: ssoProviders).register(on: registry) }
+        if devTokens { DevTokenRoutes(api: api).register(on: registry) }
         APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
         CreditRoutes(api: api).register(on: registry)
         UsageRoutes(api: api).register(on: registry)

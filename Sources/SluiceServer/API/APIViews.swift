@@ -6,6 +6,7 @@ import SluiceStore
 struct UserView: Encodable {
     var id: Int64
     var email: String
+    var emailVerified: Bool
     var role: String
     var status: String
     var trustLevel: Int
@@ -17,6 +18,7 @@ struct UserView: Encodable {
     init(_ user: UserRecord) {
         id = user.id
         email = user.email
+        emailVerified = user.emailVerifiedAt != nil
         role = user.role.rawValue
         status = user.status.rawValue
         trustLevel = user.trustLevel

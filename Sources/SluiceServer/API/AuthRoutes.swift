@@ -33,12 +33,14 @@ struct AuthRoutes {
     /// Signing in takes any strings: a wrong pair is a 401, not a 400.
     static let credentialsSchema = Schema.object(
         [("email", .text), ("password", .text), ("otp", .nullable(.text))], required: ["email", "password"], closed: true)
+    /// An address as `looksLikeEmail` accepts it.
+    static let emailSchema = Schema.string(format: "email", length: 3...254, pattern: #"^[^@\s]+@[^@\s]*\.[^@\s]*$"#)
     /// Registering checks both (`looksLikeEmail`, `PasswordHasher.validate`). The password's limit
     /// is bcrypt's, 72 bytes of UTF-8, which JSON Schema cannot count; `maxLength` is the most
     /// characters it can be, and the description says the rest.
     static let registrationSchema = Schema.object(
         [
-            ("email", .string(format: "email", length: 3...254, pattern: #"^[^@\s]+@[^@\s]*\.[^@\s]*$"#)),
+            ("email", emailSchema),
             ("password", .string(length: PasswordHasher.minCharacters...PasswordHasher.maxBytes)),
         ], required: ["email", "password"], closed: true)
 
@@ -105,6 +107,9 @@ struct AuthRoutes {
         guard let user = try await api.store.user(id: id) else { throw GatewayError.internalError() }
         try await api.grants.grant(user)
         await api.log("registered", user: id, actor: id, context: context)
+        if let mailer = api.mailer, mailer.settings.verification != .off {
+            try await EmailRoutes(api: api, mailer: mailer).sendVerification(to: user)
+        }
         return try APIJSON.response(UserView(try await api.store.user(id: id) ?? user), status: .created)
     }
 
@@ -122,6 +127,7 @@ struct AuthRoutes {
             throw GatewayError.invalidCredentials
         }
         if user.status == .disabled { throw GatewayError.userDisabled }
+        if user.emailVerifiedAt == nil, api.mailer?.settings.verification == .required { throw GatewayError.emailNotVerified }
         if let totp = try await api.store.totp(userID: user.id), totp.enabled {
             guard let otp = body.otp, !otp.isEmpty else { throw GatewayError.twoFactorRequired }
             guard try await TwoFactorCheck(store: api.store, secrets: api.secrets).accept(otp, for: totp) else {
@@ -160,7 +166,7 @@ struct AuthRoutes {
         return APIJSON.noContent()
     }
 
-    private func startSession(user: UserRecord, familyID: String, request: Request, context: SluiceRequestContext) async throws -> Session {
+    func startSession(user: UserRecord, familyID: String, request: Request, context: SluiceRequestContext) async throws -> Session {
         let refresh = AccessTokens.makeRefreshToken()
         try await api.store.storeRefreshToken(userID: user.id, familyID: familyID, tokenHash: refresh.hash, expiresAt: refreshExpiry())
         let now = Date()
@@ -176,16 +182,8 @@ struct AuthRoutes {
             refreshToken: refreshToken, user: UserView(user))
     }
 
-    /// The login throttle's verdict as an error: 429 when it refuses, 503 when its windows (in
-    /// Redis) cannot be reached, since an unthrottled sign-in would let guessing through.
     private func admitSignIn(account: String, context: SluiceRequestContext) async throws {
-        let wait: Int?
-        do {
-            wait = try await api.throttle.admit(address: context.remoteAddress ?? "unknown", account: account, now: Date().timeIntervalSince1970)
-        } catch {
-            throw GatewayError.dependencyUnavailable("The gateway cannot reach its sign-in limits right now.")
-        }
-        if let wait { throw GatewayError.rateLimited("Too many sign-in attempts. Try again later.", retryAfterSeconds: wait) }
+        try await api.admitSignIn(account: account, context: context)
     }
 
     private func refreshExpiry() -> Date { Date().addingTimeInterval(Double(api.auth.refreshTokenTTLDays) * 86_400) }

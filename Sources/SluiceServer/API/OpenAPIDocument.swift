@@ -8,7 +8,7 @@ import SluiceCore
 enum OpenAPIDocument {
     static let schemas: [String: Schema] = [
         "User": .object([
-            ("id", .integer), ("email", .text), ("role", .string(values: ["user", "admin"])),
+            ("id", .integer), ("email", .text), ("email_verified", .boolean), ("role", .string(values: ["user", "admin"])),
             ("status", .string(values: ["active", "disabled", "muted"])), ("trust_level", .integer), ("plan", .text),
             ("pool_preference", .string(values: PoolPreference.allCases.map(\.rawValue))), ("balance", .credits), ("created_at", .time),
         ]),

@@ -113,12 +113,6 @@ struct TwoFactorRoutes {
     static func throttleKey(_ user: UserRecord) -> String { "2fa:\(user.id)" }
 
     private func admit(_ user: UserRecord, context: UserContext) async throws {
-        let wait: Int?
-        do {
-            wait = try await api.throttle.admit(address: context.remoteAddress ?? "unknown", account: Self.throttleKey(user), now: Date().timeIntervalSince1970)
-        } catch {
-            throw GatewayError.dependencyUnavailable("The gateway cannot reach its sign-in limits right now.")
-        }
-        if let wait { throw GatewayError.rateLimited("Too many two-factor attempts. Try again later.", retryAfterSeconds: wait) }
+        try await api.admitSignIn(account: Self.throttleKey(user), context: context, refusal: "Too many two-factor attempts. Try again later.")
     }
 }

@@ -26,6 +26,7 @@ public enum ConfigLoader {
             config.security.encryptionKey = key.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         try readPaymentSecretFiles(&config)
+        try finishSignIn(&config)
         return config
     }
 
@@ -217,5 +218,5 @@ public enum ConfigLoader {
         bool("logging.access_log") { $0.logging.accessLog = $1 },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys + externalIdentityKeys
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys + externalIdentityKeys + signInKeys
 }

@@ -23,6 +23,7 @@ public struct SluiceConfig: Sendable {
     public var payments = Payments()
     public var webhooks = Webhooks()
     public var tracing = Tracing()
+    public var email = Email()
 
     public init() {}
 
@@ -50,6 +51,14 @@ public struct SluiceConfig: Sendable {
         public var cors = CORS()
         /// Whether `/docs` and `/openapi.json` are served; unset, they are except in production.
         public var apiDocs: Bool?
+        /// The address people reach the gateway at, for links in mail and SSO redirects.
+        /// Empty: `http://<host>:<port>`.
+        public var publicURL = ""
+
+        public var baseURL: String {
+            guard publicURL.isEmpty else { return publicURL }
+            return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        }
     }
 
     public struct Database: Sendable {
@@ -125,6 +134,7 @@ public struct SluiceConfig: Sendable {
         public var loginAttemptsPerIPPerMinute = 20
         public var loginFailuresPerAccountPer15Minutes = 5
         public var external = ExternalIdentity()
+        public var sso = SSO()
         /// Admin routes answer 403 to an admin who has not turned on two-factor sign-in.
         public var requireAdminTwoFactor = false
     }

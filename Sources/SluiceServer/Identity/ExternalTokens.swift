@@ -14,9 +14,36 @@ struct ExternalClaims: JWTPayload {
     var nbf: NotBeforeClaim?
     var email: String?
     var name: String?
+    /// OpenID Connect ID tokens: the sign-in attempt's nonce, and whether the issuer vouches for `email`.
+    var nonce: String?
+    var emailVerified: LenientBool?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, iss, aud, exp, nbf, email, name, nonce
+        case emailVerified = "email_verified"
+    }
 
     /// Checked with the verifier's own clock and leeway in `ExternalTokens.verify`.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// A claim that some issuers send as `true` and others as `"true"`.
+struct LenientBool: Codable, Equatable {
+    var value: Bool
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let bool = try? container.decode(Bool.self) {
+            value = bool
+        } else {
+            value = try container.decode(String.self).lowercased() == "true"
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
 }
 
 /// Verifies RS256 and ES256 tokens from the configured issuer against its JWKS: fetched on first

@@ -12,7 +12,7 @@ extension UserRecord {
             poolPreference: PoolPreference(rawValue: try row.text(required: "pool_preference")) ?? .dedicatedFirst,
             balance: Credits(micros: try row.int(required: "balance_micros")), createdAt: try row.date(required: "created_at"),
             externalID: try row.text("external_id"), name: try row.text("name"),
-            lowBalanceThreshold: try row.int("low_balance_micros").map(Credits.init(micros:)))
+            lowBalanceThreshold: try row.int("low_balance_micros").map(Credits.init(micros:)), emailVerifiedAt: try row.date("email_verified_at"))
     }
 }
 

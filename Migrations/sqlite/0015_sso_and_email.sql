@@ -29,7 +29,8 @@ CREATE INDEX one_time_tokens_user ON one_time_tokens (user_id, purpose);
 CREATE INDEX one_time_tokens_expiry ON one_time_tokens (expires_at);
 
 -- Mail waiting to be sent: written by requests, sent by the mail outbox off every request's path,
--- retried with backoff, kept after it is sent or given up on for the record.
+-- retried with backoff. Once sent or given up on, the body (which holds a live link) is erased;
+-- the row stays for the record.
 CREATE TABLE mail_outbox (
     id              INTEGER PRIMARY KEY,
     recipient       TEXT    NOT NULL,

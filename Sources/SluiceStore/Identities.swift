@@ -109,7 +109,8 @@ public enum MailOutcome: Sendable, Equatable {
 }
 
 /// The mail outbox: requests add to it, the mail sender drains it. Bounded: a full outbox refuses
-/// new mail rather than growing without end while the SMTP server is away.
+/// new mail rather than growing without end while the SMTP server is away. A mail's body, which
+/// holds a live link, is erased once it is sent or given up on; recipient and subject stay.
 public protocol MailOutboxStore: Sendable {
     /// False, with nothing written, when `limit` mails are waiting already.
     func enqueueMail(_ mail: OutgoingMail, limit: Int, now: Date) async throws -> Bool

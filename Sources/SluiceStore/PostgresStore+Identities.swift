@@ -136,11 +136,11 @@ extension PostgresStore {
     public func finishMail(id: Int64, _ outcome: MailOutcome) async throws {
         switch outcome {
         case .sent(let at):
-            try await execute("UPDATE mail_outbox SET sent_at = \(at.unixMillis), leased_until = NULL, last_error = NULL WHERE id = \(id)")
+            try await execute("UPDATE mail_outbox SET sent_at = \(at.unixMillis), body = '', leased_until = NULL, last_error = NULL WHERE id = \(id)")
         case .retry(let error, let at):
             try await execute("UPDATE mail_outbox SET next_attempt_at = \(at.unixMillis), leased_until = NULL, last_error = \(error) WHERE id = \(id)")
         case .failed(let error, let at):
-            try await execute("UPDATE mail_outbox SET failed_at = \(at.unixMillis), leased_until = NULL, last_error = \(error) WHERE id = \(id)")
+            try await execute("UPDATE mail_outbox SET failed_at = \(at.unixMillis), body = '', leased_until = NULL, last_error = \(error) WHERE id = \(id)")
         }
     }
 

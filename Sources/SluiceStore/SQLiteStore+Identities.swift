@@ -149,13 +149,13 @@ extension SQLiteStore {
         try await pool.write { db in
             switch outcome {
             case .sent(let at):
-                try db.execute(sql: "UPDATE mail_outbox SET sent_at = ?, leased_until = NULL, last_error = NULL WHERE id = ?", arguments: [at.unixMillis, id])
+                try db.execute(sql: "UPDATE mail_outbox SET sent_at = ?, body = '', leased_until = NULL, last_error = NULL WHERE id = ?", arguments: [at.unixMillis, id])
             case .retry(let error, let at):
                 try db.execute(
                     sql: "UPDATE mail_outbox SET next_attempt_at = ?, leased_until = NULL, last_error = ? WHERE id = ?", arguments: [at.unixMillis, error, id])
             case .failed(let error, let at):
                 try db.execute(
-                    sql: "UPDATE mail_outbox SET failed_at = ?, leased_until = NULL, last_error = ? WHERE id = ?", arguments: [at.unixMillis, error, id])
+                    sql: "UPDATE mail_outbox SET failed_at = ?, body = '', leased_until = NULL, last_error = ? WHERE id = ?", arguments: [at.unixMillis, error, id])
             }
         }
     }

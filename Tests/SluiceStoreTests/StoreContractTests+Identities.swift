@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SluiceCore
 @testable import SluiceStore
 import SluiceTestSupport
@@ -136,5 +137,19 @@ import Testing
             #expect(try await store.waitingMailCount() == 0)
             #expect(try await store.enqueueMail(mail, limit: 1, now: Self.t0))
         }
+    }
+
+    /// The body of a sent or abandoned mail held a live link: it is erased, the row kept.
+    @Test func aFinishedMailKeepsNoBody() async throws {
+        let store = try await openStore()
+        for body in ["sent", "failed", "waiting"] {
+            #expect(try await store.enqueueMail(OutgoingMail(recipient: "a@x", subject: body, body: "link \(body)"), limit: 10, now: Self.t0))
+        }
+        let claimed = try await store.claimDueMail(now: Self.t0, until: Self.t0.addingTimeInterval(60), limit: 10)
+        try await store.finishMail(id: claimed[0].id, .sent(at: Self.t0))
+        try await store.finishMail(id: claimed[1].id, .failed(error: "550", at: Self.t0))
+        let rows = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT subject, body FROM mail_outbox ORDER BY id") }
+        #expect(rows.map { $0["subject"] as String } == ["sent", "failed", "waiting"])
+        #expect(rows.map { $0["body"] as String } == ["", "", "link waiting"])
     }
 }

@@ -1,12 +1,17 @@
 import Foundation
 import SluiceCore
 import SluiceStore
+import Synchronization
 
 /// Issues and spends the single-use secrets of mailed links, SSO states and two-factor tickets.
 /// The secret goes to its holder; the store keeps only its SHA-256, so a copy of the database
 /// opens no link.
 struct OneTimeTokens: Sendable {
     let store: any GatewayStore
+
+    /// When this process last removed expired tokens: issuing prunes at most once an hour, so the
+    /// table holds about a day of sign-ins and mails however long the gateway runs.
+    private static let lastPrune = Mutex<Date>(.distantPast)
 
     /// A new secret for `purpose`, alive for `ttl` seconds, carrying `payload` (a JSON object).
     func issue(_ purpose: OneTimePurpose, userID: Int64?, payload: some Encodable = [String: String](), ttl: TimeInterval) async throws -> String {
@@ -16,6 +21,13 @@ struct OneTimeTokens: Sendable {
         try await store.issueOneTimeToken(
             OneTimeToken(hash: KeyAuthenticator.hash(secret), purpose: purpose, userID: userID, payload: text, expiresAt: now.addingTimeInterval(ttl)),
             now: now)
+        let due = Self.lastPrune.withLock { last in
+            guard now.timeIntervalSince(last) >= 3600 else { return false }
+            last = now
+            return true
+        }
+        // Spent and expired tokens are worth nothing; a day's margin keeps them for a look after a complaint.
+        if due { try? await store.pruneOneTimeTokens(before: now.addingTimeInterval(-86_400)) }
         return secret
     }
 

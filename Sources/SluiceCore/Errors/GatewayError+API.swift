@@ -30,6 +30,9 @@ extension GatewayError {
         message: "Admins must turn on two-factor sign-in (POST /api/auth/2fa/setup, then /enable) before using admin routes.",
         shouldRetry: false)
 
+    public static let registrationClosed = GatewayError(
+        status: 403, type: "permission_error", code: "registration_closed", message: "Registration is closed.", shouldRetry: false)
+
     public static let emailNotVerified = GatewayError(
         status: 403, type: "permission_error", code: "email_not_verified",
         message: "Verify your email first: follow the link in the mail we sent (POST /api/auth/email/resend sends another).",

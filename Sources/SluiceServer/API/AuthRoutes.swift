@@ -92,7 +92,7 @@ struct AuthRoutes {
 
     @Sendable func registerUser(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         guard api.auth.allowRegistration else {
-            throw GatewayError(status: 403, type: "permission_error", code: "registration_closed", message: "Registration is closed.", shouldRetry: false)
+            throw GatewayError.registrationClosed
         }
         let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password"])
         let email = body.email.trimmingCharacters(in: .whitespaces)
@@ -136,9 +136,8 @@ struct AuthRoutes {
                 throw GatewayError.invalidTwoFactorCode
             }
         }
-        let familyID = AccessTokens.randomToken(bytes: 16)
         await api.log("login", user: user.id, actor: user.id, context: context)
-        return try APIJSON.response(try await startSession(user: user, familyID: familyID, request: request, context: context))
+        return try APIJSON.response(try await startSession(user: user, request: request, context: context))
     }
 
     @Sendable func refresh(_ request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -166,7 +165,9 @@ struct AuthRoutes {
         return APIJSON.noContent()
     }
 
-    func startSession(user: UserRecord, familyID: String, request: Request, context: SluiceRequestContext) async throws -> Session {
+    /// A new sign-in (refresh-token family) for `user`, recorded with its device and address.
+    func startSession(user: UserRecord, request: Request, context: SluiceRequestContext) async throws -> Session {
+        let familyID = AccessTokens.randomToken(bytes: 16)
         let refresh = AccessTokens.makeRefreshToken()
         try await api.store.storeRefreshToken(userID: user.id, familyID: familyID, tokenHash: refresh.hash, expiresAt: refreshExpiry())
         let now = Date()

@@ -50,8 +50,7 @@ struct DevTokenRoutes {
         guard let user else { throw GatewayError.internalError() }
         if user.status == .disabled { throw GatewayError.userDisabled }
         await api.log("login", user: user.id, actor: user.id, context: context, detail: "development token helper")
-        let session = try await AuthRoutes(api: api).startSession(
-            user: user, familyID: AccessTokens.randomToken(bytes: 16), request: request, context: context)
+        let session = try await AuthRoutes(api: api).startSession(user: user, request: request, context: context)
         return try APIJSON.response(session)
     }
 }

@@ -178,7 +178,7 @@ struct SSORoutes {
             return try await linkIdentity(identity, to: existing, context: context)
         }
         guard api.auth.allowRegistration else {
-            throw GatewayError(status: 403, type: "permission_error", code: "registration_closed", message: "Registration is closed.", shouldRetry: false)
+            throw GatewayError.registrationClosed
         }
         let verified = profile.emailVerified && profile.email.map(AuthRoutes.looksLikeEmail) == true
         let email = verified ? profile.email! : "\(provider)-\(profile.subject)@sso.invalid"
@@ -221,7 +221,7 @@ struct SSORoutes {
     }
 
     private func session(for user: UserRecord, request: Request, context: SluiceRequestContext) async throws -> Response {
-        let session = try await AuthRoutes(api: api).startSession(user: user, familyID: AccessTokens.randomToken(bytes: 16), request: request, context: context)
+        let session = try await AuthRoutes(api: api).startSession(user: user, request: request, context: context)
         return try APIJSON.response(session)
     }
 

@@ -29,8 +29,7 @@ struct SSOAttempt: Codable, Sendable {
     }
 
     var challenge: String {
-        Data(SHA256.hash(data: Data(verifier.utf8))).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        AccessTokens.base64URL(Data(SHA256.hash(data: Data(verifier.utf8))))
     }
 }
 

@@ -74,6 +74,17 @@ import Testing
         #expect(idle.readTimedOut() == .none, "an idle pooled connection is aged out by the pool")
     }
 
+    /// Reads held for a consumer without room are not the upstream's silence.
+    @Test func aConsumerWithoutRoomIsNotAStuckUpstream() {
+        var state = streaming()
+        #expect(!state.readsAreHeld)
+        state.yielded(wantsMore: false)
+        _ = state.read()
+        #expect(state.readsAreHeld)
+        #expect(state.demand(1) == .forwardRead)
+        #expect(!state.readsAreHeld, "once it has room, silence counts again")
+    }
+
     @Test func aCloseMidExchangeFailsWhatIsWaiting() {
         var awaiting = State()
         _ = awaiting.start(1)

@@ -132,9 +132,28 @@ import Testing
         let server = try await ScriptedUpstream.start(.stream(parts: 25, interval: .milliseconds(100)))
         defer { Task { try await server.stop() } }
         let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
-        var parts = 0
-        for try await part in response.body { parts += String(buffer: part).split(separator: "\n").count }
-        #expect(parts == 25)
+        var text = ""
+        for try await part in response.body { text += String(buffer: part) }
+        #expect(text.split(separator: "\n") == (1...25).map { "part \($0)" })
+        await client.shutdown()
+    }
+
+    /// A consumer that stops reading for longer than the read timeout holds the upstream's reads
+    /// back; that pause is not the upstream's silence, and the body arrives whole after it.
+    @Test func aConsumerThatPausesPastTheReadTimeoutStillGetsTheWholeBody() async throws {
+        var configuration = UpstreamHTTPClient.Configuration()
+        configuration.readTimeout = .milliseconds(300)
+        let client = UpstreamHTTPClient(configuration: configuration)
+        // Far more parts than the body's buffer holds, so reads are held during the pause.
+        let server = try await ScriptedUpstream.start(.stream(parts: 200, interval: .milliseconds(1)))
+        defer { Task { try await server.stop() } }
+        let response = try await client.execute(.POST, url: server.url + "/v1/x", headers: [:], body: nil, headTimeout: .seconds(5))
+        var text = ""
+        for try await part in response.body {
+            if text.isEmpty { try await Task.sleep(for: .seconds(1.5)) }
+            text += String(buffer: part)
+        }
+        #expect(text.split(separator: "\n") == (1...200).map { "part \($0)" })
         await client.shutdown()
     }
 

@@ -63,7 +63,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         perform(state.start(nextExchange))
     }
 
-    func demand(_ id: UpstreamConnectionState.ExchangeID) { perform(state.demand(id)) }
+    func demand(_ id: UpstreamConnectionState.ExchangeID) {
+        let action = state.demand(id)
+        // Reads resume: the upstream's silence is counted from now, not from before the pause.
+        if action == .forwardRead { lastRead = .now() }
+        perform(action)
+    }
     func consumerGone(_ id: UpstreamConnectionState.ExchangeID) { perform(state.consumerGone(id)) }
 
     // MARK: Channel events
@@ -151,7 +156,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         let now = NIODeadline.now()
         if let headDeadline, now >= headDeadline { return perform(state.headTimedOut(id)) }
         // Silence from the upstream since the request was written, or since its last read.
-        if now >= lastRead + readTimeout { return perform(state.readTimedOut()) }
+        if now >= lastRead + readTimeout {
+            guard state.readsAreHeld else { return perform(state.readTimedOut()) }
+            lastRead = now
+        }
         var next = min(headDeadline ?? .distantFuture, lastRead + readTimeout)
         if let heartbeat {
             lastSign = max(lastSign, lastRead)

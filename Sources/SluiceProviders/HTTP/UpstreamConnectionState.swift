@@ -109,6 +109,14 @@ struct UpstreamConnectionState {
         return .failRequestAndClose(.headTimeout)
     }
 
+    /// While the body's consumer has no room, reads are held back, so silence is ours and not the
+    /// upstream's: the read timeout does not count it (a slow client, or a loaded machine that has
+    /// not scheduled the consumer yet, is not a stuck upstream).
+    var readsAreHeld: Bool {
+        if case .streaming(_, _, wantsMore: false, _) = phase { return true }
+        return false
+    }
+
     /// Nothing was read for the read timeout.
     mutating func readTimedOut() -> Action {
         switch phase {

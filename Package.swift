@@ -49,6 +49,9 @@ let package = Package(
         // Exporting those spans over OTLP/HTTP (protobuf or JSON) with a batching processor that
         // runs as a Service. Only the HTTP exporter: the gRPC one would build gRPC for nothing.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // File uploads: a streaming multipart/form-data parser, so an upload is parsed as it
+        // arrives and refused as soon as it passes the size limit.
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
@@ -126,6 +129,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "OTel", package: "swift-otel"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ]
         ),
         .executableTarget(

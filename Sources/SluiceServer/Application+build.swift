@@ -27,6 +27,8 @@ public struct Gateway: Sendable {
     public let clock: any WallClock
     /// The drain after SIGTERM, shared by the server's streams and its readiness.
     public let drain: Drain
+    /// Writes the exchanges of keys flagged `record_conversations` to their chat sessions.
+    public let conversations: ConversationRecorder
 
     public var credits: any CreditHolds { shared.credits }
     /// What each key with a spending limit may still spend.
@@ -94,7 +96,8 @@ public func openGateway(
     }
     return Gateway(
         store: store, shared: shared, grants: grants, settlements: settlements, inFlight: inFlight, pool: pool, authenticator: authenticator,
-        secrets: secrets, catalog: catalog, clock: clock, drain: Drain(grace: .seconds(config.server.drainSeconds)))
+        secrets: secrets, catalog: catalog, clock: clock, drain: Drain(grace: .seconds(config.server.drainSeconds)),
+        conversations: ConversationRecorder(store: store, logger: logger.with(label: "conversations")))
 }
 
 func makeSecretBox(_ security: SluiceConfig.Security) throws -> SecretBox {
@@ -147,7 +150,7 @@ public func buildApplication(
     func handler<API: ClientAPI>(_ api: API) -> GatewayHandler<API> {
         GatewayHandler(
             api: api, authenticator: gateway.authenticator, admission: admission, holds: holds, dispatcher: dispatcher,
-            maxBodyBytes: config.server.maxBodyBytes, streamLimits: streamLimits)
+            maxBodyBytes: config.server.maxBodyBytes, streamLimits: streamLimits, recorder: api.recordsConversations ? gateway.conversations : nil)
     }
     let routes = PublicRoutes(
         authenticator: gateway.authenticator, pool: gateway.pool, store: gateway.store, redis: gateway.redis,
@@ -188,16 +191,19 @@ public func buildApplication(
         store: gateway.store, secrets: gateway.secrets, http: httpClient, settings: .init(config), logger: logger.with(label: "webhooks"))
     // Before the first request, so the outbox records what registered endpoints want from the start.
     try await webhooks.refresh()
+    let files = UserFiles(
+        store: gateway.store, storage: try await fileStorage(config, http: httpClient), maxFileBytes: config.files.maxFileBytes,
+        quotaBytes: Int64(config.files.userQuotaBytes), logger: logger.with(label: "files"))
     APIRoutes(
         api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs,
-        ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development
+        ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development, files: files
     ).register(on: router)
 
     // Shutdown runs in reverse: the server stops first, then the span exporter, the mail and
     // webhook senders, the client, the account refresher, the event exchange, the in-flight checkpoints
     // (the server's requests have settled by then), the settlement writer, which settles and
-    // writes every queued charge, then Redis, and last the store.
-    var services: [any Service] = [StoreService(store: gateway.store)]
+    // writes every queued charge, then Redis, the conversation recorder, and last the store.
+    var services: [any Service] = [StoreService(store: gateway.store), gateway.conversations]
     if let redis = gateway.redis { services.append(redis) }
     services += [gateway.settlements, gateway.inFlight]
     if let exchange = gateway.exchange { services.append(exchange) }
@@ -228,6 +234,28 @@ func externalTokens(_ settings: SluiceConfig.ExternalIdentity, http: UpstreamHTT
     guard settings.enabled else { return nil }
     guard !settings.audience.isEmpty else { throw StartupError("auth.external.issuer is set but auth.external.audience is not") }
     return ExternalTokens(settings: settings, http: http)
+}
+
+/// Where users' files are kept: `files.directory` (by default beside the SQLite database), or an
+/// S3 bucket, created at start when `files.s3.create_bucket` says so.
+func fileStorage(_ config: SluiceConfig, http: UpstreamHTTPClient) async throws -> any FileStorage {
+    let files = config.files
+    switch files.storage {
+    case .local:
+        let directory = files.directory.isEmpty
+            ? URL(fileURLWithPath: config.database.path).deletingLastPathComponent().appendingPathComponent("files").path : files.directory
+        return LocalFileStorage(root: directory)
+    case .s3:
+        let s3 = files.s3
+        let storage = try S3FileStorage(
+            endpoint: s3.endpoint, bucket: s3.bucket,
+            signer: AWSSignatureV4(accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey, region: s3.region), http: http,
+            maxObjectBytes: files.maxFileBytes)
+        if s3.createBucket {
+            do { try await storage.createBucketIfMissing() } catch { throw StartupError("files.s3: the bucket cannot be created: \(error)") }
+        }
+        return storage
+    }
 }
 
 /// The payment routes, when Stripe is configured.

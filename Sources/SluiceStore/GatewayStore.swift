@@ -168,7 +168,7 @@ public protocol LedgerStore: Sendable {
 }
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, SignInStore, TwoFactorStore, CreditAdminStore, ActivityStore,
-    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore,
+    UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore, ChatSessionStore, UserFileStore,
     WebhookStore, IdentityStore, MailOutboxStore
 {
     /// A cheap query that proves the store answers, for /health.

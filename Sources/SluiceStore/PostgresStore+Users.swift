@@ -74,10 +74,10 @@ extension PostgresStore {
             let id = try await connection.inserted(
                 """
                 INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
-                    spend_limit_micros, ip_allowlist, created_at)
+                    spend_limit_micros, ip_allowlist, record_conversations, created_at)
                 VALUES (\(userID), \(name), \(keyHash), \(prefix), \(models)::text, \(limits.expiresAt?.unixMillis)::bigint,
                     \(limits.requestsPerMinute)::bigint, \(limits.tokensPerMinute)::bigint, \(limits.spendLimit?.micros)::bigint,
-                    \(networks)::text, \(Date().unixMillis))
+                    \(networks)::text, \(limits.recordConversations), \(Date().unixMillis))
                 RETURNING id
                 """, logger: self.logger
             ).int(required: "id")

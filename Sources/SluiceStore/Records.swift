@@ -105,11 +105,14 @@ public struct APIKeyLimits: Sendable, Equatable {
     public var spendLimit: Credits?
     /// nil allows any client address.
     public var ipAllowlist: [IPNetwork]?
+    /// Requests that name a chat session (`x-session-id`) are recorded in it.
+    public var recordConversations: Bool
 
     public init(
         allowedModels: [String]? = nil, expiresAt: Date? = nil, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil,
-        spendLimit: Credits? = nil, ipAllowlist: [IPNetwork]? = nil
+        spendLimit: Credits? = nil, ipAllowlist: [IPNetwork]? = nil, recordConversations: Bool = false
     ) {
+        self.recordConversations = recordConversations
         self.allowedModels = allowedModels
         self.expiresAt = expiresAt
         self.requestsPerMinute = requestsPerMinute

@@ -80,12 +80,12 @@ extension SQLiteStore {
             try db.execute(
                 sql: """
                     INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
-                        spend_limit_micros, ip_allowlist, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        spend_limit_micros, ip_allowlist, record_conversations, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     userID, name, keyHash, prefix, models, limits.expiresAt?.unixMillis, limits.requestsPerMinute,
-                    limits.tokensPerMinute, limits.spendLimit?.micros, networks, Date().unixMillis,
+                    limits.tokensPerMinute, limits.spendLimit?.micros, networks, limits.recordConversations, Date().unixMillis,
                 ])
             let id = db.lastInsertedRowID
             if webhookFilter.wants(.keyCreated) {

@@ -27,8 +27,12 @@ struct Endpoint: Sendable {
     /// The path parameter's schema outside `/api`, where it is not an id.
     var pathSchema: Schema? = nil
     var request: Schema? = nil
+    /// How the request body is sent: JSON, or `multipart/form-data` for an upload.
+    var requestMediaType = "application/json"
     var status = 200
     var response: Schema? = nil
+    /// How the answer is written: JSON, or `application/octet-stream` for a file's bytes.
+    var responseMediaType = "application/json"
     /// Errors this operation answers beyond those its access, body, query and path imply (see
     /// `errorStatuses`): 409 for a conflict, 429 for a limit, 502 and 503 for upstream trouble.
     var errors: [Int] = []

@@ -17,9 +17,10 @@ struct APIKeyRoutes {
         var tpmLimit: Int?
         var spendLimit: CreditAmount?
         var ipAllowlist: [String]?
+        var recordConversations: Bool?
     }
 
-    static let fields: Set<String> = ["name", "allowed_models", "expires_at", "rpm_limit", "tpm_limit", "spend_limit", "ip_allowlist"]
+    static let fields: Set<String> = ["name", "allowed_models", "expires_at", "rpm_limit", "tpm_limit", "spend_limit", "ip_allowlist", "record_conversations"]
     /// Keys one user may hold at once.
     static let maxKeysPerUser = 100
 
@@ -44,6 +45,7 @@ struct APIKeyRoutes {
                         ("name", .nullable(.string(length: 0...100))), ("allowed_models", .nullable(.array(.text))),
                         ("expires_at", .nullable(.time)), ("rpm_limit", .nullable(.positiveInteger)), ("tpm_limit", .nullable(.positiveInteger)),
                         ("spend_limit", .nullable(.creditsInput(.positive))), ("ip_allowlist", .nullable(.array(.ipNetwork))),
+                        ("record_conversations", .nullable(.boolean)),
                     ], closed: true),
                 status: 201, response: Self.keySchema, errors: [409], tag: "api-keys"), create)
         registry.user(
@@ -111,6 +113,6 @@ struct APIKeyRoutes {
         }
         return APIKeyLimits(
             allowedModels: body.allowedModels, expiresAt: body.expiresAt, requestsPerMinute: body.rpmLimit, tokensPerMinute: body.tpmLimit,
-            spendLimit: body.spendLimit?.credits, ipAllowlist: networks)
+            spendLimit: body.spendLimit?.credits, ipAllowlist: networks, recordConversations: body.recordConversations ?? false)
     }
 }

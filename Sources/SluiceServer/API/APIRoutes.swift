@@ -16,6 +16,7 @@ struct APIRoutes {
     let ssoProviders: [String: SSOProvider]
     /// Whether the development token helper is served (`environment: development`).
     let devTokens: Bool
+    let files: UserFiles
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
@@ -32,6 +33,8 @@ struct APIRoutes {
         APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
         CreditRoutes(api: api).register(on: registry)
         UsageRoutes(api: api).register(on: registry)
+        ChatSessionRoutes(api: api).register(on: registry)
+        FileRoutes(files: files).register(on: registry)
         AdminUserRoutes(api: api).register(on: registry)
         AccountRoutes(api: api).register(on: registry)
         AdminAccountRoutes(api: api).register(on: registry)

@@ -42,6 +42,7 @@ struct APIKeyView: Encodable {
     var spendLimit: CreditAmount?
     var spent: CreditAmount
     var ipAllowlist: [String]?
+    var recordConversations: Bool
     /// Only in the answer to creating the key.
     var key: String?
 
@@ -58,6 +59,7 @@ struct APIKeyView: Encodable {
         spendLimit = record.limits.spendLimit.map(CreditAmount.init)
         spent = CreditAmount(record.spent)
         ipAllowlist = record.limits.ipAllowlist?.map(\.description)
+        recordConversations = record.limits.recordConversations
         self.key = key
     }
 
@@ -76,11 +78,12 @@ struct APIKeyView: Encodable {
         try c.encode(spendLimit, forKey: .spendLimit)
         try c.encode(spent, forKey: .spent)
         try c.encode(ipAllowlist, forKey: .ipAllowlist)
+        try c.encode(recordConversations, forKey: .recordConversations)
         try c.encodeIfPresent(key, forKey: .key)
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, prefix, createdAt, lastUsedAt, expiresAt, allowedModels, rpmLimit, tpmLimit, spendLimit, spent, ipAllowlist, key
+        case id, name, prefix, createdAt, lastUsedAt, expiresAt, allowedModels, rpmLimit, tpmLimit, spendLimit, spent, ipAllowlist, recordConversations, key
     }
 }
 

@@ -16,7 +16,7 @@ enum OpenAPIDocument {
             ("id", .integer), ("name", .text), ("prefix", .text), ("created_at", .time), ("last_used_at", .nullable(.time)),
             ("expires_at", .nullable(.time)), ("allowed_models", .nullable(.array(.text))), ("rpm_limit", .nullable(.integer)),
             ("tpm_limit", .nullable(.integer)), ("spend_limit", .nullable(.credits)), ("spent", .credits),
-            ("ip_allowlist", .nullable(.array(.text))), ("key", .text),
+            ("ip_allowlist", .nullable(.array(.text))), ("record_conversations", .boolean), ("key", .text),
         ]),
         "Transaction": .object([
             ("id", .integer), ("type", .text), ("amount", .credits), ("balance_before", .credits), ("balance_after", .credits),
@@ -102,11 +102,11 @@ enum OpenAPIDocument {
             }
             if !parameters.isEmpty { operation["parameters"] = parameters }
             if let request = endpoint.request {
-                operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": request.json]]]
+                operation["requestBody"] = ["required": true, "content": [endpoint.requestMediaType: ["schema": request.json]]]
             }
             var success: [String: Any] = ["description": "Success."]
             if let response = endpoint.response {
-                var content: [String: Any] = ["application/json": ["schema": response.json]]
+                var content: [String: Any] = [endpoint.responseMediaType: ["schema": response.json]]
                 if endpoint.streams { content["text/event-stream"] = ["schema": Self.serverSentEvent.json] }
                 success["content"] = content
             }
@@ -129,7 +129,7 @@ enum OpenAPIDocument {
             ],
             "paths": paths,
             "components": [
-                "schemas": schemas.mapValues(\.json),
+                "schemas": schemas.merging(ChatSessionRoutes.schemas) { first, _ in first }.mapValues(\.json),
                 "securitySchemes": [
                     "accessToken": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "From POST /api/auth/login."],
                     "apiKey": ["type": "http", "scheme": "bearer", "description": "A Sluice API key, sk-sluice-..."],

@@ -27,6 +27,7 @@ public enum ConfigLoader {
         }
         try readPaymentSecretFiles(&config)
         try finishSignIn(&config)
+        try finishFiles(&config)
         return config
     }
 
@@ -218,5 +219,5 @@ public enum ConfigLoader {
         bool("logging.access_log") { $0.logging.accessLog = $1 },
         bool("metrics.enabled") { $0.metrics.enabled = $1 },
         string("metrics.bearer_token") { $0.metrics.bearerToken = $1 },
-    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys + externalIdentityKeys + signInKeys
+    ] + SluiceConfig.Plan.names.flatMap(planKeys) + paymentKeys + webhookKeys + tracingKeys + corsKeys + externalIdentityKeys + signInKeys + fileKeys
 }

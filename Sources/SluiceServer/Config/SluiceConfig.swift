@@ -24,6 +24,7 @@ public struct SluiceConfig: Sendable {
     public var webhooks = Webhooks()
     public var tracing = Tracing()
     public var email = Email()
+    public var files = Files()
 
     public init() {}
 

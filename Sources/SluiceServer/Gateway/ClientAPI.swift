@@ -23,6 +23,9 @@ protocol ClientAPI: Sendable {
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?)
     /// What the API keeps of a finished answer (the Responses API, its conversation).
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async
+    /// Whether a key flagged `record_conversations` has this API's exchanges recorded in the
+    /// chat session its `x-session-id` names (see `ConversationRecorder`).
+    var recordsConversations: Bool { get }
     /// The key, as an `Authorization` value.
     func authorization(_ request: Request) -> String?
     /// What the gateway reads from the body, and from the URL for a protocol that puts the model there.
@@ -41,6 +44,7 @@ extension ClientAPI {
     var logName: String { wireProtocol.rawValue }
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) { (nil, nil) }
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {}
+    var recordsConversations: Bool { false }
     /// A bearer token, as OpenAI's APIs take it.
     func authorization(_ request: Request) -> String? { request.headers[.authorization] }
     /// The upstream's refusal in OpenAI's shape, as the adapter writes it.
@@ -60,6 +64,7 @@ enum KeptAnswer {
 /// `POST /v1/chat/completions`: OpenAI's chat, which every adapter reads and writes.
 struct ChatCompletionsAPI: ClientAPI {
     var wireProtocol: WireProtocol { .openAIChat }
+    var recordsConversations: Bool { true }
 
     func summary(of body: Data, request: Request) throws(GatewayError) -> ChatRequestSummary { try ChatRequestSummary.parse(body) }
 

@@ -16,6 +16,8 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
     let dispatcher: UpstreamDispatcher
     let maxBodyBytes: Int
     let streamLimits: StreamLimits
+    /// Records the exchanges of keys flagged `record_conversations`, for APIs that record them.
+    let recorder: ConversationRecorder?
 
     func handle(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         do { return try await serve(request, context: context) } catch {
@@ -40,7 +42,18 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             throw error
         }
         charge.attach(answer.attempt.lease)
-        return try await respond(with: answer, to: gatewayRequest, key: key, charge: charge)
+        let recording = recording(of: request, key: key, requestID: context.requestID, gatewayRequest)
+        return try await respond(with: answer, to: gatewayRequest, key: key, charge: charge, recording: recording)
+    }
+
+    /// The chat session this request's exchange is recorded in: the one its `x-session-id`
+    /// names, when the key is flagged and the API records. Whether the key's user has that
+    /// session is for the recorder to find out, off the request path.
+    private func recording(of request: Request, key: APIKeyRecord, requestID: String, _ gatewayRequest: GatewayRequest) -> Recording? {
+        guard let recorder, key.limits.recordConversations, api.recordsConversations,
+            let header = request.headers[.sessionID], let sessionID = Int64(header), sessionID > 0
+        else { return nil }
+        return Recording(recorder: recorder, sessionID: sessionID, key: key, requestID: requestID, request: gatewayRequest)
     }
 
     /// The body, within the configured limit, and what the gateway reads from it.
@@ -65,7 +78,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
 
     /// Steps 7 and 8: a whole answer settles now; a stream is relayed and settles when it ends.
     private func respond(
-        with answer: CommittedAnswer, to request: GatewayRequest, key: APIKeyRecord, charge: RequestCharge
+        with answer: CommittedAnswer, to request: GatewayRequest, key: APIKeyRecord, charge: RequestCharge, recording: Recording?
     ) async throws -> Response {
         let attempt = answer.attempt
         let account = attempt.account
@@ -97,17 +110,41 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             outcome.usage = whole.usage
             outcome.completionEstimate = whole.body.readableBytes / 4
             outcome.producedOutput = true
-            await charge.settle(outcome)
+            let settled = await charge.settle(outcome)
             await api.keep(.whole(body), of: request, key: key)
+            if let recording, let settled { recording.record(.completion(body), servedModel: attempt.model, settled: settled) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         case .stream(_, let upstream):
             let api = api
+            let writer = api.streamWriter(for: request, passedThrough: passedThrough)
             let relay = StreamRelay(
                 charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
-                writer: api.streamWriter(for: request, passedThrough: passedThrough),
+                writer: recording == nil ? writer : TranscriptWriter(wrapping: writer),
                 completed: { writer in await api.keep(.stream(writer), of: request, key: key) }, limits: streamLimits)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(&writer) })
+            return Response(status: .ok, headers: headers, body: ResponseBody { bodyWriter in
+                let ending = await relay.run(&bodyWriter)
+                // Only an answer that ended well is recorded: a broken one would read as complete.
+                if let recording, ending.completed, let settled = ending.settled, let transcript = ending.writer as? TranscriptWriter {
+                    recording.record(.streamed(transcript.text), servedModel: attempt.model, settled: settled)
+                }
+            })
         }
+    }
+}
+
+/// What a recorded request hands the recorder when its answer is settled.
+private struct Recording: Sendable {
+    let recorder: ConversationRecorder
+    let sessionID: Int64
+    let key: APIKeyRecord
+    let requestID: String
+    let request: GatewayRequest
+
+    func record(_ answer: ConversationRecorder.Answer, servedModel: String, settled: (usage: TokenUsage, cost: Credits)) {
+        recorder.record(
+            .init(
+                sessionID: sessionID, userID: key.userID, requestID: requestID, model: request.summary.model, servedModel: servedModel,
+                request: request.bytes, answer: answer, usage: settled.usage, cost: settled.cost, at: Date()))
     }
 }

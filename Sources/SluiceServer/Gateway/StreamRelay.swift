@@ -29,7 +29,18 @@ struct StreamRelay: Sendable {
         var finished: Bool { sawDone || upstreamFailed }
     }
 
-    func run(_ bodyWriter: inout any ResponseBodyWriter) async {
+    /// How a relayed stream ended.
+    struct Ending {
+        /// The upstream ended it well and the client was there to read the end.
+        var completed: Bool
+        /// The writer, with whatever it gathered along the way.
+        var writer: any ClientStreamWriter
+        /// What the request was charged, when this relay settled it.
+        var settled: (usage: TokenUsage, cost: Credits)?
+    }
+
+    @discardableResult
+    func run(_ bodyWriter: inout any ResponseBodyWriter) async -> Ending {
         // The handler runs in the server's task, so it hears the server's graceful shutdown.
         await withGracefulShutdownHandler {
             await relay(&bodyWriter)
@@ -38,7 +49,7 @@ struct StreamRelay: Sendable {
         }
     }
 
-    private func relay(_ bodyWriter: inout any ResponseBodyWriter) async {
+    private func relay(_ bodyWriter: inout any ResponseBodyWriter) async -> Ending {
         var progress = Progress(outcome: outcome, writer: writer)
         var clientGone = false
         var overLimit = false
@@ -101,11 +112,12 @@ struct StreamRelay: Sendable {
             progress.outcome.endReason = .upstreamError
             progress.writer.fail(to: &tail)
         }
-        await charge.settle(progress.outcome)
+        let settled = await charge.settle(progress.outcome)
         if !clientGone {
             try? await bodyWriter.write(tail)
             try? await bodyWriter.finish(nil)
         }
+        return Ending(completed: progress.sawDone && !clientGone, writer: progress.writer, settled: settled)
     }
 
     private func append(_ events: [RelayedEvent], to out: inout ByteBuffer, progress: inout Progress) {

@@ -111,10 +111,13 @@ final class RequestCharge: Sendable {
     }
 
     /// Charges for what the request used and queues its ledger entry and usage row. When the holds
-    /// cannot be reached, the settlement writer settles it once they can.
-    func settle(_ outcome: RequestOutcome) async {
-        guard let pending = claim(outcome) else { return }
+    /// cannot be reached, the settlement writer settles it once they can. Returns the usage and
+    /// the cost it was priced at, for the call that settled it; nil for later calls.
+    @discardableResult
+    func settle(_ outcome: RequestOutcome) async -> (usage: TokenUsage, cost: Credits)? {
+        guard let pending = claim(outcome) else { return nil }
         await writer.settle(pending)
+        return (pending.record.usage, pending.cost)
     }
 
     /// What the request would be charged if its process died now, by the same rule as `settle`;

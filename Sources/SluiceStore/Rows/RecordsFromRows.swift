@@ -27,7 +27,8 @@ extension APIKeyRecord {
             // A list that no longer parses allows nothing rather than everything.
             ipAllowlist: try row.text("ip_allowlist").map { text in
                 ((try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []).compactMap(IPNetwork.init)
-            })
+            },
+            recordConversations: try row.bool(required: "record_conversations"))
         self.init(
             id: try row.int(required: "id"), userID: try row.int(required: "user_id"), name: try row.text(required: "name"),
             prefix: try row.text(required: "prefix"), revokedAt: try row.date("revoked_at"),

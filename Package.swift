@@ -52,6 +52,9 @@ let package = Package(
         // File uploads: a streaming multipart/form-data parser, so an upload is parsed as it
         // arrives and refused as soon as it passes the size limit.
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        // The MCP server (/mcp over Streamable HTTP, `sluice mcp` over stdio): the protocol's
+        // messages, lifecycle and transports, from the protocol's own SDK.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // Domain rules with no I/O: wire types, errors, money, SSE, selection, cooldowns, holds.
@@ -130,6 +133,7 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "MCP", package: "swift-sdk"),
             ]
         ),
         .executableTarget(

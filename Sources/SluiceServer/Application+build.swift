@@ -191,12 +191,14 @@ public func buildApplication(
         store: gateway.store, secrets: gateway.secrets, http: httpClient, settings: .init(config), logger: logger.with(label: "webhooks"))
     // Before the first request, so the outbox records what registered endpoints want from the start.
     try await webhooks.refresh()
+    let listener = ListenerAddress(host: config.server.host)
     let files = UserFiles(
         store: gateway.store, storage: try await fileStorage(config, http: httpClient), maxFileBytes: config.files.maxFileBytes,
         quotaBytes: Int64(config.files.userQuotaBytes), logger: logger.with(label: "files"))
     APIRoutes(
         api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs,
-        ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development, files: files
+        ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development, files: files,
+        mcpAPI: GatewayAPIClient(http: httpClient, baseURL: { listener.baseURL })
     ).register(on: router)
 
     // Shutdown runs in reverse: the server stops first, then the span exporter, the mail and
@@ -225,7 +227,11 @@ public func buildApplication(
             // Past the cap, connections wait in the listen backlog rather than take descriptors.
             availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections, logger: logger)),
         services: services,
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? 0
+            listener.listening(on: port)
+            await onServerRunning(port)
+        },
         logger: logger)
 }
 

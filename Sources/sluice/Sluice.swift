@@ -15,7 +15,7 @@ struct Sluice: AsyncParsableCommand {
         abstract: "An OpenAI-compatible AI gateway.",
         subcommands: [
             Serve.self, Migrate.self, Users.self, Keys.self, Accounts.self, Credits.self, Usage.self, Codes.self, ConfigCommand.self, Backup.self,
-            MockUpstreamCommand.self,
+            MockUpstreamCommand.self, MCPCommand.self,
         ])
 
     /// The entry point: ArgumentParser's own, after fixing the number of NIO event loops, which must

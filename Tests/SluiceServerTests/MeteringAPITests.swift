@@ -170,16 +170,23 @@ import Testing
             #expect(try await h.request(base + "/credits/balance", method: .GET, key: all.token).status == 200)
             #expect(try await h.api("/api/admin/service-tokens/\(other.id)", method: .DELETE, as: admin).status == 404)
 
-            // Expired, unknown, a user's access token, and a user's API key: all refused alike.
+            // Expired, unknown, and a user's access token: all refused alike.
             let expired = ServiceTokenAuthenticatorProbe.make()
             let accountID = try #require(try await h.gateway.store.serviceAccounts().first?.id)
             _ = try await h.gateway.store.createServiceToken(NewServiceToken(
                 serviceAccountID: accountID, name: "old", tokenHash: expired.hash, prefix: "sst-old", scopes: [.usersRead],
                 expiresAt: Date().addingTimeInterval(-1)))
-            let someone = try await h.user()
-            for key in [expired.token, "sst-unknown", admin.access, someone.key] {
-                #expect(try await h.request(base + "/credits/balance", method: .GET, key: key).status == 401)
+            for key in [expired.token, "sst-unknown", admin.access, "sk-sluice-unknown"] {
+                let refused = try await h.request(base + "/credits/balance", method: .GET, key: key)
+                #expect(refused.status == 401 && refused.errorCode == "invalid_service_token")
             }
+            // A user's API key reads its own user (users:read) and nothing else, and moves no credits.
+            let someone = try await h.user()
+            #expect(try await h.request(base + "/credits/balance", method: .GET, key: someone.key).status == 404)
+            #expect(try await h.request("/api/v1/users/\(someone.id)/credits/balance", method: .GET, key: someone.key).status == 200)
+            let consume = try await h.request("/api/v1/users/\(someone.id)/credits/consume", body: #"{"amount":1}"#, key: someone.key)
+            #expect(consume.status == 403 && consume.errorCode == "insufficient_scope")
+            #expect(try await h.gateway.store.user(id: someone.id)?.balance == Credits(whole: 10))
             // The list shows last use and revocation, never the token.
             let tokens = try await h.api("/api/admin/service-accounts/\(accountID)/tokens", as: admin)
             #expect(tokens.list.first?["last_used_at"] is String)

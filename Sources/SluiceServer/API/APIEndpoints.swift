@@ -96,7 +96,7 @@ final class EndpointRegistry {
     func service(_ endpoint: Endpoint, scope: ServiceScope, _ handler: @escaping @Sendable (Request, ServiceContext) async throws -> Response) {
         endpoints.append(with(endpoint, access: .service(scope)))
         services.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
-            guard context.caller.token.scopes.contains(scope) else { throw GatewayError.missingScope(scope.rawValue) }
+            guard context.caller.scopes.contains(scope) else { throw GatewayError.missingScope(scope.rawValue) }
             return try await handler(request, context)
         }
     }

@@ -17,11 +17,13 @@ struct APIRoutes {
     /// Whether the development token helper is served (`environment: development`).
     let devTokens: Bool
     let files: UserFiles
+    /// What `/mcp`'s tools call: this instance's own API.
+    let mcpAPI: GatewayAPIClient
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
             router: router, signIn: SignInMiddleware(tokens: api.tokens, store: api.store, use: SignInUse(), external: api.externalTokens,
-                requireAdminTwoFactor: api.auth.requireAdminTwoFactor), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens))
+                requireAdminTwoFactor: api.auth.requireAdminTwoFactor), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens, keys: api.keyCache))
         GatewayEndpoints.describe(on: registry)
         AuthRoutes(api: api).register(on: registry)
         SignInRoutes(api: api).register(on: registry)
@@ -44,6 +46,9 @@ struct APIRoutes {
         MeteringCreditRoutes(api: api).register(on: registry)
         WebhookRoutes(api: api, dispatcher: webhooks).register(on: registry)
         registerPlans(registry)
+        // Last: the tools are made from the endpoints registered above.
+        let mcp = MCPEndpoint(tools: MCPTools(endpoints: registry.endpoints), api: mcpAPI)
+        router.group("/mcp").add(middleware: ServiceTokenMiddleware(tokens: api.serviceTokens, keys: api.keyCache)).post(use: mcp.handle)
 
         guard serveDocs else { return }
         let endpoints = registry.endpoints

@@ -22,6 +22,8 @@ struct ChatSessionRoutes {
             ("cost", .credits), ("metadata", .object([])), ("request_id", .nullable(.text)), ("created_at", .time),
         ]),
     ]
+    /// A title is trimmed, and must keep a character that is not white space.
+    static let titleSchema = Schema.string(length: 1...maxTitle, pattern: #"\S"#)
     /// The longest title and message kept: a message is a chat turn, not a file.
     static let maxTitle = 200
     static let maxContent = 1_000_000
@@ -33,7 +35,7 @@ struct ChatSessionRoutes {
             Endpoint(
                 method: .post, path: path, summary: "Start a chat session.",
                 request: .object(
-                    [("title", .string(length: 1...Self.maxTitle)), ("metadata", .nullable(.object([])))], required: ["title"], closed: true),
+                    [("title", Self.titleSchema), ("metadata", .nullable(.object([])))], required: ["title"], closed: true),
                 status: 201, response: Self.sessionSchema, tag: "chat-sessions"), create)
         registry.user(
             Endpoint(
@@ -49,7 +51,7 @@ struct ChatSessionRoutes {
                 method: .patch, path: "\(path)/{id}", summary: "Rename a session, archive or reactivate it, or replace its metadata.",
                 request: .object(
                     [
-                        ("title", .string(length: 1...Self.maxTitle)), ("status", .string(values: ChatSessionStatus.allCases.map(\.rawValue))),
+                        ("title", Self.titleSchema), ("status", .string(values: ChatSessionStatus.allCases.map(\.rawValue))),
                         ("metadata", .object([])),
                     ], closed: true),
                 response: Self.sessionSchema, tag: "chat-sessions"), update)

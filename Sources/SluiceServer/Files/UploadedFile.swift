@@ -58,9 +58,10 @@ struct UploadedFile {
     /// A name is shown and sent back, never used as a path, but one that looks like a path or
     /// holds control characters is refused all the same: it is a mistake or an attack.
     static func checkedName(_ name: String?) throws -> String {
-        guard let name, !name.isEmpty else { throw GatewayError.invalidRequest("The `file` part needs a filename.", param: "file") }
+        // A part without a filename (a program posting bytes) is named for what it is.
+        guard let name else { return "upload" }
         let forbidden = name.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.properties.generalCategory == .control }
-        guard !forbidden, name != ".", name != "..", name.utf8.count <= maxName else {
+        guard !forbidden, !name.isEmpty, name != ".", name != "..", name.utf8.count <= maxName else {
             throw GatewayError.invalidRequest(
                 "The filename must be 1 to \(maxName) bytes, without a path, `/`, `\\` or control characters.", param: "file")
         }
@@ -74,24 +75,56 @@ struct UploadedFile {
         return plain.range(of: token, options: .regularExpression) != nil ? plain : "application/octet-stream"
     }
 
-    /// `filename` from a `Content-Disposition` value; `filename*=UTF-8''…` (RFC 5987) wins when both are there.
+    /// `name` and `filename` from a `Content-Disposition` value; `filename*=UTF-8''…` (RFC 5987)
+    /// wins when both are there. Quoted values may hold `;` and `\"`, as browsers send them.
     static func filename(inDisposition value: String) -> (name: String?, filename: String?) {
         var name: String?
         var plain: String?
         var extended: String?
-        for parameter in value.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2 else { continue }
-            let unquoted = pair[1].count >= 2 && pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") ? String(pair[1].dropFirst().dropLast()) : pair[1]
-            switch pair[0].lowercased() {
-            case "name": name = unquoted
-            case "filename": plain = unquoted
+        for (key, text) in parameters(of: value) {
+            switch key {
+            case "name": name = text
+            case "filename": plain = text
             case "filename*":
-                if unquoted.lowercased().hasPrefix("utf-8''") { extended = String(unquoted.dropFirst(7)).removingPercentEncoding }
+                if text.lowercased().hasPrefix("utf-8''") { extended = String(text.dropFirst(7)).removingPercentEncoding }
             default: break
             }
         }
         return (name, extended ?? plain)
+    }
+
+    /// The `key=value` parameters after a header value's first `;`, keys lowercased, quoted
+    /// values unquoted.
+    static func parameters(of value: String) -> [(String, String)] {
+        var parameters: [(String, String)] = []
+        var scalars = Substring(value).unicodeScalars[...]
+        // Skip the value itself (`form-data`).
+        guard let first = scalars.firstIndex(of: ";") else { return [] }
+        scalars = scalars[scalars.index(after: first)...]
+        while !scalars.isEmpty {
+            var key = ""
+            while let c = scalars.first, c != "=", c != ";" { key.unicodeScalars.append(c); scalars.removeFirst() }
+            var text = ""
+            if scalars.first == "=" {
+                scalars.removeFirst()
+                while scalars.first == " " { scalars.removeFirst() }
+                if scalars.first == "\"" {
+                    scalars.removeFirst()
+                    while let c = scalars.popFirst(), c != "\"" {
+                        // `\"` is a quote; any other backslash is itself (browsers send a name's `\` as is).
+                        if c == "\\", scalars.first == "\"" { text.unicodeScalars.append(scalars.removeFirst()) } else { text.unicodeScalars.append(c) }
+                    }
+                    scalars = scalars.drop { $0 != ";" }
+                } else {
+                    while let c = scalars.first, c != ";" { text.unicodeScalars.append(c); scalars.removeFirst() }
+                    text = text.trimmingCharacters(in: .whitespaces)
+                }
+            }
+            if scalars.first == ";" { scalars.removeFirst() }
+            let trimmedKey = key.trimmingCharacters(in: .whitespaces).lowercased()
+            if !trimmedKey.isEmpty { parameters.append((trimmedKey, text)) }
+        }
+        return parameters
     }
 }
 

@@ -153,7 +153,7 @@ struct MeteringCreditRoutes {
             throw GatewayError.invalidRequest("`usage_id` names no usage event of this user.", param: "usage_id")
         }
         let key = request.headers[.idempotencyKey] ?? body.requestId ?? context.requestID
-        let reference = Metering.reference("consume", service: context.serviceID, user: user.id, key: key)
+        let reference = Metering.reference("consume", service: try context.serviceID(for: .creditsConsume), user: user.id, key: key)
         if let first = try await api.store.ledgerEntry(referenceID: reference) { return try debitReply(first, repeatOf: amount, user: user) }
         let note = [body.reason, body.usageId.map { "usage event \($0)" }].compactMap { $0 }.joined(separator: "; ")
         let entry = try await debit(user: user.id, amount: amount, reference: reference, note: note.isEmpty ? nil : note)
@@ -210,7 +210,7 @@ struct MeteringCreditRoutes {
         let amount = body.amount.credits
         guard amount > .zero else { throw GatewayError.invalidRequest("`amount` must be positive.", param: "amount") }
         let key = body.referenceId ?? request.headers[.idempotencyKey] ?? context.requestID
-        let reference = Metering.reference("recharge", service: context.serviceID, user: user.id, key: key)
+        let reference = Metering.reference("recharge", service: try context.serviceID(for: .creditsRecharge), user: user.id, key: key)
         if let first = try await api.store.ledgerEntry(referenceID: reference) {
             guard first.userID == user.id, first.amount == amount else { throw GatewayError.idempotencyMismatch() }
             return try Metering.envelope("Recharged before under this reference", TransactionView(first))

@@ -108,7 +108,7 @@ struct MeteringRoutes {
         let (body, raw) = try await APIJSON.body(EventBody.self, from: request, allowing: Self.eventFields)
         try Metering.check(bodyUser: body.userId, against: user)
         let key = request.headers[.idempotencyKey] ?? body.requestId ?? context.requestID
-        let event = try newEvent(body, raw: raw, user: user.id, service: context.serviceID, requestID: key)
+        let event = try newEvent(body, raw: raw, user: user.id, service: try context.serviceID(for: .usageWrite), requestID: key)
         guard let (record, created) = try await api.store.recordUsageEvents([event]).first else { throw GatewayError.internalError() }
         return try Metering.envelope(
             created ? "Usage recorded successfully" : "Usage was recorded before; this is the first record",
@@ -141,7 +141,7 @@ struct MeteringRoutes {
                 if let known = users[name] { user = known } else { user = try await Metering.user(named: name, store: api.store) }
                 users[name] = user
                 let key = body.requestId ?? "\(context.requestID):\(index)"
-                valid.append((index, try newEvent(body, raw: raw, user: user.id, service: context.serviceID, requestID: key)))
+                valid.append((index, try newEvent(body, raw: raw, user: user.id, service: try context.serviceID(for: .usageWrite), requestID: key)))
                 results.append(Result(index: index, success: true))
             } catch let error as GatewayError {
                 results.append(Result(index: index, success: false, error: error.message))

@@ -24,12 +24,15 @@ enum Metering {
     }
 
     /// The `{user_id}` of a path, a Sluice id or an external id such as `auth0|123`
-    /// (percent-encoded as `auth0%7C123`); a user who is not there is a 404.
+    /// (percent-encoded as `auth0%7C123`); a user who is not there is a 404, and so is any user
+    /// but its own for a caller with a user's key.
     static func user(_ context: ServiceContext, store: any GatewayStore) async throws -> UserRecord {
         guard let raw = context.parameters.get("user_id"), let text = raw.removingPercentEncoding, !text.isEmpty else {
             throw GatewayError.notFound("No such user.")
         }
-        return try await user(named: text, store: store)
+        let user = try await user(named: text, store: store)
+        if let own = context.caller.ownUser, user.id != own { throw GatewayError.notFound("No user has the id \(text).") }
+        return user
     }
 
     /// The user with this Sluice id or external id.

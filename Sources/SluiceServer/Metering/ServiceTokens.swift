@@ -4,9 +4,27 @@ import SluiceCore
 import SluiceStore
 import Synchronization
 
-/// The service behind a request's token.
+/// Who calls the metering API: a service, by a token with the scopes an admin gave it; or a
+/// user's own API key, which reads that user alone (`users:read`), so an agent holding a key
+/// (over MCP, say) can see its user's balance and usage and move nothing.
 struct ServiceCaller: Sendable {
-    let token: ServiceTokenRecord
+    let scopes: Set<ServiceScope>
+    /// The service account, for a service token; its id scopes idempotency references.
+    let serviceAccountID: Int64?
+    /// The one user a key may name; nil for a service token, which may name any.
+    let ownUser: Int64?
+
+    init(token: ServiceTokenRecord) {
+        scopes = Set(token.scopes)
+        serviceAccountID = token.serviceAccountID
+        ownUser = nil
+    }
+
+    init(key: APIKeyRecord) {
+        scopes = [.usersRead]
+        serviceAccountID = nil
+        ownUser = key.userID
+    }
 }
 
 /// Finds the service token of `Authorization: Bearer sst-…`, refusing unknown, revoked and expired
@@ -43,11 +61,21 @@ final class ServiceTokenAuthenticator: Sendable {
 struct ServiceTokenMiddleware: RouterMiddleware {
     typealias Context = SluiceRequestContext
     let tokens: ServiceTokenAuthenticator
+    /// Sluice API keys, which read their own user.
+    let keys: KeyAuthenticator
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let bearer = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidServiceToken }
         var context = context
-        context.service = try await tokens.caller(bearer: bearer)
+        if bearer.hasPrefix(ServiceTokenAuthenticator.prefix) {
+            context.service = try await tokens.caller(bearer: bearer)
+        } else {
+            do { context.service = ServiceCaller(key: try await keys.authenticate(authorization: request.headers[.authorization])) } catch {
+                // One 401 for every credential this API does not know; a disabled user's key is still 403.
+                guard error.status == 401 else { throw error }
+                throw GatewayError.invalidServiceToken
+            }
+        }
         return try await next(request, context)
     }
 }
@@ -66,7 +94,12 @@ struct ServiceContext: ChildRequestContext, SluiceContext {
         self.parent = context
     }
 
-    var serviceID: Int64 { caller.token.serviceAccountID }
+    /// The calling service's account. Only routes that write ask, and their scopes are a
+    /// service token's alone; a key reaching one is refused as missing that scope.
+    func serviceID(for scope: ServiceScope) throws -> Int64 {
+        guard let id = caller.serviceAccountID else { throw GatewayError.missingScope(scope.rawValue) }
+        return id
+    }
     var requestID: String { parent.requestID }
     var remoteAddress: String? { parent.remoteAddress }
 }

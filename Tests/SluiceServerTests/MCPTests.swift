@@ -51,57 +51,60 @@ import Testing
             let admin = try await h.signInAdmin()
             let token = try await MeteringAPITests.token(h, admin: admin).token
             let user = try await h.user()
-            let external = "mcp|\(UUID().uuidString.prefix(8))"
             let id = "\(user.id)"
-            let calls: [[String: Any]] = [
-                ["tool": "service_status"],
-                ["tool": "user_ensure_exists", "arguments": ["user_id": external, "email": "\(UUID().uuidString.prefix(8))@mcp.test", "name": "Agent"]],
-                ["tool": "user_get_info", "arguments": ["user_id": id]],
-                ["tool": "credits_balance", "arguments": ["user_id": user.id]],
-                ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1.5", "reason": "render", "idempotency_key": "job-1"]],
-                // The same call again (a retried agent): taken once.
-                ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1.5", "reason": "render", "idempotency_key": "job-1"]],
+            /// Every tool once, the consume twice with one key (a retried agent: taken once), then
+            /// refusals as the routes refuse: past the balance, an unknown user, an unknown argument.
+            func calls(_ run: String) -> [[String: Any]] {
                 [
-                    "tool": "usage_record",
-                    "arguments": ["user_id": id, "event_type": "image", "model_name": "painter", "prompt_tokens": 3, "completion_tokens": 4, "credits_charged": "0.25", "idempotency_key": "ev-1"],
-                ],
-                ["tool": "usage_stats", "arguments": ["user_id": id, "event_type": "image"]],
-                // Refused as the routes refuse: past the balance, an unknown user, an argument the tool does not take.
-                ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1000"]],
-                ["tool": "user_get_info", "arguments": ["user_id": "nobody-\(UUID().uuidString.prefix(6))"]],
-                ["tool": "credits_balance", "arguments": ["user_id": id, "bogus": 1]],
-            ]
-            let overHTTP = try await Self.drive(["http", h.baseURL + "/mcp"], token: token, calls: calls)
-            #expect(overHTTP.tools.map(\.name) == Self.tools)
-            #expect(overHTTP.tools.allSatisfy { $0.inputSchema["type"] != nil && $0.inputSchema["properties"] != nil })
-            let results = overHTTP.calls
-            try #require(results.count == calls.count)
-            #expect(results[0].json?["status"] as? String == "ok", "\(results[0].text)")
-            #expect(((results[1].json?["data"] as? [String: Any])?["external_id"] as? String) == external)
-            #expect(((results[2].json?["data"] as? [String: Any])?["email"] as? String)?.isEmpty == false)
-            #expect(results[3].json?["data"] as? Double == 10)
-            #expect(results[4].json?["remaining_credits"] as? Double == 8.5 && !results[4].isError)
-            #expect(results[5].json?["remaining_credits"] as? Double == 8.5 && !results[5].isError)
-            #expect(!results[6].isError && ((results[6].json?["data"] as? [String: Any])?["event_type"] as? String) == "image", "\(results[6].text)")
-            #expect(!results[7].isError && results[7].text.contains("image"), "\(results[7].text)")
-            #expect(results[8].isError && results[8].text.contains("insufficient"), "\(results[8].text)")
-            #expect(results[9].isError && results[9].text.contains("No user"), "\(results[9].text)")
-            #expect(results[10].isError && results[10].text.contains("bogus"))
-
-            // Over stdio, through `sluice mcp` bridged to the same gateway: the same tools, and a
-            // consume with a new key is a second debit.
-            let overStdio = try await Self.drive(
-                ["stdio", GatewayProcess.executable.path, h.baseURL], token: token,
-                calls: [["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1", "idempotency_key": "job-2"]]])
-            #expect(overStdio.tools.map(\.name) == Self.tools)
-            #expect(overStdio.calls.first?.json?["remaining_credits"] as? Double == 7.5, "\(overStdio.calls.first?.text ?? "")")
+                    ["tool": "service_status"],
+                    ["tool": "user_ensure_exists", "arguments": ["user_id": "mcp|\(run)", "email": "\(run)@mcp.test", "name": "Agent"]],
+                    ["tool": "user_get_info", "arguments": ["user_id": id]],
+                    ["tool": "credits_balance", "arguments": ["user_id": user.id]],
+                    ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1.5", "reason": "render", "idempotency_key": "job-\(run)"]],
+                    ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1.5", "reason": "render", "idempotency_key": "job-\(run)"]],
+                    [
+                        "tool": "usage_record",
+                        "arguments": [
+                            "user_id": id, "event_type": "image", "model_name": "painter", "prompt_tokens": 3, "completion_tokens": 4,
+                            "credits_charged": "0.25", "idempotency_key": "ev-\(run)",
+                        ],
+                    ],
+                    ["tool": "usage_stats", "arguments": ["user_id": id, "event_type": "image"]],
+                    ["tool": "credits_consume", "arguments": ["user_id": id, "amount": "1000"]],
+                    ["tool": "user_get_info", "arguments": ["user_id": "nobody-\(run)"]],
+                    ["tool": "credits_balance", "arguments": ["user_id": id, "bogus": 1]],
+                ]
+            }
+            /// What both transports must answer, `balance` being the balance before the run.
+            func check(_ outcome: Outcome, run: String, balance: Double) throws {
+                #expect(outcome.tools.map(\.name) == Self.tools)
+                #expect(outcome.tools.allSatisfy { $0.inputSchema["type"] != nil && $0.inputSchema["properties"] != nil })
+                let results = outcome.calls
+                try #require(results.count == 11)
+                #expect(results[0].json?["status"] as? String == "ok", "\(results[0].text)")
+                #expect(((results[1].json?["data"] as? [String: Any])?["external_id"] as? String) == "mcp|\(run)")
+                #expect(((results[2].json?["data"] as? [String: Any])?["email"] as? String)?.isEmpty == false)
+                #expect(results[3].json?["data"] as? Double == balance)
+                #expect(results[4].json?["remaining_credits"] as? Double == balance - 1.5 && !results[4].isError)
+                #expect(results[5].json?["remaining_credits"] as? Double == balance - 1.5 && !results[5].isError)
+                #expect(!results[6].isError && ((results[6].json?["data"] as? [String: Any])?["event_type"] as? String) == "image", "\(results[6].text)")
+                #expect(!results[7].isError && results[7].text.contains("image"), "\(results[7].text)")
+                #expect(results[8].isError && results[8].text.contains("insufficient"), "\(results[8].text)")
+                #expect(results[9].isError && results[9].text.contains("No user"), "\(results[9].text)")
+                #expect(results[10].isError && results[10].text.contains("bogus"))
+            }
+            try check(try await Self.drive(["http", h.baseURL + "/mcp"], token: token, calls: calls("http")), run: "http", balance: 10)
+            // Over stdio, through `sluice mcp` bridged to the same gateway: the same tools and rules.
+            try check(
+                try await Self.drive(["stdio", GatewayProcess.executable.path, h.baseURL], token: token, calls: calls("stdio")), run: "stdio",
+                balance: 8.5)
 
             // The ledger holds the two debits as service consumes, like any metering debit.
             await h.settled()
             let consumed = try await h.gateway.store.ledger(userID: user.id).filter { $0.kind == .consume }
-            #expect(consumed.map(\.amount) == [Credits(micros: -1_500_000), Credits(micros: -1_000_000)])
+            #expect(consumed.map(\.amount) == [Credits(micros: -1_500_000), Credits(micros: -1_500_000)])
             #expect(consumed.allSatisfy { $0.referenceID.hasPrefix("svc:") })
-            #expect(try await h.gateway.store.user(id: user.id)?.balance == Credits(micros: 7_500_000))
+            #expect(try await h.gateway.store.user(id: user.id)?.balance == Credits(whole: 7))
         }
     }
 

@@ -46,7 +46,13 @@ import Testing
             #expect(proxy.seen.withLockedValue { $0.targets.count } == 2)
             let view = try await h.api("/api/accounts", as: owner)
             let pinned = try #require((view.json?["data"] as? [[String: Any]])?.first)
-            #expect(pinned["state"] as? String == "cooling")
+            // The proxy's failure cooled the whole account (no model). Read from the cooldown's
+            // record, not from "cooling" now: its first second may be over by the time a loaded
+            // machine asks.
+            let scopes = try #require(pinned["scopes"] as? [[String: Any]])
+            let whole = try #require(scopes.first { $0["model"] == nil || $0["model"] is NSNull }, "\(scopes)")
+            #expect(whole["reason"] is String && (whole["backoff_level"] as? Int ?? 0) >= 1, "\(whole)")
+            #expect(pinned["cooldowns_entered"] as? Int == 1)
         }
     }
 

@@ -20,12 +20,14 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /sluice /usr/local/bin/sluice
 COPY Providers /app/Providers
 COPY Migrations /app/Migrations
+COPY Dashboard /app/Dashboard
 WORKDIR /app
 ENV SLUICE_SERVER_HOST=0.0.0.0 \
     SLUICE_SERVER_PORT=8080 \
     SLUICE_DATABASE_PATH=/data/sluice.sqlite \
     SLUICE_DATABASE_MIGRATIONS_DIR=/app/Migrations \
-    SLUICE_PROVIDERS_DIR=/app/Providers
+    SLUICE_PROVIDERS_DIR=/app/Providers \
+    SLUICE_SERVER_DASHBOARD_DIR=/app/Dashboard
 USER sluice
 VOLUME /data
 EXPOSE 8080

@@ -198,8 +198,16 @@ public func buildApplication(
     APIRoutes(
         api: api, knownModels: { Set(pool.servedModels().map(\.model)) }, payments: payments, webhooks: webhooks, serveDocs: config.serveAPIDocs,
         ssoProviders: signIn.ssoProviders, devTokens: config.environment == .development, files: files,
-        mcpAPI: GatewayAPIClient(http: httpClient, baseURL: { listener.baseURL })
+        mcpAPI: GatewayAPIClient(http: httpClient, baseURL: { listener.baseURL }), redis: gateway.redis, settlements: gateway.settlements,
+        settlementCapacity: config.settlement.queueCapacity, secureCookies: config.server.publicURL.lowercased().hasPrefix("https://")
     ).register(on: router)
+    if let directory = ResourceLocator.find("Dashboard", configured: config.server.dashboardDir),
+        let assets = DashboardRoutes.load(directory: directory, logger: logger)
+    {
+        DashboardRoutes(assets: assets, tokens: api.tokens, store: gateway.store).register(on: router)
+    } else {
+        logger.warning("no dashboard: set server.dashboard_dir to its directory", metadata: ["configured": "\(config.server.dashboardDir)"])
+    }
 
     // Shutdown runs in reverse: the server stops first, then the span exporter, the mail and
     // webhook senders, the client, the account refresher, the event exchange, the in-flight checkpoints

@@ -75,6 +75,8 @@ public protocol CreditAdminStore: Sendable {
     func redeem(codeHash: String, userID: Int64, now: Date) async throws -> RedeemOutcome
     /// Redemption codes, newest first, with their uses; never the codes themselves.
     func redemptionCodes(page: PageRequest) async throws -> [RedemptionCodeRecord]
+    /// Stops a code being redeemed (or lets it be again); nil when there is no such code.
+    func setRedemptionCodeDisabled(id: Int64, disabled: Bool, now: Date) async throws -> RedemptionCodeRecord?
     func transactions(_ query: LedgerQuery) async throws -> [LedgerEntry]
 }
 

@@ -33,7 +33,8 @@ extension PostgresStore {
             // the one-per-user rule are checked against what the others committed.
             guard let code = try await connection.first(
                 """
-                SELECT * FROM redemption_codes WHERE code_hash = \(codeHash) AND (expires_at IS NULL OR expires_at > \(now.unixMillis))
+                SELECT * FROM redemption_codes
+                WHERE code_hash = \(codeHash) AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > \(now.unixMillis))
                 FOR UPDATE
                 """, logger: logger)
             else { return .notFound }
@@ -52,6 +53,12 @@ extension PostgresStore {
                 referenceID: "redeem:\(codeID):\(userID)", note: "redemption code \(try code.text(required: "prefix"))")
             return .credited(entry)
         }
+    }
+
+    public func setRedemptionCodeDisabled(id: Int64, disabled: Bool, now: Date) async throws -> RedemptionCodeRecord? {
+        try await first(
+            "UPDATE redemption_codes SET disabled_at = \(disabled ? now.unixMillis : nil)::bigint WHERE id = \(id) RETURNING *"
+        ).map(RedemptionCodeRecord.init(row:))
     }
 
     public func redemptionCodes(page: PageRequest) async throws -> [RedemptionCodeRecord] {

@@ -32,6 +32,8 @@ public struct RedemptionCodeRecord: Sendable, Equatable {
     public var usedCount: Int
     public var expiresAt: Date?
     public var createdAt: Date
+    /// Set while an admin has the code disabled: it redeems nothing.
+    public var disabledAt: Date? = nil
 }
 
 public struct NewRedemptionCode: Sendable {

@@ -37,7 +37,8 @@ extension SQLiteStore {
     public func redeem(codeHash: String, userID: Int64, now: Date) async throws -> RedeemOutcome {
         try await pool.write { db in
             guard let code = try Row.fetchOne(
-                db, sql: "SELECT * FROM redemption_codes WHERE code_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
+                db,
+                sql: "SELECT * FROM redemption_codes WHERE code_hash = ? AND disabled_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
                 arguments: [codeHash, now.unixMillis])
             else { return .notFound }
             let codeID: Int64 = code["id"]
@@ -62,6 +63,14 @@ extension SQLiteStore {
             var arguments: StatementArguments = []
             let sql = "SELECT * FROM redemption_codes WHERE 1 = 1" + Self.paging(page, arguments: &arguments)
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map(RedemptionCodeRecord.init(row:))
+        }
+    }
+
+    public func setRedemptionCodeDisabled(id: Int64, disabled: Bool, now: Date) async throws -> RedemptionCodeRecord? {
+        try await pool.write { db in
+            try Row.fetchOne(
+                db, sql: "UPDATE redemption_codes SET disabled_at = ? WHERE id = ? RETURNING *", arguments: [disabled ? now.unixMillis : nil, id]
+            ).map(RedemptionCodeRecord.init(row:))
         }
     }
 

@@ -19,9 +19,10 @@ import Testing
             let admin = try await h.signInAdmin()
             let apiKey = try await h.user().key
 
-            // Sign-out revokes the token it is called with, so it goes last.
+            // Sign-out (a program's or a browser's) revokes the token it is called with: last, and with a user of its own.
+            let signOuts: Set<String> = ["/api/auth/logout", "/api/auth/browser/logout"]
             let operations = paths.flatMap { path, methods in methods.map { (path: path, method: $0.key, operation: $0.value) } }
-                .sorted { ($0.path == "/api/auth/logout" ? 1 : 0, $0.path, $0.method) < ($1.path == "/api/auth/logout" ? 1 : 0, $1.path, $1.method) }
+                .sorted { (signOuts.contains($0.path) ? 1 : 0, $0.path, $0.method) < (signOuts.contains($1.path) ? 1 : 0, $1.path, $1.method) }
             #expect(operations.count > 25, "the walk covers the whole document")
             for (path, method, operation) in operations {
                 let access = try access(of: operation)
@@ -41,9 +42,9 @@ import Testing
                     let keyed = try await status(apiKey)
                     #expect(![401, 403].contains(keyed), "\(name) refused an API key with \(keyed)")
                 case .user:
-                    // Signing out everywhere ends every sign-in of its user: that user is its own.
-                    let everywhere = (path, method) == ("/api/auth/sessions", "delete")
-                    let signedIn = try await status(everywhere ? try await h.signUp().access : user.access)
+                    // Signing out (here, or everywhere) ends sign-ins of its user: that user is its own.
+                    let signsOut = (path, method) == ("/api/auth/sessions", "delete") || signOuts.contains(path)
+                    let signedIn = try await status(signsOut ? try await h.signUp().access : user.access)
                     #expect(![401, 403].contains(signedIn), "\(name) refused a signed-in user with \(signedIn)")
                 case .admin:
                     let notAdmin = try await status(user.access)

@@ -36,6 +36,7 @@ passes = [
         os.environ["SLUICE_FUZZ_USER_TOKEN"],
         [
             "--include-path-regex", "^/api/", "--exclude-path-regex", "^/api/admin/", "--exclude-path", "/api/auth/logout",
+            "--exclude-path", "/api/auth/browser/logout",
             "--exclude-path", "/api/webhooks/stripe",
         ],
     ),

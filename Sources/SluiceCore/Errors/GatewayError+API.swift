@@ -43,6 +43,12 @@ extension GatewayError {
         status: 400, type: "invalid_request_error", code: "invalid_or_expired_token", param: "token",
         message: "This link or token is invalid, expired or already used.", shouldRetry: false)
 
+    /// A request that the dashboard's cookies signed in changes something without the page's
+    /// CSRF token, or a browser says it came from another site.
+    public static let csrfFailed = GatewayError(
+        status: 403, type: "permission_error", code: "csrf_failed",
+        message: "The request lacks the page's CSRF token (X-CSRF-Token), or came from another site.", shouldRetry: false)
+
     public static let adminOnly = GatewayError(
         status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
 

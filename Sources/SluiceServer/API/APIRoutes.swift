@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import SluiceCore
+import SluiceRedis
 import SluiceStore
 
 /// Registers all of `/api`, `/openapi.json` and `/docs`.
@@ -19,6 +20,12 @@ struct APIRoutes {
     let files: UserFiles
     /// What `/mcp`'s tools call: this instance's own API.
     let mcpAPI: GatewayAPIClient
+    /// For the admin's health page.
+    let redis: RedisClient?
+    let settlements: SettlementWriter
+    let settlementCapacity: Int
+    /// The dashboard's cookies are `Secure` when people reach the gateway over https.
+    let secureCookies: Bool
 
     func register(on router: Router<SluiceRequestContext>) {
         let registry = EndpointRegistry(
@@ -26,7 +33,9 @@ struct APIRoutes {
                 requireAdminTwoFactor: api.auth.requireAdminTwoFactor), serviceSignIn: ServiceTokenMiddleware(tokens: api.serviceTokens, keys: api.keyCache))
         GatewayEndpoints.describe(on: registry)
         AuthRoutes(api: api).register(on: registry)
+        BrowserSessionRoutes(api: api, secureCookies: secureCookies).register(on: registry)
         SignInRoutes(api: api).register(on: registry)
+        PasswordRoutes(api: api).register(on: registry)
         TwoFactorRoutes(api: api).register(on: registry)
         if let verifier = api.externalTokens { ExternalIdentityRoutes(api: api, verifier: verifier).register(on: registry) }
         if let mailer = api.mailer { EmailRoutes(api: api, mailer: mailer).register(on: registry) }
@@ -45,6 +54,7 @@ struct APIRoutes {
         MeteringRoutes(api: api).register(on: registry)
         MeteringCreditRoutes(api: api).register(on: registry)
         WebhookRoutes(api: api, dispatcher: webhooks).register(on: registry)
+        AdminSystemRoutes(api: api, redis: redis, settlements: settlements, settlementCapacity: settlementCapacity).register(on: registry)
         registerPlans(registry)
         // Last: the tools are made from the endpoints registered above.
         let mcp = MCPEndpoint(tools: MCPTools(endpoints: registry.endpoints), api: mcpAPI)

@@ -115,6 +115,14 @@ struct AuthRoutes {
 
     @Sendable func login(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let (body, _) = try await APIJSON.body(Credentials.self, from: request, allowing: ["email", "password", "otp"])
+        let user = try await checkCredentials(body, context: context)
+        return try APIJSON.response(try await startSession(user: user, request: request, context: context))
+    }
+
+    /// The user whose email, password and (when they use it) second factor these are; every
+    /// refusal is counted by the sign-in throttle and logged. Password sign-ins of programs and
+    /// of the dashboard both pass here.
+    func checkCredentials(_ body: Credentials, context: SluiceRequestContext) async throws -> UserRecord {
         try await admitSignIn(account: body.email, context: context)
         guard let user = try await api.store.user(email: body.email), let hash = try await api.store.passwordHash(userID: user.id) else {
             try await api.hasher.verifyNothing(body.password)
@@ -137,14 +145,19 @@ struct AuthRoutes {
             }
         }
         await api.log("login", user: user.id, actor: user.id, context: context)
-        return try APIJSON.response(try await startSession(user: user, request: request, context: context))
+        return user
     }
 
     @Sendable func refresh(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         let (body, _) = try await APIJSON.body(RefreshRequest.self, from: request, allowing: ["refresh_token"])
+        return try APIJSON.response(try await rotate(refreshToken: body.refreshToken, context: context))
+    }
+
+    /// New tokens for a refresh token, which is spent; a spent one revokes its whole sign-in.
+    func rotate(refreshToken: String, context: SluiceRequestContext) async throws -> Session {
         let next = AccessTokens.makeRefreshToken()
         let rotation = try await api.store.rotateRefreshToken(
-            tokenHash: KeyAuthenticator.hash(body.refreshToken), successorHash: next.hash, expiresAt: refreshExpiry(), now: Date())
+            tokenHash: KeyAuthenticator.hash(refreshToken), successorHash: next.hash, expiresAt: refreshExpiry(), now: Date())
         switch rotation {
         case .invalid:
             throw GatewayError.invalidToken
@@ -154,7 +167,7 @@ struct AuthRoutes {
         case .rotated(let userID, let familyID):
             guard let user = try await api.store.user(id: userID), user.status != .disabled else { throw GatewayError.invalidToken }
             try await api.store.touchSignIn(familyID: familyID, address: context.remoteAddress, at: Date())
-            return try APIJSON.response(try await session(user: user, familyID: familyID, refreshToken: next.token))
+            return try await session(user: user, familyID: familyID, refreshToken: next.token)
         }
     }
 

@@ -140,6 +140,7 @@ public enum ConfigLoader {
     /// Every key, in the order of the example file.
     static let keys: [Key] = [
         string("server.host") { $0.server.host = $1 },
+        string("server.dashboard_dir") { $0.server.dashboardDir = $1 },
         int("server.port", max: 65535) { $0.server.port = $1 },
         int("server.max_body_bytes", min: 1024) { $0.server.maxBodyBytes = $1 },
         int("server.sse_keepalive_seconds", min: 0, max: 3600) { $0.server.sseKeepaliveSeconds = $1 },

@@ -55,6 +55,8 @@ public struct SluiceConfig: Sendable {
         /// The address people reach the gateway at, for links in mail and SSO redirects.
         /// Empty: `http://<host>:<port>`.
         public var publicURL = ""
+        /// The dashboard's files; empty: `Dashboard/` found as `Providers/` is.
+        public var dashboardDir = ""
 
         public var baseURL: String {
             guard publicURL.isEmpty else { return publicURL }

@@ -70,7 +70,7 @@ struct FileRoutes {
         // as a page of this origin.
         let headers: HTTPFields = [
             .contentType: "application/octet-stream", .contentDisposition: Self.disposition(record.file.name),
-            .init("x-content-type-options")!: "nosniff", .eTag: "\"\(record.file.sha256)\"",
+            .xContentTypeOptions: "nosniff", .eTag: "\"\(record.file.sha256)\"",
         ]
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
     }

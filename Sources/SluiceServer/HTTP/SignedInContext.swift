@@ -19,9 +19,10 @@ struct SignedIn: Sendable {
     var twoFactorMissing = false
 }
 
-/// Signs in the request's `Authorization: Bearer <access token>` for the routes behind it, or
-/// refuses it with 401. Status and role are read now, not taken from the token, so a ban or
-/// demotion applies to tokens already issued.
+/// Signs in the request's `Authorization: Bearer <access token>` for the routes behind it, or,
+/// without one, the dashboard's access cookie (`BrowserSession`), which must come with the CSRF
+/// token for anything that changes state; else refuses it with 401. Status and role are read
+/// now, not taken from the token, so a ban or demotion applies to tokens already issued.
 struct SignInMiddleware: RouterMiddleware {
     typealias Context = SluiceRequestContext
     let tokens: AccessTokens
@@ -33,7 +34,14 @@ struct SignInMiddleware: RouterMiddleware {
     let requireAdminTwoFactor: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
+        let token: String
+        if let cookie = BrowserSession.accessToken(request) {
+            try BrowserSession.checkCSRF(request)
+            token = cookie
+        } else {
+            guard let bearer = KeyAuthenticator.bearerToken(request.headers[.authorization]) else { throw GatewayError.invalidToken }
+            token = bearer
+        }
         if let external, ExternalTokens.isExternal(token) { return try await signInExternally(token, external, request: request, context: context, next: next) }
         let (userID, sessionID) = try await tokens.verify(token)
         guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {

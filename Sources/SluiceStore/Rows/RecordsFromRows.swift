@@ -132,6 +132,6 @@ extension RedemptionCodeRecord {
         self.init(
             id: try row.int(required: "id"), prefix: try row.text(required: "prefix"), value: Credits(micros: try row.int(required: "value_micros")),
             maxUses: try row.count("max_uses"), usedCount: try row.count("used_count"), expiresAt: try row.date("expires_at"),
-            createdAt: try row.date(required: "created_at"))
+            createdAt: try row.date(required: "created_at"), disabledAt: try row.date("disabled_at"))
     }
 }

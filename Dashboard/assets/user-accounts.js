@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { h, mount, field, table, loadInto, toast, confirmDialog, formatNumber, formatDate, formatRelative } from "./dom.js";
-import { pageHead, card, formMessages, withBusy, markInvalid, select, formatPercent } from "./user-ui.js";
+import { pageHead, card, formMessages, withBusy, markInvalid, select, formatPercent, focusHeading } from "./user-ui.js";
 
 /** Used when /openapi.json is off (production): the providers Sluice ships with. */
 const FALLBACK_PROVIDERS = [
@@ -83,9 +83,7 @@ export async function accountsPage(root) {
       toast(`Could not remove the account: ${error.message}`, "error");
     }
     await loadList();
-    const heading = listCard.querySelector("h2");
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
+    focusHeading(listCard);
   }
 
   mount(

@@ -2,7 +2,7 @@
 
 import { api, ApiError } from "./api.js";
 import { h, mount, field, table, loading, errorState, toast, formatCredits, formatDate } from "./dom.js";
-import { pageHead, card, formMessages, withBusy } from "./user-ui.js";
+import { pageHead, card, formMessages, withBusy, loadMore } from "./user-ui.js";
 
 const PAGE = 50;
 
@@ -74,26 +74,12 @@ export async function creditsPage(root) {
     }
   }
 
-  more.addEventListener("click", async () => {
-    const before = rows.length;
-    await withBusy(
-      more,
-      async () => {
-        try {
-          await fetchLedger();
-          renderLedger();
-        } catch (error) {
-          toast(`Could not load more transactions: ${error.message}`, "error");
-        }
-      },
-      "Loading…",
-    );
-    const row = ledgerBox.querySelectorAll("tbody tr")[before];
-    if (row) {
-      row.setAttribute("tabindex", "-1");
-      row.focus();
-    }
-  });
+  more.addEventListener("click", () =>
+    loadMore(more, ledgerBox, async () => {
+      await fetchLedger();
+      renderLedger();
+    }, "transactions"),
+  );
 
   mount(
     root,

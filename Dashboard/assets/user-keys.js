@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { h, mount, field, table, loadInto, toast, confirmDialog, formatCredits, formatNumber, formatDate, formatRelative } from "./dom.js";
-import { pageHead, card, formMessages, withBusy, markInvalid, splitList, copyText } from "./user-ui.js";
+import { pageHead, card, formMessages, withBusy, markInvalid, splitList, copyText, focusHeading } from "./user-ui.js";
 
 /**
  * @param {HTMLElement} root
@@ -53,10 +53,7 @@ export async function keysPage(root) {
       toast(`Could not revoke the key: ${error.message}`, "error");
     }
     await loadList();
-    // The row (and the focused button) is gone: put focus somewhere sensible.
-    const heading = listCard.querySelector("h2");
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
+    focusHeading(listCard);
   }
 
   mount(

@@ -2,7 +2,7 @@
 
 import { api, signOut } from "./api.js";
 import { h, mount, field, table, loadInto, loading, errorState, toast, confirmDialog, formatDate, formatRelative, formatCredits } from "./dom.js";
-import { pageHead, card, formMessages, withBusy, select } from "./user-ui.js";
+import { pageHead, card, formMessages, withBusy, select, focusHeading } from "./user-ui.js";
 
 const PREFERENCES = [
   ["dedicated_first", "My accounts first"],
@@ -78,9 +78,7 @@ export async function settingsPage(root, _params, session) {
     if (s.current) return leave();
     toast("Sign-in ended.", "success");
     await loadSessions();
-    const heading = sessionsCard.querySelector("h2");
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
+    focusHeading(sessionsCard);
   }
 
   mount(

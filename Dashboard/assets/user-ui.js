@@ -1,6 +1,6 @@
 // Building blocks shared by the user app's pages (not part of the shared-module contract).
 
-import { h } from "./dom.js";
+import { h, toast } from "./dom.js";
 
 /**
  * The page's heading (the router focuses it) and an optional one-line intro.
@@ -76,6 +76,45 @@ export async function withBusy(button, work, busyLabel) {
     button.removeAttribute("aria-busy");
     if (busyLabel) button.textContent = label;
   }
+}
+
+/**
+ * Moves focus to a card's heading: after a list is redrawn, the row (and the button) that had
+ * focus is gone, and focus would otherwise fall back to the page's start.
+ * @param {HTMLElement} cardElement
+ */
+export function focusHeading(cardElement) {
+  const heading = cardElement.querySelector("h2");
+  heading.setAttribute("tabindex", "-1");
+  heading.focus();
+}
+
+/**
+ * A "Load more" button's click: fetches and draws the next page, says so when that fails, and
+ * moves focus to the first new row for keyboard and screen-reader users (or stays on the button).
+ * @param {HTMLButtonElement} button
+ * @param {HTMLElement} tableBox the element whose table gains the rows
+ * @param {() => Promise<void>} loadNext fetches the next page and redraws the table
+ * @param {string} what the rows, for the error ("transactions")
+ */
+export async function loadMore(button, tableBox, loadNext, what) {
+  const before = tableBox.querySelectorAll("tbody tr").length;
+  await withBusy(
+    button,
+    async () => {
+      try {
+        await loadNext();
+      } catch (error) {
+        toast(`Could not load more ${what}: ${error.message}`, "error");
+      }
+    },
+    "Loading…",
+  );
+  const newRow = tableBox.querySelectorAll("tbody tr")[before];
+  if (newRow) {
+    newRow.setAttribute("tabindex", "-1");
+    newRow.focus();
+  } else if (!button.hidden) button.focus();
 }
 
 /**

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { h, mount, field, table, loading, errorState, toast, downloadCSV, formatCredits, formatNumber, formatDate } from "./dom.js";
-import { pageHead, card, formMessages, withBusy, statusBadge } from "./user-ui.js";
+import { pageHead, card, formMessages, withBusy, statusBadge, loadMore } from "./user-ui.js";
 
 const PAGE = 50;
 
@@ -144,27 +144,12 @@ export async function usagePage(root, params = {}) {
     loadFirst();
   });
 
-  more.addEventListener("click", async () => {
-    const before = rows.length;
-    await withBusy(
-      more,
-      async () => {
-        try {
-          await fetchPage();
-          render();
-        } catch (error) {
-          toast(`Could not load more requests: ${error.message}`, "error");
-        }
-      },
-      "Loading…",
-    );
-    // Focus the first new row's time cell for keyboard users, or stay on "Load more" when there is nothing new.
-    const newRow = tableBox.querySelectorAll("tbody tr")[before];
-    if (newRow) {
-      newRow.setAttribute("tabindex", "-1");
-      newRow.focus();
-    } else if (!more.hidden) more.focus();
-  });
+  more.addEventListener("click", () =>
+    loadMore(more, tableBox, async () => {
+      await fetchPage();
+      render();
+    }, "requests"),
+  );
 
   exportButton.addEventListener("click", () => {
     const parts = ["sluice-usage", applied.model, applied.key_id && `key${applied.key_id}`, applied.status, applied.from, applied.to].filter(Boolean);

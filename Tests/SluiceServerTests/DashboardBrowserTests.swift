@@ -11,6 +11,23 @@ import Testing
 @Suite struct DashboardBrowserTests {
     static let script = Harness.repoRoot.appendingPathComponent("Tests/conformance/dashboard_browser.py")
 
+    /// Runs one scenario of the script against `h`; the JSON its last line reports.
+    static func browse(_ h: Harness, scenario: String, environment extra: [String: String]) async throws -> [String: Any] {
+        var environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        if let screenshots = environment["SLUICE_SCREENSHOTS"] {
+            environment["SCREENSHOTS"] = screenshots.hasPrefix("/") ? screenshots : Harness.repoRoot.appendingPathComponent(screenshots).path
+        }
+        let artifacts = Harness.repoRoot.appendingPathComponent(".build/dashboard-artifacts").path
+        let errors = NSTemporaryDirectory() + "dashboard-browser-\(UUID().uuidString).err"
+        defer { try? FileManager.default.removeItem(atPath: errors) }
+        let (status, output) = try await runPythonClient(
+            script, arguments: [h.baseURL, artifacts, scenario], environment: environment, errors: errors, limit: .seconds(300))
+        let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        try #require(status == 0, "\(output)\n\(stderr.suffix(2000))\nscreenshots of the failing step: \(artifacts)")
+        let last = try #require(output.split(separator: "\n").last)
+        return try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+    }
+
     @Test func aUserAndAnAdminDoTheirWorkInTheBrowser() async throws {
         // New users get credits from their plan here, so the key made in the browser can spend.
         try await Harness.run(configure: { $0.plans["free"]?.monthlyCredits = Credits(whole: 5) }) { h in
@@ -24,23 +41,11 @@ import Testing
 
             let admin = try await h.signInAdmin()
             let adminEmail = try #require(try await h.api("/api/auth/me", as: admin).json?["email"] as? String)
-            var environment = ProcessInfo.processInfo.environment
-            environment["ADMIN_EMAIL"] = adminEmail
-            environment["ADMIN_PASSWORD"] = Harness.password
-            environment["COOLING_ACCOUNT"] = String(cooling)
-            if let screenshots = environment["SLUICE_SCREENSHOTS"] {
-                environment["SCREENSHOTS"] = screenshots.hasPrefix("/") ? screenshots : Harness.repoRoot.appendingPathComponent(screenshots).path
-            }
-            let artifacts = Harness.repoRoot.appendingPathComponent(".build/dashboard-artifacts").path
-            let errors = NSTemporaryDirectory() + "dashboard-browser-\(UUID().uuidString).err"
-            defer { try? FileManager.default.removeItem(atPath: errors) }
-            let (status, output) = try await runPythonClient(
-                Self.script, arguments: [h.baseURL, artifacts], environment: environment, errors: errors, limit: .seconds(300))
-            let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-            try #require(status == 0, "\(output)\n\(stderr.suffix(2000))\nscreenshots of the failing step: \(artifacts)")
+            let results = try await Self.browse(
+                h, scenario: "work",
+                environment: ["ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": Harness.password, "COOLING_ACCOUNT": String(cooling)])
 
             // What the browser did, as the store has it.
-            let results = try #require(output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
             let victim = try #require(results["disabled_user"] as? String)
             #expect(try await h.gateway.store.user(email: victim)?.status == .disabled)
             #expect(!h.gateway.pool.liveState(cooling).cooldowns.contains { $0.1.isCooling(at: Date()) })
@@ -48,6 +53,17 @@ import Testing
             let redeemer = try #require(try await h.gateway.store.user(email: redeemerEmail))
             let recharges = try await h.gateway.store.ledger(userID: redeemer.id).filter { $0.kind == .recharge }
             #expect(recharges.map(\.amount) == [Credits(whole: 3)])
+        }
+    }
+
+    @Test func buyingCreditsTakesTheBrowserToStripesCheckout() async throws {
+        try await StripeHarness.run { stripe in
+            let email = "buyer\(UUID().uuidString.prefix(6))@test.dev"
+            _ = try await stripe.h.signUp(email)
+            let results = try await Self.browse(stripe.h, scenario: "buy", environment: ["USER_EMAIL": email])
+            let url = try #require(results["checkout_url"] as? String)
+            // The Checkout Session the gateway made for the pack, at Stripe (the tests' fake).
+            #expect(url.hasPrefix("https://checkout.stripe.test/c/pay/cs_"), "\(url)")
         }
     }
 }

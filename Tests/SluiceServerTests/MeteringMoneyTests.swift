@@ -104,7 +104,7 @@ import Testing
             records[3] = #"{"user_id":"auth0|nobody","event_type":"step","credits_charged":1}"#
             records[7] = #"{"user_id":"\#(user.external)","event_type":"step"}"#
             let body = #"{"records":[\#(records.joined(separator: ","))]}"#
-            let reply = try await h.request("/api/v1/usage/batch", body: body, key: service.token)
+            let reply = try await h.request("/api/v1/usage/batch", body: body, key: service.token, timeout: .seconds(180))
             #expect(reply.status == 200, "\(reply.text)")
             let results = reply.list
             #expect(results.count == 1000)
@@ -112,7 +112,7 @@ import Testing
             #expect(results[7]["success"] as? Bool == false)
             #expect(results.filter { $0["created"] as? Bool == true }.count == 998)
             // Sent again: nothing new.
-            let again = try await h.request("/api/v1/usage/batch", body: body, key: service.token)
+            let again = try await h.request("/api/v1/usage/batch", body: body, key: service.token, timeout: .seconds(180))
             #expect(again.list.filter { $0["created"] as? Bool == true }.isEmpty)
             let stats = try await h.gateway.store.usageEventStats(UsageEventQuery(userID: user.id))
             #expect(stats.totalRecords == 998)

@@ -1,9 +1,12 @@
 """The dashboard in a real browser: headless Chromium (Debian's chromium and chromium-driver)
 driven by selenium, against a running test gateway.
 
-Usage: dashboard_browser.py BASE_URL ARTIFACTS_DIR
-Environment: ADMIN_EMAIL, ADMIN_PASSWORD (an admin the test made), COOLING_ACCOUNT (the id of an
-account the test made cool), SCREENSHOTS (optional: a directory for the README's screenshots).
+Usage: dashboard_browser.py BASE_URL ARTIFACTS_DIR [SCENARIO]
+SCENARIO `work` (the default): a user's and an admin's work. Environment: ADMIN_EMAIL,
+ADMIN_PASSWORD (an admin the test made), COOLING_ACCOUNT (the id of an account the test made
+cool), SCREENSHOTS (optional: a directory for the README's screenshots).
+SCENARIO `buy`: USER_EMAIL (a user with the test's password) buys the `starter` pack and the
+browser goes to the Checkout page Stripe (here, the tests' fake of it) made.
 Each step is printed as `step: NAME ok`; the first failure saves ARTIFACTS_DIR/NAME.png and the
 page's HTML, prints `step: NAME FAILED: …` and exits 1. The last line is JSON with what the
 Swift test checks in the store afterwards.
@@ -27,6 +30,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, ARTIFACTS = sys.argv[1].rstrip("/"), sys.argv[2]
+SCENARIO = sys.argv[3] if len(sys.argv) > 3 else "work"
 PASSWORD = "correct horse battery"
 XSS = "<img src=x onerror=alert(1)>"
 os.makedirs(ARTIFACTS, exist_ok=True)
@@ -144,6 +148,34 @@ def screenshot(name):
         driver.save_screenshot(os.path.join(directory, name))
 
 
+def no_error_shown():
+    shown = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "main [role=alert]") if e.text.strip()]
+    assert not shown, f"the page shows an error: {shown}"
+
+
+def tour(base, pages):
+    """Opens each page and waits for its content: every page loads against the real API."""
+    for route, selector in pages:
+        driver.get(base + route)
+        find(selector)
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "main [aria-busy=true]"))
+        no_error_shown()
+
+
+if SCENARIO == "buy":
+
+    def buy():
+        sign_in(os.environ["USER_EMAIL"])
+        driver.get(BASE + "/#/credits")
+        click('#buy-credits button[data-pack="starter"]')
+        wait.until(lambda d: d.current_url.startswith("https://checkout.stripe.test/c/pay/"))
+        results["checkout_url"] = driver.current_url
+
+    step("buy the starter pack", buy)
+    driver.quit()
+    print(json.dumps(results), flush=True)
+    sys.exit(0)
+
 # ---- A user: register, sign in, a key that answers, its request in Usage, revoke. ----
 email = f"browser-{uuid.uuid4().hex[:8]}@test.dev"
 state = {}
@@ -249,6 +281,13 @@ def change_password():
     sign_in(email, NEW_PASSWORD)
 
 
+step(
+    "every user page loads",
+    lambda: tour(BASE + "/", [
+        ("#/credits", "#transactions-table"), ("#/quotas", "#quotas"), ("#/accounts", "#accounts-table"),
+        ("#/settings", "#sessions-table"), ("#/usage", "#usage-table"), ("#/overview", "#overview-recent"),
+    ]),
+)
 step("revoke the key, which is refused", revoke)
 step("change the password and sign in with it", change_password)
 step("sign out", sign_out)
@@ -309,6 +348,13 @@ step("admin signs in and opens /admin", admin_sign_in)
 step("admin disables a user", disable_user)
 step("admin resets a cooling account", reset_account)
 step("admin creates a redemption code", create_code)
+step(
+    "every admin page loads",
+    lambda: tour(BASE + "/admin", [
+        ("#/plans", "#plans-table"), ("#/usage", "#admin-usage-table"), ("#/health", "#health"), ("#/codes", "#codes-table"),
+        ("#/users", "#users-table"),
+    ]),
+)
 step("admin signs out", lambda: (driver.get(BASE + "/"), sign_out()))
 
 

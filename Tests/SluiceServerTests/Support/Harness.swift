@@ -189,8 +189,11 @@ struct Harness {
         var error: [String: Any]? { json?["error"] as? [String: Any] }
     }
 
+    /// `timeout` bounds the whole exchange; a test that sends far more than others (a batch of
+    /// 1,000 events) gives more, since the suite runs many gateways on two cores at once.
     func request(
-        _ path: String, method: NIOHTTP1.HTTPMethod = .POST, body: String? = nil, key: String?, headers: [(String, String)] = []
+        _ path: String, method: NIOHTTP1.HTTPMethod = .POST, body: String? = nil, key: String?, headers: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(30)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -198,7 +201,7 @@ struct Harness {
         request.headers.add(name: "content-type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let data = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: data))
     }

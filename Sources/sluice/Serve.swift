@@ -44,10 +44,10 @@ struct Serve: AsyncParsableCommand {
             var ports = portStream.makeAsyncIterator()
             guard let upstreamPort = await ports.next() else { return }
             let gateway = try await openGateway(config: config, extraProviders: [Demo.manifest(port: upstreamPort)], logger: logger)
-            let apiKey = try await Demo.seed(gateway)
+            let seeded = try await Demo.seed(gateway, passwordCost: config.auth.bcryptCost)
             let app = try await buildApplication(config: config, gateway: gateway, logger: logger) { port in
                 // Unbuffered, so the key shows at once even when output is piped.
-                FileHandle.standardOutput.write(Data((Demo.banner(apiKey: apiKey, host: config.server.host, port: port, upstreamPort: upstreamPort) + "\n").utf8))
+                FileHandle.standardOutput.write(Data((Demo.banner(seeded: seeded, host: config.server.host, port: port, upstreamPort: upstreamPort) + "\n").utf8))
             }
             try await runGateway(app, gateway: gateway, config: config, logger: logger)
             group.cancelAll()

@@ -111,6 +111,17 @@ import Testing
         #expect(events.last == "[DONE]")
         #expect(events.joined().contains("Sluice demo "))
         #expect(banner.contains("not a real model"))
+
+        // The dashboard is there, and the printed password signs the demo user in.
+        let dashboard = try #require(banner.split(separator: "\n").first { $0.hasPrefix("Dashboard: ") })
+        let password = try #require(dashboard.components(separatedBy: "password ").last?.split(separator: ";").first.map(String.init))
+        var login = HTTPClientRequest(url: "\(url)/api/auth/login")
+        login.method = .POST
+        login.headers.add(name: "content-type", value: "application/json")
+        login.body = .bytes(ByteBuffer(string: #"{"email":"\#(Demo.email)","password":"\#(password)"}"#))
+        #expect(try await HTTPClient.shared.execute(login, timeout: .seconds(30)).status == .ok)
+        let page = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(url)/"), timeout: .seconds(30))
+        #expect(page.status == .ok && page.headers.first(name: "content-type")?.hasPrefix("text/html") == true)
     }
 
     /// NIO sizes its loops by the machine's cores; a gateway pinned to fewer must run fewer loops, or

@@ -138,7 +138,7 @@ struct DependencyFailureTests {
                 #expect(refusal?.error?["code"] as? String == "overloaded", "\(refusal?.json ?? [:])")
 
                 try await postgres.start()
-                try await eventually("the queued charges are written", within: 15) {
+                try await eventually("the queued charges are written", within: 60) {
                     (try? await h.gateway.store.usageLogs(userID: known.id).count) == 1 + servedWhileDown
                 }
                 #expect(try await h.chat(stranger.key).status == 200)

@@ -28,20 +28,36 @@ public enum Demo {
         return config
     }
 
-    /// Seeds a demo user with credits, an API key and one account on the demo upstream.
-    public static func seed(_ gateway: Gateway) async throws -> String {
-        let userID = try await gateway.store.createUser(email: "demo@sluice.local", initialCredits: Credits(whole: 100))
+    public static let email = "demo@sluice.local"
+
+    /// What the demo prints: the demo user's API key, and the password that signs them in to the
+    /// dashboard (an admin, so `/admin` can be tried too; the database is thrown away at exit).
+    public struct Seeded: Sendable {
+        public var apiKey: String
+        public var password: String
+    }
+
+    /// Seeds a demo user with credits, an API key, a dashboard password and one account on the
+    /// demo upstream.
+    public static func seed(_ gateway: Gateway, passwordCost: Int) async throws -> Seeded {
+        let password = AccessTokens.randomToken(bytes: 12)
+        let userID = try await gateway.store.createUser(
+            NewUser(
+                email: email, passwordHash: try await PasswordHasher(cost: passwordCost).hash(password), role: .admin,
+                initialCredits: Credits(whole: 100)))
         let key = try await APIKeyIssuer.issue(store: gateway.store, userID: userID, name: "demo")
         _ = try await gateway.store.addAccount(
             provider: MockUpstream.ownedBy, kind: .apiKey, baseURL: nil, models: [], priority: 0, weight: 1, ownerUserID: nil,
             secret: try gateway.secrets.seal("demo-upstream-key"))
-        return key.key
+        return Seeded(apiKey: key.key, password: password)
     }
 
-    public static func banner(apiKey: String, host: String, port: Int, upstreamPort: Int) -> String {
-        """
+    public static func banner(seeded: Seeded, host: String, port: Int, upstreamPort: Int) -> String {
+        let apiKey = seeded.apiKey
+        return """
         Sluice demo is running on http://\(host):\(port) with the built-in demo upstream (not a real model).
         Demo upstream: http://127.0.0.1:\(upstreamPort)/v1
+        Dashboard: http://\(host):\(port)/ (sign in as \(email), password \(seeded.password); an admin, so /admin works too)
         API key: \(apiKey)
         Try:
           curl -N http://\(host):\(port)/v1/chat/completions -H "Authorization: Bearer \(apiKey)" -H "Content-Type: application/json" -d '{"model":"\(model)","stream":true,"messages":[{"role":"user","content":"Hello"}]}'

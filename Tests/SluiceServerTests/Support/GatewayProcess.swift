@@ -67,19 +67,27 @@ final class GatewayProcess {
         process.waitUntilExit()
     }
 
-    /// A port nothing listens on right now.
+    /// A port nothing listens on, for a server a test starts (and may stop and start again on it).
+    /// It is drawn below the kernel's ephemeral range (32768-60999), not from it: the suite's own
+    /// outgoing connections take ephemeral ports, and one once took a PostgreSQL's port between
+    /// its stop and its start again.
     static func freePort() throws -> Int {
+        for _ in 0..<500 {
+            let port = Int.random(in: 20_000..<32_000)
+            if canListen(on: port) { return port }
+        }
+        throw StartupError("no free port")
+    }
+
+    private static func canListen(on port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw StartupError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -115,18 +115,14 @@ function fact(term, value) {
   return [h("dt", {}, term), h("dd", {}, value ?? "—")];
 }
 
-function preferenceForm(user, session) {
-  const preference = select({ id: "pool-preference", name: "pool_preference" }, PREFERENCES);
-  preference.value = user.pool_preference || "dedicated_first";
-  const save = h("button", { type: "submit", id: "save-preference", class: "primary" }, "Save");
+/**
+ * A settings form: its fields, a submit button, and the two message lines. `send` does the
+ * change and returns what to say when it worked; a failure shows the API's message.
+ */
+function settingsForm({ id, label, submitId, submitLabel, fields, send }) {
+  const save = h("button", { type: "submit", id: submitId, class: "primary" }, submitLabel);
   const messages = formMessages();
-  const form = h(
-    "form",
-    { id: "preference-form", "aria-label": "Pool preference" },
-    field("Which accounts serve your requests", preference, "Which tier tries your requests first; the other tier is the fallback, except with “My accounts only”. Your accounts are the ones under “My accounts”; the shared pool spends your allowance (Quotas)."),
-    messages.nodes,
-    h("div", { class: "form-actions" }, save),
-  );
+  const form = h("form", { id, "aria-label": label }, ...fields, messages.nodes, h("div", { class: "form-actions" }, save));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     messages.clear();
@@ -134,9 +130,7 @@ function preferenceForm(user, session) {
       save,
       async () => {
         try {
-          const updated = await api("/api/auth/me", { method: "PATCH", body: { pool_preference: preference.value } });
-          session.user = updated;
-          messages.ok("Saved. New requests follow this preference.");
+          messages.ok(await send());
         } catch (error) {
           messages.fail(error);
         }
@@ -147,40 +141,42 @@ function preferenceForm(user, session) {
   return form;
 }
 
+function preferenceForm(user, session) {
+  const preference = select({ id: "pool-preference", name: "pool_preference" }, PREFERENCES);
+  preference.value = user.pool_preference || "dedicated_first";
+  return settingsForm({
+    id: "preference-form",
+    label: "Pool preference",
+    submitId: "save-preference",
+    submitLabel: "Save",
+    fields: [
+      field("Which accounts serve your requests", preference, "Which tier tries your requests first; the other tier is the fallback, except with “My accounts only”. Your accounts are the ones under “My accounts”; the shared pool spends your allowance (Quotas)."),
+    ],
+    send: async () => {
+      session.user = await api("/api/auth/me", { method: "PATCH", body: { pool_preference: preference.value } });
+      return "Saved. New requests follow this preference.";
+    },
+  });
+}
+
 /** Changes the password; the server ends every other sign-in, so this browser stays signed in. */
 function passwordForm() {
   const current = h("input", { id: "password-current", type: "password", autocomplete: "current-password", name: "current_password" });
   const next = h("input", { id: "password-new", type: "password", autocomplete: "new-password", name: "new_password", required: true, minlength: "8" });
-  const save = h("button", { type: "submit", id: "password-save", class: "primary" }, "Change password");
-  const messages = formMessages();
-  const form = h(
-    "form",
-    { id: "password-form", "aria-label": "Change password" },
-    field("Current password", current, "Leave empty if you signed up with single sign-on and have no password yet."),
-    field("New password", next, "8 characters or more. Every other browser and device is signed out."),
-    messages.nodes,
-    h("div", { class: "form-actions" }, save),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    messages.clear();
-    await withBusy(
-      save,
-      async () => {
-        try {
-          await api("/api/auth/password", {
-            method: "POST",
-            body: { current_password: current.value || undefined, new_password: next.value },
-          });
-          current.value = "";
-          next.value = "";
-          messages.ok("Password changed. Other sign-ins have ended.");
-        } catch (error) {
-          messages.fail(error);
-        }
-      },
-      "Saving…",
-    );
+  return settingsForm({
+    id: "password-form",
+    label: "Change password",
+    submitId: "password-save",
+    submitLabel: "Change password",
+    fields: [
+      field("Current password", current, "Leave empty if you signed up with single sign-on and have no password yet."),
+      field("New password", next, "8 characters or more. Every other browser and device is signed out."),
+    ],
+    send: async () => {
+      await api("/api/auth/password", { method: "POST", body: { current_password: current.value || undefined, new_password: next.value } });
+      current.value = "";
+      next.value = "";
+      return "Password changed. Other sign-ins have ended.";
+    },
   });
-  return form;
 }

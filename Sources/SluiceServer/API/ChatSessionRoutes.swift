@@ -107,12 +107,7 @@ struct ChatSessionRoutes {
 
     @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
         let query = QueryParameters(request)
-        let status = try query.string("status").map { text in
-            guard let status = ChatSessionStatus(rawValue: text) else {
-                throw GatewayError.invalidRequest("Query parameter `status` must be active or archived.", param: "status")
-            }
-            return status
-        }
+        let status = try query.string("status").map { try Self.status($0, named: "Query parameter `status`") }
         let page = try query.page()
         let sessions = try await api.store.chatSessions(userID: context.user.id, status: status, page: page)
         return try APIJSON.response(Page(sessions.map(ChatSessionView.init), limit: page.limit, id: \.id))
@@ -126,12 +121,7 @@ struct ChatSessionRoutes {
     @Sendable func update(_ request: Request, context: UserContext) async throws -> Response {
         let id = try APIServices.id(context)
         let (body, _) = try await APIJSON.body(SessionUpdate.self, from: request, allowing: ["title", "status", "metadata"])
-        let status = try body.status.map { text in
-            guard let status = ChatSessionStatus(rawValue: text) else {
-                throw GatewayError.invalidRequest("`status` must be active or archived.", param: "status")
-            }
-            return status
-        }
+        let status = try body.status.map { try Self.status($0, named: "`status`") }
         let update = ChatSessionUpdate(title: try body.title.map(Self.title), status: status, metadata: try Self.text(body.metadata))
         guard let session = try await api.store.updateChatSession(id: id, userID: context.user.id, update) else { throw Self.notFound }
         return try APIJSON.response(ChatSessionView(session))
@@ -181,6 +171,13 @@ struct ChatSessionRoutes {
     }
 
     static let notFound = GatewayError.notFound("No such chat session.")
+
+    static func status(_ text: String, named name: String) throws -> ChatSessionStatus {
+        guard let status = ChatSessionStatus(rawValue: text) else {
+            throw GatewayError.invalidRequest("\(name) must be active or archived.", param: "status")
+        }
+        return status
+    }
 
     static func title(_ text: String) throws -> String {
         let title = text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -29,7 +29,7 @@ enum BrowserSession {
     /// Refuses a cookie-signed request that changes something without the CSRF token, and one
     /// that a browser says came from another site.
     static func checkCSRF(_ request: Request) throws {
-        if let site = request.headers[.secFetchSite], site == "cross-site" || site == "same-site" { throw GatewayError.csrfFailed }
+        try refuseOtherSites(request)
         switch request.method {
         case .get, .head, .options: return
         default: break
@@ -39,6 +39,12 @@ enum BrowserSession {
             // Compared in constant time: the token is a secret.
             zip(cookie.utf8, header.utf8).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0
         else { throw GatewayError.csrfFailed }
+    }
+
+    /// Refuses a request a browser says another site made (`Sec-Fetch-Site`); one from a program,
+    /// which sends no such header, passes.
+    static func refuseOtherSites(_ request: Request) throws {
+        if let site = request.headers[.secFetchSite], site == "cross-site" || site == "same-site" { throw GatewayError.csrfFailed }
     }
 
     /// The cookies of a new or refreshed sign-in, and the CSRF token the page reads.
@@ -100,7 +106,7 @@ struct BrowserSessionRoutes {
     @Sendable func login(_ request: Request, context: SluiceRequestContext) async throws -> Response {
         // No cookie yet to check a token against: a browser that says the request came from
         // another site is refused, so no page elsewhere signs a visitor in to its own account.
-        if let site = request.headers[.secFetchSite], site == "cross-site" || site == "same-site" { throw GatewayError.csrfFailed }
+        try BrowserSession.refuseOtherSites(request)
         let (body, _) = try await APIJSON.body(AuthRoutes.Credentials.self, from: request, allowing: ["email", "password", "otp"])
         let auth = AuthRoutes(api: api)
         let user = try await auth.checkCredentials(body, context: context)

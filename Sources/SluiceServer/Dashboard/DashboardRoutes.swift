@@ -68,8 +68,8 @@ struct DashboardRoutes: Sendable {
 
     /// The admin page for a signed-in admin; anyone else is sent to sign in, or told no.
     private func admin(_ request: Request) async throws -> Response {
-        guard let token = BrowserSession.accessToken(request), let (userID, sessionID) = try? await tokens.verify(token),
-            try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID), user.status != .disabled
+        guard let token = BrowserSession.accessToken(request),
+            let (user, _) = try? await SignInMiddleware.user(signedInBy: token, tokens: tokens, store: store)
         else {
             var headers = Self.securityHeaders
             headers[.location] = "/#/signin?next=admin"

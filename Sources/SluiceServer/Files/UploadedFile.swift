@@ -161,11 +161,12 @@ private final class FormCollector {
             current = started
         }
         guard !tooLarge else { return }
-        if current!.bytes.readableBytes + chunk.readableBytes > maxBytes {
+        if (current?.bytes.readableBytes ?? 0) + chunk.readableBytes > maxBytes {
             tooLarge = true
             return
         }
-        current!.bytes.writeBuffer(&chunk)
+        // Through the optional, in place: a copy taken out and put back would copy the buffer.
+        current?.bytes.writeBuffer(&chunk)
     }
 
     func partComplete() {

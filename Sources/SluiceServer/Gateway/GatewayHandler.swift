@@ -141,7 +141,7 @@ private struct Recording: Sendable {
     let requestID: String
     let request: GatewayRequest
 
-    func record(_ answer: ConversationRecorder.Answer, servedModel: String, settled: (usage: TokenUsage, cost: Credits)) {
+    func record(_ answer: ConversationRecorder.Answer, servedModel: String, settled: SettledCharge) {
         recorder.record(
             .init(
                 sessionID: sessionID, userID: key.userID, requestID: requestID, model: request.summary.model, servedModel: servedModel,

@@ -36,7 +36,7 @@ struct StreamRelay: Sendable {
         /// The writer, with whatever it gathered along the way.
         var writer: any ClientStreamWriter
         /// What the request was charged, when this relay settled it.
-        var settled: (usage: TokenUsage, cost: Credits)?
+        var settled: SettledCharge?
     }
 
     @discardableResult

@@ -43,17 +43,24 @@ struct SignInMiddleware: RouterMiddleware {
             token = bearer
         }
         if let external, ExternalTokens.isExternal(token) { return try await signInExternally(token, external, request: request, context: context, next: next) }
-        let (userID, sessionID) = try await tokens.verify(token)
-        guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
-            throw GatewayError.invalidToken
-        }
-        if user.status == .disabled { throw GatewayError.userDisabled }
+        let (user, sessionID) = try await Self.user(signedInBy: token, tokens: tokens, store: store)
         let now = Date()
         // A lost write only makes "last used" older; it must not fail the request.
         if use.shouldNote(sessionID, now: now) { try? await store.touchSignIn(familyID: sessionID, address: context.remoteAddress, at: now) }
         var context = context
         context.signedIn = SignedIn(user: user, sessionID: sessionID, twoFactorMissing: try await twoFactorMissing(user))
         return try await next(request, context)
+    }
+
+    /// The user an access token signs in, and its sign-in: the token valid, its sign-in not ended,
+    /// the user not disabled. The dashboard's admin page asks the same.
+    static func user(signedInBy token: String, tokens: AccessTokens, store: any GatewayStore) async throws -> (UserRecord, sessionID: String) {
+        let (userID, sessionID) = try await tokens.verify(token)
+        guard try await store.sessionIsLive(familyID: sessionID), let user = try await store.user(id: userID) else {
+            throw GatewayError.invalidToken
+        }
+        if user.status == .disabled { throw GatewayError.userDisabled }
+        return (user, sessionID)
     }
 
     /// Read only for admins, and only when they are required to use it.

@@ -39,6 +39,12 @@ struct RequestOutcome: Sendable {
     var timeToFirstToken: Duration? = nil
 }
 
+/// What a request was charged for, as its settlement priced it.
+struct SettledCharge: Sendable {
+    var usage: TokenUsage
+    var cost: Credits
+}
+
 /// The hold of one request and its settlement, which happens exactly once.
 ///
 /// Every path that ends a request calls `settle`; a second call is a no-op. If the request is
@@ -114,10 +120,10 @@ final class RequestCharge: Sendable {
     /// cannot be reached, the settlement writer settles it once they can. Returns the usage and
     /// the cost it was priced at, for the call that settled it; nil for later calls.
     @discardableResult
-    func settle(_ outcome: RequestOutcome) async -> (usage: TokenUsage, cost: Credits)? {
+    func settle(_ outcome: RequestOutcome) async -> SettledCharge? {
         guard let pending = claim(outcome) else { return nil }
         await writer.settle(pending)
-        return (pending.record.usage, pending.cost)
+        return SettledCharge(usage: pending.record.usage, cost: pending.cost)
     }
 
     /// What the request would be charged if its process died now, by the same rule as `settle`;

@@ -32,7 +32,7 @@ public struct Gateway: Sendable {
 
     public var credits: any CreditHolds { shared.credits }
     /// What each key with a spending limit may still spend.
-    public var keyBudgets: KeyBudgets { shared.keyBudgets }
+    public var spendingLimits: SpendingLimits { shared.spendingLimits }
     public var rateLimiter: any KeyRateLimiting { shared.rateLimiter }
     public var allowances: any PoolAllowances { shared.allowances }
     var loginThrottle: any LoginThrottling { shared.loginThrottle }
@@ -67,7 +67,7 @@ public func openGateway(
         throw error
     }
     let settlements = SettlementWriter(
-        store: store, credits: shared.credits, keyBudgets: shared.keyBudgets, rateLimiter: shared.rateLimiter,
+        store: store, credits: shared.credits, spendingLimits: shared.spendingLimits, rateLimiter: shared.rateLimiter,
         allowances: shared.allowances, capacity: config.settlement.queueCapacity,
         batchSize: config.settlement.batchSize,
         gatherWindow: .milliseconds(config.settlement.gatherMillis),
@@ -136,7 +136,7 @@ public func buildApplication(
     let admission = Admission(
         pool: gateway.pool, rateLimiter: gateway.rateLimiter, allowance: allowance, settlements: gateway.settlements, clock: gateway.clock)
     let holds = RequestHolds(
-        credits: gateway.credits, keyBudgets: gateway.keyBudgets, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
+        credits: gateway.credits, spendingLimits: gateway.spendingLimits, pricing: Pricing(creditsPerUSD: config.billing.creditsPerUSD),
         allowance: allowance, writer: gateway.settlements, journal: gateway.inFlight)
     let dispatcher = UpstreamDispatcher(
         pool: gateway.pool, http: httpClient, catalog: gateway.catalog, limits: config.upstream, waits: config.accounts)
@@ -181,7 +181,7 @@ public func buildApplication(
     let api = APIServices(
         store: gateway.store, tokens: await accessTokens(config.auth, logger: logger), hasher: PasswordHasher(cost: config.auth.bcryptCost),
         throttle: gateway.loginThrottle,
-        keyCache: gateway.authenticator, credits: gateway.credits, grants: gateway.grants, auth: config.auth,
+        keyCache: gateway.authenticator, credits: gateway.credits, spendingLimits: gateway.spendingLimits, grants: gateway.grants, auth: config.auth,
         creditsPerUSD: config.billing.creditsPerUSD, pool: gateway.pool, allowance: allowance, secrets: gateway.secrets,
         catalog: gateway.catalog, serviceTokens: ServiceTokenAuthenticator(store: gateway.store),
         externalTokens: try externalTokens(config.auth.external, http: httpClient), mailer: signIn.mailer)

@@ -171,7 +171,7 @@ public protocol LedgerStore: Sendable {
 
 public protocol GatewayStore: UserStore, APIKeyStore, AccountStore, LedgerStore, SessionStore, SignInStore, TwoFactorStore, CreditAdminStore, ActivityStore,
     UsageQueryStore, ResponseStore, InFlightStore, PaymentStore, MeteringStore, ChatSessionStore, UserFileStore,
-    WebhookStore, IdentityStore, MailOutboxStore
+    WebhookStore, IdentityStore, MailOutboxStore, TeamStore
 {
     /// A cheap query that proves the store answers, for /health.
     func ping() async throws

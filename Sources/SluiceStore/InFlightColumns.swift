@@ -3,7 +3,7 @@ enum InFlightColumns {
     static let names = [
         "request_id", "instance_id", "lease_until", "user_id", "api_key_id", "key_budgeted", "model", "served_model", "client_protocol",
         "upstream_protocol", "provider", "account_id", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens",
-        "cost_micros", "cost_estimated", "latency_ms", "ttft_ms", "status", "end_reason", "stream", "created_at",
+        "cost_micros", "cost_estimated", "latency_ms", "ttft_ms", "status", "end_reason", "stream", "created_at", "member_budget_id",
     ]
     static let list = names.joined(separator: ", ")
     /// A checkpoint refreshes everything but the request's identity and start.
@@ -13,7 +13,8 @@ enum InFlightColumns {
 
 extension InFlightCharge {
     init(row: some StoreRow) throws {
-        self.init(record: try UsageRecord(row: row), keyBudgeted: try row.bool(required: "key_budgeted"))
+        self.init(
+            record: try UsageRecord(row: row), keyBudgeted: try row.bool(required: "key_budgeted"), memberBudgetID: try row.int("member_budget_id"))
         record.checkpointed = true
     }
 }

@@ -6,10 +6,13 @@ public struct InFlightCharge: Sendable, Equatable {
     public var record: UsageRecord
     /// The key has a spending limit whose hold settles with what the user is charged.
     public var keyBudgeted: Bool
+    /// The team membership whose spending limit holds this request too, when it does.
+    public var memberBudgetID: Int64?
 
-    public init(record: UsageRecord, keyBudgeted: Bool) {
+    public init(record: UsageRecord, keyBudgeted: Bool, memberBudgetID: Int64? = nil) {
         self.record = record
         self.keyBudgeted = keyBudgeted
+        self.memberBudgetID = memberBudgetID
     }
 }
 

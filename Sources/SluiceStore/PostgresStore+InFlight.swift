@@ -16,7 +16,7 @@ extension PostgresStore {
                         \(r.model), \(r.servedModel)::text, \(r.clientProtocol)::text, \(r.upstreamProtocol)::text, \(r.provider)::text,
                         \(r.accountID)::bigint, \(r.usage.promptTokens), \(r.usage.completionTokens), \(r.usage.cachedPromptTokens),
                         \(r.usage.cacheWriteTokens), \(r.charged.micros), \(r.costEstimated), \(r.latencyMs), \(r.ttftMs)::bigint,
-                        \(r.status), \(r.endReason), \(r.stream), \(r.createdAt.unixMillis)
+                        \(r.status), \(r.endReason), \(r.stream), \(r.createdAt.unixMillis), \(charge.memberBudgetID)::bigint
                     WHERE NOT EXISTS (SELECT 1 FROM usage_logs WHERE request_id = \(r.requestID))
                     ON CONFLICT (request_id) DO UPDATE SET \(unescaped: InFlightColumns.refreshed)
                     """, logger: logger)

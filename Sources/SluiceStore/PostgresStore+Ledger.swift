@@ -57,17 +57,32 @@ extension PostgresStore {
             for chunk in lines.slices(of: Self.rowsPerInsert) {
                 try await connection.execute(Self.insertConsumeEntries(chunk, at: now), logger: logger)
             }
-            // As on SQLite: each charge reports its key's allowance after the whole batch.
+            // As on SQLite: each charge reports its key's allowance after the whole batch. Keys
+            // in ascending order, as users: concurrent batches then lock key rows in one order.
             var remaining: [Int64: Int64] = [:]
-            for (keyID, use) in batch.keyUse {
-                remaining[keyID] = try await connection.first(
+            var keyMember: [Int64: Int64] = [:]
+            for (keyID, use) in batch.keyUse.sorted(by: { $0.key < $1.key }) {
+                let row = try await connection.first(
                     """
                     UPDATE api_keys SET spent_micros = spent_micros + \(use.spent),
                         last_used_at = greatest(coalesce(last_used_at, 0), \(use.lastUsed))
-                    WHERE id = \(keyID) RETURNING spend_limit_micros - spent_micros AS remaining
+                    WHERE id = \(keyID) RETURNING spend_limit_micros - spent_micros AS remaining, team_member_id
+                    """, logger: logger)
+                remaining[keyID] = try row?.int("remaining")
+                keyMember[keyID] = try row?.int("team_member_id")
+            }
+            // A team key's spend counts against its member's limit too: one update per member
+            // with spend in the batch, none for other keys. A membership that has ended since
+            // matches no row, and a member without a limit reports no allowance.
+            var memberRemaining: [Int64: Int64] = [:]
+            for (membershipID, spent) in SettlementBatch.memberSpend(keyMember: keyMember, keyUse: batch.keyUse) {
+                memberRemaining[membershipID] = try await connection.first(
+                    """
+                    UPDATE team_members SET spent_micros = spent_micros + \(spent) WHERE id = \(membershipID)
+                    RETURNING spend_limit_micros - spent_micros AS remaining
                     """, logger: logger)?.int("remaining")
             }
-            return SettlementBatch.persisted(lines, keySpendRemaining: remaining)
+            return SettlementBatch.persisted(lines, keySpendRemaining: remaining, keyMember: keyMember, memberSpendRemaining: memberRemaining)
         }
     }
 

@@ -55,7 +55,8 @@ extension PostgresStore {
     }
 
     public func users(search: String?, page: PageRequest) async throws -> [UserRecord] {
-        var query = PostgresQueryBuilder("SELECT * FROM users WHERE TRUE")
+        // Team wallets are accounts but not people: they are listed as teams.
+        var query = PostgresQueryBuilder("SELECT * FROM users WHERE kind <> 'team'")
         if let search, !search.isEmpty {
             query.append(" AND strpos(lower(email), lower(")
             query.bind(search)
@@ -68,16 +69,23 @@ extension PostgresStore {
     // MARK: API keys
 
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
+        try await insertAPIKey(userID: userID, teamMemberID: nil, name: name, keyHash: keyHash, prefix: prefix, limits: limits)
+    }
+
+    /// A key of `userID`'s; for a team key, `userID` is the wallet and `teamMemberID` the membership.
+    func insertAPIKey(
+        userID: Int64, teamMemberID: Int64?, name: String, keyHash: String, prefix: String, limits: APIKeyLimits
+    ) async throws -> Int64 {
         let models = try limits.allowedModels.map(StoredJSON.text)
         let networks = try limits.ipAllowlist.map { try StoredJSON.text($0.map(\.description)) }
         return try await transaction { connection in
             let id = try await connection.inserted(
                 """
                 INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
-                    spend_limit_micros, ip_allowlist, record_conversations, created_at)
+                    spend_limit_micros, ip_allowlist, record_conversations, created_at, team_member_id)
                 VALUES (\(userID), \(name), \(keyHash), \(prefix), \(models)::text, \(limits.expiresAt?.unixMillis)::bigint,
                     \(limits.requestsPerMinute)::bigint, \(limits.tokensPerMinute)::bigint, \(limits.spendLimit?.micros)::bigint,
-                    \(networks)::text, \(limits.recordConversations), \(Date().unixMillis))
+                    \(networks)::text, \(limits.recordConversations), \(Date().unixMillis), \(teamMemberID)::bigint)
                 RETURNING id
                 """, logger: self.logger
             ).int(required: "id")
@@ -91,21 +99,12 @@ extension PostgresStore {
     }
 
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
-        try await first(
-            """
-            SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id
-            WHERE k.key_hash = \(hash)
-            """
-        ).map(APIKeyRecord.init(row:))
+        try await first("\(unescaped: TeamSQL.apiKey) WHERE k.key_hash = \(hash)").map(APIKeyRecord.init(row:))
     }
 
     public func apiKeys(userID: Int64) async throws -> [APIKeyRecord] {
-        try await all(
-            """
-            SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id
-            WHERE k.user_id = \(userID) AND k.revoked_at IS NULL ORDER BY k.id DESC
-            """
-        ).map(APIKeyRecord.init(row:))
+        try await all("\(unescaped: TeamSQL.apiKey) WHERE k.user_id = \(userID) AND k.revoked_at IS NULL ORDER BY k.id DESC")
+            .map(APIKeyRecord.init(row:))
     }
 
     public func revokeAPIKey(id: Int64, userID: Int64?) async throws -> String? {

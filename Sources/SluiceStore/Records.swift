@@ -84,6 +84,8 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var plan = "free"
     public var trustLevel = 0
     public var limits = APIKeyLimits()
+    /// For a team key (`userID` is then the team's wallet): the member who made it.
+    public var teamMember: TeamKeyMember? = nil
     /// Credits charged to requests made with this key, as last written.
     public var spent: Credits = .zero
     public var createdAt = Date(timeIntervalSince1970: 0)
@@ -302,11 +304,16 @@ public struct PersistedCharge: Sendable, Equatable {
     public var balanceAfter: Credits
     /// What the key may still spend after this charge; nil when it has no spending limit.
     public var keySpendRemaining: Credits?
+    /// For a team key whose member has a spending limit: the membership, and what the member may
+    /// still spend after this charge.
+    public var memberBudgetID: Int64? = nil
+    public var memberSpendRemaining: Credits? = nil
 }
 
 /// What one written batch did to one balance: its charges summed, and the balance the last left.
 public struct BalanceChange: Sendable, Equatable {
-    /// A user id, or an API key id for a key's spending allowance.
+    /// A user id, an API key id for a key's spending allowance, or a team membership id for a
+    /// member's.
     public var id: Int64
     public var charged: Credits
     public var balanceAfter: Credits
@@ -316,11 +323,13 @@ extension [PersistedCharge] {
     /// The charges of one batch folded per user and per limited key, in order of first charge. A
     /// batch's charges apply in order, so telling a credit book once per balance ends in the same
     /// state as telling it once per charge, for one Redis round trip per user instead of per request.
-    public func perBalance() -> (users: [BalanceChange], keys: [BalanceChange]) {
+    public func perBalance() -> (users: [BalanceChange], keys: [BalanceChange], members: [BalanceChange]) {
         var users: [BalanceChange] = []
         var keys: [BalanceChange] = []
+        var members: [BalanceChange] = []
         var userIndex: [Int64: Int] = [:]
         var keyIndex: [Int64: Int] = [:]
+        var memberIndex: [Int64: Int] = [:]
         func fold(_ id: Int64, _ charged: Credits, _ after: Credits, into changes: inout [BalanceChange], index: inout [Int64: Int]) {
             if let at = index[id] {
                 changes[at].charged = changes[at].charged + charged
@@ -335,8 +344,11 @@ extension [PersistedCharge] {
             if let remaining = charge.keySpendRemaining {
                 fold(charge.apiKeyID, charge.charged, remaining, into: &keys, index: &keyIndex)
             }
+            if let membershipID = charge.memberBudgetID, let remaining = charge.memberSpendRemaining {
+                fold(membershipID, charge.charged, remaining, into: &members, index: &memberIndex)
+            }
         }
-        return (users, keys)
+        return (users, keys, members)
     }
 }
 

@@ -21,7 +21,7 @@ extension SQLiteStore {
                     record.servedModel, record.clientProtocol, record.upstreamProtocol, record.provider, record.accountID,
                     record.usage.promptTokens, record.usage.completionTokens, record.usage.cachedPromptTokens, record.usage.cacheWriteTokens,
                     record.charged.micros, record.costEstimated, record.latencyMs, record.ttftMs, record.status, record.endReason,
-                    record.stream, record.createdAt.unixMillis, record.requestID,
+                    record.stream, record.createdAt.unixMillis, charge.memberBudgetID, record.requestID,
                 ])
             }
         }

@@ -68,16 +68,28 @@ extension SQLiteStore {
                 }
             }
             var remaining: [Int64: Int64] = [:]
+            var keyMember: [Int64: Int64] = [:]
             for (keyID, use) in batch.keyUse {
-                remaining[keyID] = try Int64?.fetchOne(
+                let row = try Row.fetchOne(
                     db.cachedStatement(
                         sql: """
                             UPDATE api_keys SET spent_micros = spent_micros + ?, last_used_at = max(coalesce(last_used_at, 0), ?)
-                            WHERE id = ? RETURNING spend_limit_micros - spent_micros
+                            WHERE id = ? RETURNING spend_limit_micros - spent_micros AS remaining, team_member_id
                             """),
-                    arguments: [use.spent, use.lastUsed, keyID]) ?? nil
+                    arguments: [use.spent, use.lastUsed, keyID])
+                remaining[keyID] = try row?.int("remaining")
+                keyMember[keyID] = try row?.int("team_member_id")
             }
-            return SettlementBatch.persisted(lines, keySpendRemaining: remaining)
+            // A team key's spend counts against its member's limit too. A membership that has
+            // ended since matches no row, and a member without a limit reports no allowance.
+            var memberRemaining: [Int64: Int64] = [:]
+            for (membershipID, spent) in SettlementBatch.memberSpend(keyMember: keyMember, keyUse: batch.keyUse) {
+                memberRemaining[membershipID] = try Int64?.fetchOne(
+                    db.cachedStatement(
+                        sql: "UPDATE team_members SET spent_micros = spent_micros + ? WHERE id = ? RETURNING spend_limit_micros - spent_micros"),
+                    arguments: [spent, membershipID]) ?? nil
+            }
+            return SettlementBatch.persisted(lines, keySpendRemaining: remaining, keyMember: keyMember, memberSpendRemaining: memberRemaining)
         }
     }
 

@@ -60,7 +60,8 @@ extension SQLiteStore {
 
     public func users(search: String?, page: PageRequest) async throws -> [UserRecord] {
         try await pool.read { db in
-            var sql = "SELECT * FROM users WHERE 1"
+            // Team wallets are accounts but not people: they are listed as teams.
+            var sql = "SELECT * FROM users WHERE kind <> 'team'"
             var arguments: StatementArguments = []
             if let search, !search.isEmpty {
                 sql += " AND instr(lower(email), lower(?)) > 0"
@@ -74,18 +75,26 @@ extension SQLiteStore {
     // MARK: API keys
 
     public func createAPIKey(userID: Int64, name: String, keyHash: String, prefix: String, limits: APIKeyLimits) async throws -> Int64 {
+        try await insertAPIKey(userID: userID, teamMemberID: nil, name: name, keyHash: keyHash, prefix: prefix, limits: limits)
+    }
+
+    /// A key of `userID`'s; for a team key, `userID` is the wallet and `teamMemberID` the membership.
+    func insertAPIKey(
+        userID: Int64, teamMemberID: Int64?, name: String, keyHash: String, prefix: String, limits: APIKeyLimits
+    ) async throws -> Int64 {
         let models = try limits.allowedModels.map(StoredJSON.text)
         let networks = try limits.ipAllowlist.map { try StoredJSON.text($0.map(\.description)) }
         return try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO api_keys (user_id, name, key_hash, prefix, allowed_models, expires_at, rpm_limit, tpm_limit,
-                        spend_limit_micros, ip_allowlist, record_conversations, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        spend_limit_micros, ip_allowlist, record_conversations, created_at, team_member_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     userID, name, keyHash, prefix, models, limits.expiresAt?.unixMillis, limits.requestsPerMinute,
                     limits.tokensPerMinute, limits.spendLimit?.micros, networks, limits.recordConversations, Date().unixMillis,
+                    teamMemberID,
                 ])
             let id = db.lastInsertedRowID
             if webhookFilter.wants(.keyCreated) {
@@ -98,7 +107,7 @@ extension SQLiteStore {
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
+                db, sql: TeamSQL.apiKey + " WHERE k.key_hash = ?",
                 arguments: [hash]
             ).map(APIKeyRecord.init(row:))
         }
@@ -108,10 +117,7 @@ extension SQLiteStore {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT k.*, u.status, u.pool_preference, u.plan, u.trust_level FROM api_keys k JOIN users u ON u.id = k.user_id
-                    WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC
-                    """,
+                sql: TeamSQL.apiKey + " WHERE k.user_id = ? AND k.revoked_at IS NULL ORDER BY k.id DESC",
                 arguments: [userID]
             ).map(APIKeyRecord.init(row:))
         }

@@ -61,12 +61,35 @@ struct SettlementBatch {
 
     /// The charges as the settlement writer reports them, with each key's allowance after the
     /// whole batch (`remaining`): the credit book then briefly sees less than is left, never more.
-    static func persisted(_ lines: [LedgerLine], keySpendRemaining remaining: [Int64: Int64]) -> [PersistedCharge] {
+    /// So for team keys: `keyMember` names each one's membership, and `memberSpendRemaining` has
+    /// the allowance after the whole batch of each membership with a spending limit.
+    static func persisted(
+        _ lines: [LedgerLine], keySpendRemaining remaining: [Int64: Int64], keyMember: [Int64: Int64] = [:],
+        memberSpendRemaining: [Int64: Int64] = [:]
+    ) -> [PersistedCharge] {
         lines.map { line in
-            PersistedCharge(
-                userID: line.record.userID, apiKeyID: line.record.apiKeyID, charged: line.record.charged,
-                balanceAfter: Credits(micros: line.balanceAfter), keySpendRemaining: remaining[line.record.apiKeyID].map(Credits.init(micros:)))
+            let keyID = line.record.apiKeyID
+            var charge = PersistedCharge(
+                userID: line.record.userID, apiKeyID: keyID, charged: line.record.charged,
+                balanceAfter: Credits(micros: line.balanceAfter), keySpendRemaining: remaining[keyID].map(Credits.init(micros:)))
+            if let membershipID = keyMember[keyID], let left = memberSpendRemaining[membershipID] {
+                charge.memberBudgetID = membershipID
+                charge.memberSpendRemaining = Credits(micros: left)
+            }
+            return charge
         }
+    }
+
+    /// Adds each key's spend in this batch to its team membership's (keys without one are absent
+    /// from `keyMember`): one total per membership, in ascending order of membership, so that
+    /// concurrent batches lock membership rows in one order.
+    static func memberSpend(keyMember: [Int64: Int64], keyUse: [Int64: (spent: Int64, lastUsed: Int64)]) -> [(membershipID: Int64, spent: Int64)] {
+        var spent: [Int64: Int64] = [:]
+        for (keyID, membershipID) in keyMember {
+            guard let use = keyUse[keyID], use.spent > 0 else { continue }
+            spent[membershipID, default: 0] += use.spent
+        }
+        return spent.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
 

@@ -8,10 +8,10 @@ import Testing
     let start = ContinuousClock.now
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func plan(closed: [String: Int] = [:]) -> FailoverPlan {
+    func plan(closed: [String: Int] = [:], team: Bool = false) -> FailoverPlan {
         FailoverPlan(
             model: "m", maxAttempts: 3, queueDeadline: start + .milliseconds(500), cooldownWaitLimit: .milliseconds(1500),
-            closedSharedGroups: closed)
+            closedSharedGroups: closed, hasTeamTier: team)
     }
 
     func error(_ step: FailoverPlan.Step) -> GatewayError? {
@@ -79,5 +79,20 @@ import Testing
         #expect(plan.mayAttemptAgain && plan.spentTiers == [.dedicated])
         for id in 4...6 { plan.attempting(Int64(id), of: .shared, for: "m") }
         #expect(!plan.mayAttemptAgain && plan.spentTiers == [.dedicated, .shared] && plan.tried(for: "m") == [1, 2, 3, 4, 5, 6])
+    }
+
+    /// A team key's team accounts are a tier with three attempts of their own, between the
+    /// member's accounts and the shared pool; a request without a team never waits on that tier.
+    @Test func aTeamKeysTeamTierHasItsOwnAttempts() {
+        var plan = plan(team: true)
+        for id in 1...3 { plan.attempting(Int64(id), of: .dedicated, for: "m") }
+        for id in 4...6 { plan.attempting(Int64(id), of: .team, for: "m") }
+        #expect(plan.mayAttemptAgain && plan.spentTiers == [.dedicated, .team])
+        for id in 7...9 { plan.attempting(Int64(id), of: .shared, for: "m") }
+        #expect(!plan.mayAttemptAgain && plan.attempts == 9)
+
+        var personal = self.plan()
+        for id in 1...6 { personal.attempting(Int64(id), of: id <= 3 ? .dedicated : .shared, for: "m") }
+        #expect(!personal.mayAttemptAgain && !personal.spentTiers.contains(.team))
     }
 }

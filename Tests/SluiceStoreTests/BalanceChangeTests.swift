@@ -31,6 +31,24 @@ import Testing
         ])
     }
 
+    /// A team member's spending limit is folded as a limited key's is, across the member's keys;
+    /// charges of members without a limit report none.
+    @Test func chargesAreFoldedPerLimitedMember() {
+        var batch = [
+            charge(user: 1, key: 10, 30, after: 970),
+            charge(user: 1, key: 11, 20, after: 950),
+            charge(user: 1, key: 12, 5, after: 945),
+        ]
+        for index in [0, 1] {
+            batch[index].memberBudgetID = 7
+            batch[index].memberSpendRemaining = Credits(micros: 450)
+        }
+        let changes = batch.perBalance()
+        #expect(changes.members == [BalanceChange(id: 7, charged: Credits(micros: 50), balanceAfter: Credits(micros: 450))])
+        #expect(changes.users == [BalanceChange(id: 1, charged: Credits(micros: 55), balanceAfter: Credits(micros: 945))])
+        #expect(changes.keys.isEmpty)
+    }
+
     /// A credit book told once per balance ends where one told once per charge does.
     @Test func aBookToldPerBalanceEndsWhereOneToldPerChargeDoes() async throws {
         func book() -> CreditBook { CreditBook(loader: { _ in Credits(micros: 1_000) }) }

@@ -52,6 +52,13 @@ extension GatewayError {
     public static let adminOnly = GatewayError(
         status: 403, type: "permission_error", code: "admin_only", message: "Only an admin may do this.", shouldRetry: false)
 
+    /// A team member whose role is below what the action needs.
+    public static func teamRoleRequired(_ role: String) -> Self {
+        .init(
+            status: 403, type: "permission_error", code: "team_role_required",
+            message: "Only a team \(role) or above may do this.", shouldRetry: false)
+    }
+
     public static func conflict(_ message: String, param: String? = nil) -> Self {
         .init(status: 409, type: "invalid_request_error", code: "conflict", param: param, message: message, shouldRetry: false)
     }
@@ -93,5 +100,12 @@ extension GatewayError {
         .init(
             status: 429, type: "insufficient_quota", code: "key_spend_limit_reached",
             message: "This API key has reached its spending limit of \(limit) credits.", shouldRetry: false)
+    }
+
+    /// A team key whose member has spent their limit on the team's wallet.
+    public static func memberSpendLimitReached(limit: Credits) -> Self {
+        .init(
+            status: 429, type: "insufficient_quota", code: "member_spend_limit_reached",
+            message: "You have reached your spending limit of \(limit) credits on this team.", shouldRetry: false)
     }
 }

@@ -5,8 +5,10 @@ public struct PoolCandidate: Sendable, Equatable {
     public enum Tier: Int, Sendable, Comparable {
         /// The requesting user's own accounts.
         case dedicated = 0
+        /// For a team key: the team's accounts, after the member's own.
+        case team = 1
         /// Shared accounts, and other owners' accounts in share-surplus mode above their reserve.
-        case shared = 1
+        case shared = 2
         public static func < (a: Tier, b: Tier) -> Bool { a.rawValue < b.rawValue }
     }
 

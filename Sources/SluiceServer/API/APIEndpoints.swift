@@ -43,6 +43,8 @@ struct Endpoint: Sendable {
     /// Whether a `stream: true` request is answered with server-sent events.
     var streams = false
     var tag: String
+    /// For a team route: the action of `TeamPermissions` it takes, whose minimum role it needs.
+    var teamAction: TeamAction? = nil
 
     /// Every error status the operation can answer: 400 for a bad body or query, 401 without
     /// valid credentials, 403 for a disabled user or a user who is not an admin, 404 for an `/api`
@@ -84,6 +86,23 @@ final class EndpointRegistry {
     func user(_ endpoint: Endpoint, _ handler: @escaping @Sendable (Request, UserContext) async throws -> Response) {
         endpoints.append(with(endpoint, access: .user))
         users.on(RouterPath(endpoint.path), method: endpoint.method, use: handler)
+    }
+
+    /// An endpoint on the team at `{id}`: signed in, then checked against the team matrix
+    /// (`TeamAction`), so that no team handler runs for a caller the matrix refuses.
+    func team(
+        _ endpoint: Endpoint, _ action: TeamAction, store: any TeamStore,
+        _ handler: @escaping @Sendable (Request, UserContext, TeamAccess) async throws -> Response
+    ) {
+        var endpoint = endpoint
+        endpoint.teamAction = action
+        user(endpoint) { request, context in
+            let teamID = try APIServices.id(context)
+            async let team = store.team(id: teamID)
+            async let member = store.teamMember(teamID: teamID, userID: context.user.id)
+            let access = try TeamAccess.check(action, user: context.user, team: try await team, member: try await member)
+            return try await handler(request, context, access)
+        }
     }
 
     /// An endpoint for admins: 401 without a live access token, 403 for other users.

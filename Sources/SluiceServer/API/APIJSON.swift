@@ -36,6 +36,12 @@ enum APIJSON {
 
     static func noContent() -> Response { Response(status: .noContent) }
 
+    /// Whether a body `body(_:from:allowing:)` accepted names `field`, even as null: for fields
+    /// where null means "remove" and absence means "keep".
+    static func hasKey(_ field: String, in body: Data) -> Bool {
+        ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any])?.keys.contains(field) ?? false
+    }
+
     /// The body decoded as `T`, refusing fields `T` does not name: a client that sends `role` or
     /// `balance` where they are not accepted is told so, rather than silently ignored.
     static func body<T: Decodable>(_ type: T.Type, from request: Request, allowing fields: Set<String>) async throws -> (T, Data) {

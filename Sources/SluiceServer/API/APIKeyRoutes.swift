@@ -25,6 +25,13 @@ struct APIKeyRoutes {
     static let maxKeysPerUser = 100
 
     static let keySchema = Schema.ref("APIKey")
+    static let newKeySchema = Schema.object(
+        [
+            ("name", .nullable(.string(length: 0...100))), ("allowed_models", .nullable(.array(.text))),
+            ("expires_at", .nullable(.time)), ("rpm_limit", .nullable(.positiveInteger)), ("tpm_limit", .nullable(.positiveInteger)),
+            ("spend_limit", .nullable(.creditsInput(.positive))), ("ip_allowlist", .nullable(.array(.ipNetwork))),
+            ("record_conversations", .nullable(.boolean)),
+        ], closed: true)
 
     func register(on registry: EndpointRegistry) {
         registry.user(
@@ -40,13 +47,7 @@ struct APIKeyRoutes {
                     Create an API key. The key is in this answer and never again. `allowed_models` are models the gateway serves; \
                     `expires_at` is in the future.
                     """,
-                request: .object(
-                    [
-                        ("name", .nullable(.string(length: 0...100))), ("allowed_models", .nullable(.array(.text))),
-                        ("expires_at", .nullable(.time)), ("rpm_limit", .nullable(.positiveInteger)), ("tpm_limit", .nullable(.positiveInteger)),
-                        ("spend_limit", .nullable(.creditsInput(.positive))), ("ip_allowlist", .nullable(.array(.ipNetwork))),
-                        ("record_conversations", .nullable(.boolean)),
-                    ], closed: true),
+                request: Self.newKeySchema,
                 status: 201, response: Self.keySchema, errors: [409], tag: "api-keys"), create)
         registry.user(
             Endpoint(

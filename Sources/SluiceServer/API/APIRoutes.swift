@@ -41,7 +41,8 @@ struct APIRoutes {
         if let mailer = api.mailer { EmailRoutes(api: api, mailer: mailer).register(on: registry) }
         if !ssoProviders.isEmpty { SSORoutes(api: api, providers: ssoProviders).register(on: registry) }
         if devTokens { DevTokenRoutes(api: api).register(on: registry) }
-        APIKeyRoutes(api: api, knownModels: knownModels).register(on: registry)
+        let keys = APIKeyRoutes(api: api, knownModels: knownModels)
+        keys.register(on: registry)
         CreditRoutes(api: api).register(on: registry)
         UsageRoutes(api: api).register(on: registry)
         ChatSessionRoutes(api: api).register(on: registry)
@@ -49,6 +50,10 @@ struct APIRoutes {
         AdminUserRoutes(api: api).register(on: registry)
         AccountRoutes(api: api).register(on: registry)
         AdminAccountRoutes(api: api).register(on: registry)
+        TeamRoutes(api: api).register(on: registry)
+        TeamInvitationRoutes(api: api).register(on: registry)
+        TeamWalletRoutes(api: api, keys: keys, payments: payments).register(on: registry)
+        AdminTeamRoutes(api: api).register(on: registry)
         payments?.register(on: registry)
         ServiceAccountRoutes(api: api).register(on: registry)
         MeteringRoutes(api: api).register(on: registry)

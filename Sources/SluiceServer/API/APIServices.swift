@@ -15,6 +15,8 @@ struct APIServices: Sendable {
     let throttle: any LoginThrottling
     let keyCache: KeyAuthenticator
     let credits: any CreditHolds
+    /// Team members' limits, forgotten when an admin changes one.
+    let spendingLimits: SpendingLimits
     let grants: PlanGrants
     let auth: SluiceConfig.Auth
     let creditsPerUSD: Credits

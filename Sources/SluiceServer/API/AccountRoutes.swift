@@ -53,6 +53,11 @@ struct AccountRoutes {
         ("max_concurrency", .nullable(.boundedInteger(0...10_000))),
     ]
     static let secretSchema = Schema.string(length: 1...maxSecretCharacters)
+    static let changeSchema = Schema.object(
+        [
+            ("secret", .nullable(secretSchema)), ("enabled", .nullable(.boolean)), ("models", .nullable(.array(.text))),
+            ("proxy_url", .nullable(proxySchema)),
+        ] + settingsSchema, closed: true)
     /// `http://[user:password@]host:port`, as `UpstreamProxy` reads it, or empty for none.
     static let proxySchema: Schema = {
         let credentials = "([A-Za-z0-9._~-]+(:[A-Za-z0-9._~-]*)?@)?"
@@ -98,11 +103,7 @@ struct AccountRoutes {
                     Change your account; a new `secret` also clears needs re-auth, an empty `proxy_url` removes the proxy. `models` \
                     are the account's provider's; an `oauth` account's `secret` is its tokens' JSON.
                     """,
-                request: .object(
-                    [
-                        ("secret", .nullable(Self.secretSchema)), ("enabled", .nullable(.boolean)), ("models", .nullable(.array(.text))),
-                        ("proxy_url", .nullable(Self.proxySchema)),
-                    ] + Self.settingsSchema, closed: true),
+                request: Self.changeSchema,
                 response: account, tag: "accounts"),
             update)
         registry.user(
@@ -116,12 +117,23 @@ struct AccountRoutes {
     }
 
     @Sendable func list(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
-        return try views(try await api.store.accounts(ownerUserID: user.id))
+        try views(try await api.store.accounts(ownerUserID: context.user.id))
     }
 
     @Sendable func create(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
+        try await create(request, owner: context.user.id, context: context)
+    }
+
+    @Sendable func update(_ request: Request, context: UserContext) async throws -> Response {
+        try await update(request, owner: context.user.id, accountID: try APIServices.id(context), context: context)
+    }
+
+    @Sendable func remove(_ request: Request, context: UserContext) async throws -> Response {
+        try await remove(owner: context.user.id, accountID: try APIServices.id(context), context: context)
+    }
+
+    /// Adds an account owned by `owner`: the signed-in user, or a team's wallet.
+    func create(_ request: Request, owner: Int64, context: UserContext) async throws -> Response {
         let (body, _) = try await APIJSON.body(NewAccount.self, from: request, allowing: Self.newFields)
         guard let manifest = api.catalog[body.provider] else {
             throw GatewayError.invalidRequest("Unknown provider `\(body.provider)`.", param: "provider")
@@ -135,21 +147,20 @@ struct AccountRoutes {
         let update = try Self.validate(change, current: AccountSharing(), offered: Set(manifest.models.map(\.id)))
         try Self.validate(secret: body.secret, of: kind, at: manifest)
         let proxy = try body.proxyUrl.flatMap { $0.isEmpty ? nil : try sealedProxy($0) }
-        guard try await api.store.accounts(ownerUserID: user.id).count < Self.maxAccountsPerUser else {
+        guard try await api.store.accounts(ownerUserID: owner).count < Self.maxAccountsPerUser else {
             throw GatewayError.conflict("You have \(Self.maxAccountsPerUser) accounts, the most allowed. Remove one first.")
         }
         let id = try await api.store.addAccount(
             provider: manifest.id, kind: kind, baseURL: nil, models: update.models ?? [], priority: update.priority ?? 0,
-            weight: update.weight ?? 1, ownerUserID: user.id, sharing: update.sharing ?? AccountSharing(),
+            weight: update.weight ?? 1, ownerUserID: owner, sharing: update.sharing ?? AccountSharing(),
             secret: try api.secrets.seal(body.secret), proxy: proxy)
         try await api.pool.reload()
-        await api.log("account_added", user: user.id, actor: user.id, context: context, detail: "account \(id) \(manifest.id)")
+        await api.log("account_added", user: owner, actor: context.user.id, context: context, detail: "account \(id) \(manifest.id)")
         return try await view(id, status: .created)
     }
 
-    @Sendable func update(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
-        let record = try await ownAccount(request, context, user: user)
+    func update(_ request: Request, owner: Int64, accountID: Int64, context: UserContext) async throws -> Response {
+        let record = try await account(accountID, ownedBy: owner)
         let (body, _) = try await APIJSON.body(Change.self, from: request, allowing: Self.changeFields)
         let offered = Set(api.catalog[record.provider]?.models.map(\.id) ?? [])
         var update = try Self.validate(body, current: record.sharing, offered: offered)
@@ -158,17 +169,16 @@ struct AccountRoutes {
         _ = try await api.store.updateAccount(id: record.id, update)
         if let secret = body.secret { try await api.store.updateAccountSecret(id: record.id, try api.secrets.seal(secret)) }
         try await api.pool.reload()
-        await api.log("account_changed", user: user.id, actor: user.id, context: context, detail: "account \(record.id)")
+        await api.log("account_changed", user: owner, actor: context.user.id, context: context, detail: "account \(record.id)")
         return try await view(record.id)
     }
 
-    @Sendable func remove(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
-        let record = try await ownAccount(request, context, user: user)
+    func remove(owner: Int64, accountID: Int64, context: UserContext) async throws -> Response {
+        let record = try await account(accountID, ownedBy: owner)
         try await api.store.removeAccount(id: record.id)
         try await api.pool.reload()
         await api.pool.reset(record.id)
-        await api.log("account_removed", user: user.id, actor: user.id, context: context, detail: "account \(record.id)")
+        await api.log("account_removed", user: owner, actor: context.user.id, context: context, detail: "account \(record.id)")
         return APIJSON.noContent()
     }
 
@@ -212,9 +222,9 @@ struct AccountRoutes {
         return try APIJSON.response(Quotas(contributor: api.pool.isContributor(user.id), trustLevel: user.trustLevel, data: data))
     }
 
-    /// The account at `{id}` if `user` owns it; another user's account answers like a missing one.
-    private func ownAccount(_ request: Request, _ context: UserContext, user: UserRecord) async throws -> AccountRecord {
-        guard let record = try await api.store.account(id: try APIServices.id(context)), record.ownerUserID == user.id else {
+    /// The account if `owner` owns it; another owner's account answers like a missing one.
+    private func account(_ id: Int64, ownedBy owner: Int64) async throws -> AccountRecord {
+        guard let record = try await api.store.account(id: id), record.ownerUserID == owner else {
             throw GatewayError.notFound("No such account.")
         }
         return record

@@ -73,7 +73,11 @@ struct CreditRoutes {
     }
 
     @Sendable func transactions(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
+        try await transactions(request, userID: context.user.id)
+    }
+
+    /// The ledger of a user or a team's wallet, filtered and paged by the request's query.
+    func transactions(_ request: Request, userID: Int64) async throws -> Response {
         let query = QueryParameters(request)
         var kind: LedgerKind?
         if let text = query.string("type") {
@@ -84,18 +88,22 @@ struct CreditRoutes {
         }
         let page = try query.page()
         let entries = try await api.store.transactions(
-            LedgerQuery(userID: user.id, kind: kind, from: try query.date("from"), to: try query.date("to"), page: page))
+            LedgerQuery(userID: userID, kind: kind, from: try query.date("from"), to: try query.date("to"), page: page))
         return try APIJSON.response(Page(entries.map(TransactionView.init), limit: page.limit, id: \.id))
     }
 
     @Sendable func redeem(_ request: Request, context: UserContext) async throws -> Response {
-        let user = context.user
+        try await redeem(request, into: context.user.id, context: context)
+    }
+
+    /// Redeems the body's code into a user's or a team wallet's credits; the signed-in user acts.
+    func redeem(_ request: Request, into userID: Int64, context: UserContext) async throws -> Response {
         struct Redeem: Decodable { var code: String }
         let (body, _) = try await APIJSON.body(Redeem.self, from: request, allowing: ["code"])
-        switch try await api.store.redeem(codeHash: KeyAuthenticator.hash(body.code), userID: user.id, now: Date()) {
+        switch try await api.store.redeem(codeHash: KeyAuthenticator.hash(body.code), userID: userID, now: Date()) {
         case .credited(let entry):
-            await api.credits.invalidate(userID: user.id)
-            await api.log("code_redeemed", user: user.id, actor: user.id, context: context, detail: "\(entry.amount) credits")
+            await api.credits.invalidate(userID: userID)
+            await api.log("code_redeemed", user: userID, actor: context.user.id, context: context, detail: "\(entry.amount) credits")
             struct Credited: Encodable { var credited: CreditAmount; var balance: CreditAmount }
             return try APIJSON.response(Credited(credited: CreditAmount(entry.amount), balance: CreditAmount(entry.balanceAfter)))
         case .notFound: throw GatewayError.notFound("No such code, or it has expired.")
@@ -111,8 +119,12 @@ struct CreditRoutes {
     }
 
     @Sendable func adminCredit(_ request: Request, context: AdminContext) async throws -> Response {
+        try await credit(request, userID: try APIServices.id(context), context: context)
+    }
+
+    /// An admin's recharge or adjustment of a user's or a team wallet's balance.
+    func credit(_ request: Request, userID: Int64, context: AdminContext) async throws -> Response {
         let admin = context.admin
-        let userID = try APIServices.id(context)
         let (body, raw) = try await APIJSON.body(Adjustment.self, from: request, allowing: ["amount", "reason", "type"])
         let kind: LedgerKind
         switch body.type ?? "recharge" {

@@ -6,7 +6,9 @@ import SluiceCore
 /// `/openapi.json` (OpenAPI 3.1) built from the registered endpoints, and `/docs`, a page that
 /// renders it without any script from elsewhere.
 enum OpenAPIDocument {
-    static let schemas: [String: Schema] = [
+    static let schemas: [String: Schema] = baseSchemas.merging(TeamViews.schemas) { first, _ in first }
+
+    private static let baseSchemas: [String: Schema] = [
         "User": .object([
             ("id", .integer), ("email", .text), ("email_verified", .boolean), ("role", .string(values: ["user", "admin"])),
             ("status", .string(values: ["active", "disabled", "muted"])), ("trust_level", .integer), ("plan", .text),
@@ -87,6 +89,12 @@ enum OpenAPIDocument {
                 operation["security"] = [["serviceToken": [String]()]]
                 operation["description"] = "Service tokens with the scope \(scope.rawValue)."
                 operation["x-required-scope"] = scope.rawValue
+            }
+            if let action = endpoint.teamAction {
+                let role = action.minimumRole.rawValue
+                operation["description"] = "Team \(role)s and above, and site admins. Anyone else gets 404: another team's resources are not there."
+                operation["x-team-role"] = role
+                operation["x-team-action"] = action.rawValue
             }
             if endpoint.access == .admin {
                 operation["description"] = "Admins only."

@@ -31,22 +31,34 @@ struct UsageRoutes {
     }
 
     func query(_ request: Request, user: UserRecord) throws -> UsageQuery {
-        let q = QueryParameters(request)
         var owner: Int64? = user.id
-        if user.role == .admin { owner = try q.int("user_id", in: 1...Int.max).map(Int64.init) }
+        if user.role == .admin { owner = try QueryParameters(request).int("user_id", in: 1...Int.max).map(Int64.init) }
+        return try Self.query(request, owner: owner)
+    }
+
+    /// The request's filters over the usage of `owner` (a user or a team's wallet; nil: everyone).
+    static func query(_ request: Request, owner: Int64?) throws -> UsageQuery {
+        let q = QueryParameters(request)
         return UsageQuery(
             userID: owner, model: q.string("model"), apiKeyID: try q.int("key_id", in: 1...Int.max).map(Int64.init),
             status: try q.int("status", in: 100...599), from: try q.date("from"), to: try q.date("to"), page: try q.page())
     }
 
     @Sendable func logs(_ request: Request, context: UserContext) async throws -> Response {
-        let query = try query(request, user: context.user)
+        try await logs(try query(request, user: context.user))
+    }
+
+    func logs(_ query: UsageQuery) async throws -> Response {
         let rows = try await api.store.usage(query)
         return try APIJSON.response(Page(rows.map(UsageLogView.init), limit: query.page.limit, id: \.id))
     }
 
     @Sendable func stats(_ request: Request, context: UserContext) async throws -> Response {
-        let stats = try await api.store.usageStats(try query(request, user: context.user))
+        try await stats(try query(request, user: context.user))
+    }
+
+    func stats(_ query: UsageQuery) async throws -> Response {
+        let stats = try await api.store.usageStats(query)
         let rate = api.creditsPerUSD
         func view(_ totals: [String: UsageTotals]) -> [String: UsageTotalsView] { totals.mapValues { UsageTotalsView($0, creditsPerUSD: rate) } }
         struct Stats: Encodable {

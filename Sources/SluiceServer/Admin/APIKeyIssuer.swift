@@ -13,13 +13,20 @@ public enum APIKeyIssuer {
     public static func issue(
         store: any APIKeyStore, userID: Int64, name: String, limits: APIKeyLimits = APIKeyLimits()
     ) async throws -> Issued {
+        try await issue { hash, prefix in
+            try await store.createAPIKey(userID: userID, name: name, keyHash: hash, prefix: prefix, limits: limits)
+        }
+    }
+
+    /// Makes a key and stores it with `save(hash, prefix)`, which returns the new row's id.
+    static func issue(save: (String, String) async throws -> Int64) async throws -> Issued {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         // 43 characters of a 62-letter alphabet: about 256 bits.
         let body = String((0..<43).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
         let key = "sk-sluice-" + body
         let prefix = String(key.prefix(14))
-        let id = try await store.createAPIKey(userID: userID, name: name, keyHash: KeyAuthenticator.hash(key), prefix: prefix, limits: limits)
+        let id = try await save(KeyAuthenticator.hash(key), prefix)
         return Issued(id: id, key: key, prefix: prefix)
     }
 }

@@ -27,28 +27,39 @@ struct FailoverPlan {
     /// The accounts tried, per model: an account that failed for one target of an alias may
     /// still serve another (a smaller model on the same account).
     private(set) var tried: [String: Set<Int64>] = [:]
-    /// Attempts on the requester's own accounts, and on the shared pool: two counters, so the
-    /// hot path allocates nothing for them.
+    /// Attempts on the requester's own accounts, their team's, and the shared pool: a counter
+    /// each, so the hot path allocates nothing for them.
     private var dedicatedAttempts = 0
+    private var teamAttempts = 0
     private var sharedAttempts = 0
-    var attempts: Int { dedicatedAttempts + sharedAttempts }
+    var attempts: Int { dedicatedAttempts + teamAttempts + sharedAttempts }
     private(set) var lastFailure: FailureClass?
     private var waitedForCooldown = false
 
-    init(model: String, maxAttempts: Int, queueDeadline: ContinuousClock.Instant, cooldownWaitLimit: Duration, closedSharedGroups: [String: Int]) {
+    /// Whether the requester has a team tier (a team key): only then are its attempts counted.
+    private let hasTeamTier: Bool
+
+    init(
+        model: String, maxAttempts: Int, queueDeadline: ContinuousClock.Instant, cooldownWaitLimit: Duration, closedSharedGroups: [String: Int],
+        hasTeamTier: Bool = false
+    ) {
         self.model = model
+        self.hasTeamTier = hasTeamTier
         self.maxAttempts = maxAttempts
         self.queueDeadline = queueDeadline
         self.cooldownWaitLimit = cooldownWaitLimit
         self.closedSharedGroups = closedSharedGroups
     }
 
-    var mayAttemptAgain: Bool { dedicatedAttempts < maxAttempts || sharedAttempts < maxAttempts }
+    var mayAttemptAgain: Bool {
+        dedicatedAttempts < maxAttempts || (hasTeamTier && teamAttempts < maxAttempts) || sharedAttempts < maxAttempts
+    }
 
     /// The tiers that have had their `maxAttempts`: the pool offers only the others.
     var spentTiers: Set<PoolCandidate.Tier> {
         var spent: Set<PoolCandidate.Tier> = []
         if dedicatedAttempts >= maxAttempts { spent.insert(.dedicated) }
+        if hasTeamTier && teamAttempts >= maxAttempts { spent.insert(.team) }
         if sharedAttempts >= maxAttempts { spent.insert(.shared) }
         return spent
     }
@@ -89,6 +100,7 @@ struct FailoverPlan {
         tried[model, default: []].insert(accountID)
         switch tier {
         case .dedicated: dedicatedAttempts += 1
+        case .team: teamAttempts += 1
         case .shared: sharedAttempts += 1
         }
     }

@@ -48,7 +48,8 @@ struct UpstreamDispatcher: Sendable {
     let waits: SluiceConfig.Accounts
 
     /// Tries accounts in selection order until one answers, at most `maxAttempts` in each tier
-    /// (the requester's own accounts, then the shared pool, or the other way round), never one
+    /// (the requester's own accounts, a team key's team accounts, then the shared pool, or the
+    /// other way round), never one
     /// twice for a model. A request for an alias tries its targets in the alias's order, each
     /// under its own name, whatever protocol its accounts speak. Before the first attempt it may
     /// wait: for a cooldown that ends within `waitForCooldownMillis`, or for a slot on a busy
@@ -59,7 +60,8 @@ struct UpstreamDispatcher: Sendable {
         let targets = pool.targets(for: request.summary.model)
         var plan = FailoverPlan(
             model: request.summary.model, maxAttempts: limits.maxAttempts, queueDeadline: .now + .milliseconds(waits.queueTimeoutMillis),
-            cooldownWaitLimit: .milliseconds(waits.waitForCooldownMillis), closedSharedGroups: requester.closedSharedGroups)
+            cooldownWaitLimit: .milliseconds(waits.waitForCooldownMillis), closedSharedGroups: requester.closedSharedGroups,
+            hasTeamTier: requester.memberUserID != nil)
         while plan.mayAttemptAgain {
             requester.spentTiers = plan.spentTiers
             let (model, pick) = next(among: targets, for: requester, plan: plan)

@@ -34,7 +34,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         let charge = try await holds.hold(
             gatewayRequest, key: key, model: admitted.model, requestID: context.requestID, observation: context.observation)
         let requester = AccountPool.Requester(
-            userID: key.userID, preference: key.poolPreference,
+            userID: key.userID, memberUserID: key.teamMember?.userID, preference: key.poolPreference,
             session: gatewayRequest.summary.sessionKey(header: request.headers[.sessionID]), closedSharedGroups: admitted.closedSharedGroups)
         let answer: CommittedAnswer
         do { answer = try await dispatcher.dispatch(gatewayRequest, for: requester, trace: context.observation.trace) } catch {

@@ -47,7 +47,7 @@ struct MessagesTokenCounter: Sendable {
         counting.operation = .countTokens
         // Any failure to count upstream (another protocol's account, none answering) is answered
         // with the estimate: a count is advice, not a charge.
-        switch try? await dispatcher.dispatch(counting, for: AccountPool.Requester(userID: key.userID, preference: key.poolPreference), trace: trace) {
+        switch try? await dispatcher.dispatch(counting, for: AccountPool.Requester(userID: key.userID, memberUserID: key.teamMember?.userID, preference: key.poolPreference), trace: trace) {
         case .whole(_, let whole)?:
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: whole.body))
         case .rejected(_, let status, let body?)? where status == 400 || status == 413:

@@ -51,3 +51,19 @@ enum MailTemplates {
                 """)
     }
 }
+
+extension MailTemplates {
+    static func teamInvitation(to address: String, team: String, role: String, token: String, baseURL: String, ttlDays: Int) -> OutgoingMail {
+        OutgoingMail(
+            recipient: address, subject: "You are invited to the team \(team) on Sluice",
+            body: """
+                You are invited to join the team \(team) on Sluice as a \(role).
+
+                Sign in as \(address) and accept with this token (POST \(baseURL)/api/team-invitations/accept):
+
+                \(token)
+
+                The invitation works once, for \(ttlDays) days. If you do not know this team, ignore this mail.
+                """)
+    }
+}

@@ -85,12 +85,16 @@ struct PaymentRoutes {
     }
 
     @Sendable func checkout(_ request: Request, context: UserContext) async throws -> Response {
+        try await checkout(request, for: context.user, context: context)
+    }
+
+    /// Starts a Stripe checkout for a pack, credited to `user`: the signed-in user, or a team's wallet.
+    func checkout(_ request: Request, for user: UserRecord, context: UserContext) async throws -> Response {
         struct Body: Decodable { var pack: String }
         let (body, _) = try await APIJSON.body(Body.self, from: request, allowing: ["pack"])
         guard let pack = stripe.packs[body.pack] else {
             throw GatewayError.invalidRequest("No pack `\(body.pack)`; GET /api/payments/packs lists them.", param: "pack")
         }
-        let user = context.user
         let customer = try await customer(for: user)
         let form: [(String, String)] = [
             ("mode", "payment"), ("customer", customer), ("client_reference_id", String(user.id)),
@@ -104,7 +108,7 @@ struct PaymentRoutes {
         try await api.store.openPayment(NewPayment(
             objectID: session.id, userID: user.id, purpose: .pack, item: pack.name, credits: pack.credits, amountCents: pack.priceCents,
             currency: stripe.currency))
-        await api.log("checkout_started", user: user.id, actor: user.id, context: context, detail: "\(pack.name) pack, Stripe \(session.id)")
+        await api.log("checkout_started", user: user.id, actor: context.user.id, context: context, detail: "\(pack.name) pack, Stripe \(session.id)")
         return try APIJSON.response(SessionView(id: session.id, url: session.url), status: .created)
     }
 

@@ -8,7 +8,10 @@ import Synchronization
 public final class AccountSelector: Sendable {
     /// Who is asking, for tiers and sticky routing.
     public struct Requester: Sendable {
+        /// Whose credits pay: the key's owner, which for a team key is the team's wallet.
         public var userID: Int64
+        /// For a team key, the member who made it: their own accounts come before the team's.
+        public var memberUserID: Int64?
         public var preference: PoolPreference
         /// The conversation (see `ChatRequestSummary.sessionKey`), when there is one.
         public var session: UInt64?
@@ -20,9 +23,11 @@ public final class AccountSelector: Sendable {
         public var spentTiers: Set<PoolCandidate.Tier> = []
 
         public init(
-            userID: Int64, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil, closedSharedGroups: [String: Int] = [:]
+            userID: Int64, memberUserID: Int64? = nil, preference: PoolPreference = .dedicatedFirst, session: UInt64? = nil,
+            closedSharedGroups: [String: Int] = [:]
         ) {
             self.userID = userID
+            self.memberUserID = memberUserID
             self.preference = preference
             self.session = session
             self.closedSharedGroups = closedSharedGroups
@@ -64,7 +69,8 @@ public final class AccountSelector: Sendable {
     /// The next account to try for `model`, skipping `tried`, cooling and busy accounts; the one
     /// chosen is counted in flight until `release`.
     ///
-    /// The tiers: the requester's own accounts are dedicated; accounts without an owner are
+    /// The tiers: the requester's own accounts are dedicated; for a team key, the team's accounts
+    /// come next (the member's own stay dedicated); accounts without an owner are
     /// shared, and so are other owners' accounts in surplus mode while their headroom is above the
     /// owner's reserve. `AccountSelection` orders the candidates; an account bound to the
     /// requester's conversation goes first instead when it can serve and is in the tier the
@@ -118,7 +124,8 @@ public final class AccountSelector: Sendable {
         let record = account.record
         let mayUseShared = requester.mayUseSharedTier(group: account.allowanceGroup)
         guard let owner = record.ownerUserID else { return mayUseShared ? .shared : nil }
-        if owner == requester.userID { return .dedicated }
+        if owner == requester.memberUserID { return .dedicated }
+        if owner == requester.userID { return requester.memberUserID == nil ? .dedicated : .team }
         guard mayUseShared, record.sharing.shareMode == .surplus else { return nil }
         // Unknown headroom counts as full until the provider reports it.
         let headroom = runtime.headroom ?? 1

@@ -85,7 +85,9 @@ public final class KeyAuthenticator: Sendable {
         let hash = Self.hash(token)
         let record = try await lookup(hash: hash)
         guard let record, record.isUsable(at: clock.now()) else { throw .invalidAPIKey }
-        switch record.userStatus {
+        // A team key answers to its member's status as well as the team's.
+        let status = record.teamMember.map { $0.status == .active ? record.userStatus : $0.status } ?? record.userStatus
+        switch status {
         case .active: return record
         case .disabled: throw .userDisabled
         case .muted:
@@ -98,6 +100,15 @@ public final class KeyAuthenticator: Sendable {
     public func forget(hash: String) {
         drop(hash: hash)
         events.publish(.keyRevoked(hash: hash))
+    }
+
+    /// Drops the team keys of a membership whose limit changed, here and, for the keys this cache
+    /// holds, on every other instance; keys cached only elsewhere follow within the TTL.
+    public func forget(membershipID: Int64) {
+        let hashes = cache.withLock { cache in
+            cache.entries.filter { $0.value.record?.teamMember?.membershipID == membershipID }.map(\.key)
+        }
+        hashes.forEach(forget(hash:))
     }
 
     /// Drops a key another instance revoked.

@@ -4,7 +4,7 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceStore
 
-/// Grants each user their plan's monthly credits, once per calendar month (UTC).
+/// Grants each user, and each team's wallet, their plan's monthly credits, once per calendar month (UTC).
 ///
 /// Once means once: the grant's ledger reference is `plan:<user>:<plan>:<yyyy-MM>`, and the ledger
 /// refuses a reference twice, so a rerun, a restart or two instances granting at the same time
@@ -13,7 +13,7 @@ import SluiceStore
 /// Plans sold through Stripe (`invoicedPlans`) are granted by their paid invoices instead, once
 /// per billing period (see `StripeWebhook`), so a subscriber is not granted twice.
 public final class PlanGrants: Service, Sendable {
-    public typealias Store = UserStore & LedgerStore
+    public typealias Store = UserStore & LedgerStore & TeamStore
 
     let plans: [String: SluiceConfig.Plan]
     let invoicedPlans: Set<String>
@@ -67,6 +67,17 @@ public final class PlanGrants: Service, Sendable {
                 checked += users.count
                 guard users.count == 500, let last = users.last else { break }
                 cursor = last.id
+            }
+            // Teams' wallets hold plans too; they are not in the list of people above.
+            var offset = 0
+            while true {
+                let teams = try await store.teams(page: PageRequest(limit: 500, offset: offset))
+                for team in teams {
+                    if let wallet = try await store.user(id: team.walletUserID) { try await grant(wallet, now: now) }
+                }
+                checked += teams.count
+                guard teams.count == 500 else { break }
+                offset += teams.count
             }
         } catch is CancellationError {
             return

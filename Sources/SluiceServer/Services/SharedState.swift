@@ -4,12 +4,12 @@ import SluiceCore
 import SluiceRedis
 import SluiceStore
 
-/// What instances must agree on: credit holds, key budgets, rate windows, shared-pool allowances,
+/// What instances must agree on: credit holds, key and team-member spending limits, rate windows, shared-pool allowances,
 /// sign-in windows and pool events. In
 /// process when `redis.url` is empty; in Redis, behind the same protocols, when it is set.
 struct SharedState: Sendable {
     var credits: any CreditHolds
-    var keyBudgets: KeyBudgets
+    var spendingLimits: SpendingLimits
     var rateLimiter: any KeyRateLimiting
     var allowances: any PoolAllowances
     var loginThrottle: any LoginThrottling
@@ -23,9 +23,10 @@ struct SharedState: Sendable {
     ) throws -> SharedState {
         let loadBalance: @Sendable (Int64) async throws -> Credits? = { try await store.balance(userID: $0) }
         let loadKeyBudget: @Sendable (Int64) async throws -> Credits? = { try await store.keySpendRemaining(keyID: $0) }
+        let loadMemberBudget: @Sendable (Int64) async throws -> Credits? = { try await store.memberSpendRemaining(membershipID: $0) }
         guard !config.url.isEmpty else {
             return SharedState(
-                credits: CreditBook(loader: loadBalance), keyBudgets: KeyBudgets(CreditBook(loader: loadKeyBudget)),
+                credits: CreditBook(loader: loadBalance), spendingLimits: SpendingLimits(keys: CreditBook(loader: loadKeyBudget), members: CreditBook(loader: loadMemberBudget)),
                 rateLimiter: LocalKeyRateLimiter(), allowances: LocalPoolAllowances(),
                 loginThrottle: LocalLoginThrottle(
                     attemptsPerAddressPerMinute: auth.loginAttemptsPerIPPerMinute,
@@ -41,8 +42,9 @@ struct SharedState: Sendable {
         let exchange = RedisClusterEvents(redis: redis, stream: "\(prefix):events", logger: logger.with(label: "cluster"))
         return SharedState(
             credits: RedisCreditHolds(redis: redis, prefix: "\(prefix):credits", holdLease: lease, clock: clock, loader: loadBalance),
-            keyBudgets: KeyBudgets(
-                RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, clock: clock, loader: loadKeyBudget)),
+            spendingLimits: SpendingLimits(
+                keys: RedisCreditHolds(redis: redis, prefix: "\(prefix):keybudget", holdLease: lease, clock: clock, loader: loadKeyBudget),
+                members: RedisCreditHolds(redis: redis, prefix: "\(prefix):memberbudget", holdLease: lease, clock: clock, loader: loadMemberBudget)),
             rateLimiter: RedisKeyRateLimiter(redis: redis, prefix: "\(prefix):rate", logger: logger.with(label: "rate")),
             allowances: RedisPoolAllowances(redis: redis, prefix: "\(prefix):allowance", logger: logger.with(label: "allowance")),
             loginThrottle: RedisLoginThrottle(

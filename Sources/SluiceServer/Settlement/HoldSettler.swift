@@ -10,6 +10,8 @@ struct PendingSettlement: Sendable {
     var cost: Credits
     /// The key has a spending limit, whose hold is settled with what the user was charged.
     var keyBudgeted: Bool
+    /// The team member whose spending limit holds the request too, settled the same way.
+    var memberBudgetID: Int64? = nil
     /// Tokens to count against the key's TPM window, when it has one.
     var rateLimitedTokens: Int?
     /// What the request took from the user's shared-pool allowance, when it was served from there.
@@ -27,17 +29,17 @@ extension PendingSettlement {
         var record = charge.record
         let cost = record.charged
         record.charged = .zero
-        self.init(record: record, cost: cost, keyBudgeted: charge.keyBudgeted)
+        self.init(record: record, cost: cost, keyBudgeted: charge.keyBudgeted, memberBudgetID: charge.memberBudgetID)
         orphaned = true
     }
 }
 
-/// Settles a request's holds: the user's credits, then the key's spending allowance, then the key's
+/// Settles a request's holds: the user's credits, then the key's and team member's spending limits, then the key's
 /// TPM window and the user's shared-pool allowance. Requests settle inline; the `SettlementWriter` retries the ones whose holds could
 /// not be reached, and settles requests dropped before they could settle themselves.
 struct HoldSettler: Sendable {
     let credits: any CreditHolds
-    let keyBudgets: KeyBudgets?
+    let spendingLimits: SpendingLimits?
     let rateLimiter: (any KeyRateLimiting)?
     let allowances: (any PoolAllowances)?
     let clock: any WallClock
@@ -56,12 +58,12 @@ struct HoldSettler: Sendable {
         }
         let charged = pending.charged ?? .zero
         if pending.keyBudgeted {
-            if pending.orphaned {
-                try await keyBudgets?.settleOrphaned(keyID: pending.record.apiKeyID, requestID: requestID, charged: charged)
-            } else {
-                try await keyBudgets?.settle(requestID: requestID, charged: charged)
-            }
+            try await settleLimit(.key(pending.record.apiKeyID), of: pending, charged: charged)
             pending.keyBudgeted = false
+        }
+        if let membershipID = pending.memberBudgetID {
+            try await settleLimit(.member(membershipID: membershipID), of: pending, charged: charged)
+            pending.memberBudgetID = nil
         }
         if let tokens = pending.rateLimitedTokens {
             // A window is not money: a count that cannot be recorded is logged there and dropped.
@@ -77,5 +79,13 @@ struct HoldSettler: Sendable {
         var record = pending.record
         record.charged = charged
         return record
+    }
+
+    private func settleLimit(_ subject: SpendingLimits.Subject, of pending: PendingSettlement, charged: Credits) async throws {
+        if pending.orphaned {
+            try await spendingLimits?.settleOrphaned(subject, requestID: pending.record.requestID, charged: charged)
+        } else {
+            try await spendingLimits?.settle(subject, requestID: pending.record.requestID, charged: charged)
+        }
     }
 }

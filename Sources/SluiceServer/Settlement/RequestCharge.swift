@@ -63,6 +63,8 @@ final class RequestCharge: Sendable {
     let started: ContinuousClock.Instant
     /// Set when the key has a spending limit: its allowance is held and settled alongside.
     private let keyBudgeted: Bool
+    /// Set when a team member's spending limit was held too: the membership it is kept under.
+    private let memberBudgetID: Int64?
     private let allowance: SharedPoolAllowance
     private let pricing: Pricing
     private let writer: SettlementWriter
@@ -83,7 +85,7 @@ final class RequestCharge: Sendable {
 
     init(
         requestID: String, key: APIKeyRecord, model: String, clientProtocol: String, stream: Bool, promptEstimate: Int,
-        keyBudgeted: Bool, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter, journal: InFlightJournal?,
+        keyBudgeted: Bool, memberBudgetID: Int64? = nil, allowance: SharedPoolAllowance, pricing: Pricing, writer: SettlementWriter, journal: InFlightJournal?,
         observation: RequestObservation? = nil
     ) {
         self.observation = observation
@@ -95,6 +97,7 @@ final class RequestCharge: Sendable {
         self.promptEstimate = promptEstimate
         self.started = .now
         self.keyBudgeted = keyBudgeted
+        self.memberBudgetID = memberBudgetID
         self.allowance = allowance
         self.pricing = pricing
         self.writer = writer
@@ -138,7 +141,7 @@ final class RequestCharge: Sendable {
         outcome.endReason = .instanceLost
         var (record, cost, _) = price(outcome)
         record.charged = cost
-        return InFlightCharge(record: record, keyBudgeted: keyBudgeted)
+        return InFlightCharge(record: record, keyBudgeted: keyBudgeted, memberBudgetID: memberBudgetID)
     }
 
     /// The first call frees the account and prices the outcome; later calls get nil.
@@ -154,7 +157,7 @@ final class RequestCharge: Sendable {
         record.checkpointed = checkpointed
         observation?.settled(record, cost: cost)
         return PendingSettlement(
-            record: record, cost: cost, keyBudgeted: keyBudgeted,
+            record: record, cost: cost, keyBudgeted: keyBudgeted, memberBudgetID: memberBudgetID,
             rateLimitedTokens: key.limits.tokensPerMinute == nil ? nil : usage.promptTokens + usage.completionTokens,
             poolSpend: lease.flatMap { allowance.spending(key, lease: $0, usage: usage) })
     }

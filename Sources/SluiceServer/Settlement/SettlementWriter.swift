@@ -44,7 +44,7 @@ public final class SettlementWriter: Service {
     private let state = Mutex(State())
     private let store: any LedgerStore
     private let credits: any CreditHolds
-    private let keyBudgets: KeyBudgets?
+    private let spendingLimits: SpendingLimits?
     /// Shared-pool allowances, whose spends go to a shared store with each batch.
     private let allowances: (any PoolAllowances)?
     /// Settles holds: the writer's retries and the requests that settle inline share it.
@@ -59,15 +59,15 @@ public final class SettlementWriter: Service {
     private let ring: AsyncStream<Void>.Continuation
 
     public init(
-        store: any LedgerStore, credits: any CreditHolds, keyBudgets: KeyBudgets? = nil,
+        store: any LedgerStore, credits: any CreditHolds, spendingLimits: SpendingLimits? = nil,
         rateLimiter: (any KeyRateLimiting)? = nil, allowances: (any PoolAllowances)? = nil, capacity: Int, batchSize: Int, gatherWindow: Duration = .zero,
         clock: any WallClock = SystemClock(), logger: Logger
     ) {
         self.store = store
         self.credits = credits
-        self.keyBudgets = keyBudgets
+        self.spendingLimits = spendingLimits
         self.allowances = allowances
-        self.settler = HoldSettler(credits: credits, keyBudgets: keyBudgets, rateLimiter: rateLimiter, allowances: allowances, clock: clock)
+        self.settler = HoldSettler(credits: credits, spendingLimits: spendingLimits, rateLimiter: rateLimiter, allowances: allowances, clock: clock)
         self.capacity = capacity
         self.batchSize = batchSize
         self.gatherWindow = gatherWindow
@@ -244,7 +244,10 @@ public final class SettlementWriter: Service {
                     await credits.persisted(userID: user.id, charged: user.charged, balanceAfter: user.balanceAfter)
                 }
                 for key in changes.keys {
-                    await keyBudgets?.persisted(keyID: key.id, charged: key.charged, remaining: key.balanceAfter)
+                    await spendingLimits?.persisted(.key(key.id), charged: key.charged, remaining: key.balanceAfter)
+                }
+                for member in changes.members {
+                    await spendingLimits?.persisted(.member(membershipID: member.id), charged: member.charged, remaining: member.balanceAfter)
                 }
                 return
             } catch {

@@ -17,7 +17,8 @@ extension UserRecord {
 }
 
 extension APIKeyRecord {
-    /// From an `api_keys` row joined with its owner's `status`, `pool_preference`, `plan` and `trust_level`.
+    /// From an `api_keys` row joined with its owner's `status`, `pool_preference`, `plan` and
+    /// `trust_level`, and for a team key with its member's columns (`TeamSQL.apiKey`).
     init(row: some StoreRow) throws {
         let limits = APIKeyLimits(
             allowedModels: try row.text("allowed_models").flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) },
@@ -37,6 +38,16 @@ extension APIKeyRecord {
             plan: try row.text(required: "plan"), trustLevel: try row.count("trust_level"), limits: limits,
             spent: Credits(micros: try row.int(required: "spent_micros")), createdAt: try row.date(required: "created_at"),
             lastUsedAt: try row.date("last_used_at"))
+        if let membershipID = try row.int("team_member_id") {
+            if let member = try TeamKeyMember(row: row, membershipID: membershipID) {
+                teamMember = member
+            } else {
+                // The membership has ended: its keys were revoked with it, and one that was not
+                // (made while it ended) is no more usable.
+                revokedAt = revokedAt ?? createdAt
+                teamMember = TeamKeyMember(membershipID: membershipID, userID: 0, status: .disabled, spendLimit: nil)
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@ import { creditsPage } from "./user-credits.js";
 import { quotasPage } from "./user-quotas.js";
 import { accountsPage } from "./user-accounts.js";
 import { settingsPage } from "./user-settings.js";
+import { teamsPage } from "./user-teams.js";
 
 const app = document.getElementById("app");
 const nav = document.getElementById("nav");
@@ -27,6 +28,7 @@ const PAGES = [
   ["/credits", "Credits"],
   ["/quotas", "Quotas"],
   ["/accounts", "My accounts"],
+  ["/teams", "Teams"],
   ["/settings", "Settings"],
 ];
 
@@ -37,6 +39,7 @@ const routes = {
   "/credits": (root) => creditsPage(root),
   "/quotas": (root) => quotasPage(root),
   "/accounts": (root) => accountsPage(root),
+  "/teams": (root, params) => teamsPage(root, params),
   "/settings": (root, params) => settingsPage(root, params, session),
 };
 

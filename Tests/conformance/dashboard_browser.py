@@ -286,8 +286,37 @@ step(
     lambda: tour(BASE + "/", [
         ("#/credits", "#transactions-table"), ("#/quotas", "#quotas"), ("#/accounts", "#accounts-table"),
         ("#/settings", "#sessions-table"), ("#/usage", "#usage-table"), ("#/overview", "#overview-recent"),
+        ("#/teams", "#teams-table"),
     ]),
 )
+
+
+def api_call(path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def accept_invitation():
+    # Another user makes a team and invites this user's address; the mail's link opens the
+    # Teams page with the token filled in, and accepting is one click.
+    inviter = f"inviter-{uuid.uuid4().hex[:8]}@test.dev"
+    api_call("/api/auth/register", {"email": inviter, "password": PASSWORD})
+    token = api_call("/api/auth/login", {"email": inviter, "password": PASSWORD})["access_token"]
+    team = api_call("/api/teams", {"name": "Browser crew"}, token)
+    invitation = api_call(f"/api/teams/{team['id']}/invitations", {"email": email}, token)
+    driver.get(BASE + "/#/teams?invitation=" + invitation["token"])
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#invitation-token").get_attribute("value") == invitation["token"])
+    click("#invitation-accept")
+    row = f'#teams-table tr[data-team-id="{team["id"]}"]'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row) and "member" in d.find_element(By.CSS_SELECTOR, row).text)
+    no_error_shown()
+
+
+step("accept a team invitation from its link", accept_invitation)
 step("revoke the key, which is refused", revoke)
 step("change the password and sign in with it", change_password)
 step("sign out", sign_out)

@@ -59,9 +59,11 @@ extension MailTemplates {
             body: """
                 You are invited to join the team \(team) on Sluice as a \(role).
 
-                Sign in as \(address) and accept with this token (POST \(baseURL)/api/team-invitations/accept):
+                Sign in as \(address) and accept it here:
 
-                \(token)
+                \(baseURL)/#/teams?invitation=\(token)
+
+                (or send the token \(token) to POST /api/team-invitations/accept).
 
                 The invitation works once, for \(ttlDays) days. If you do not know this team, ignore this mail.
                 """)

@@ -216,7 +216,7 @@ public enum ChatRequestRewrite {
         var options = object["stream_options"] as? [String: Any] ?? [:]
         options["include_usage"] = true
         object["stream_options"] = options
-        return try? JSONSerialization.data(withJSONObject: object)
+        return try? JSONText.data(object)
     }
 
     /// Names `model` in place of the body's top-level `model`, every other byte as the client

@@ -23,7 +23,7 @@ struct OpenAIChunks: Sendable {
     private func encode(choices: [[String: Any]], usage: TokenUsage?) -> Data {
         var object: [String: Any] = ["id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices]
         if let usage { object["usage"] = OpenAIUsage.json(usage) }
-        return (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        return (try? JSONText.data(object)) ?? Data("{}".utf8)
     }
 }
 

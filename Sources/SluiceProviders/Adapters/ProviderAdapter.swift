@@ -107,7 +107,7 @@ public struct GatewayRequest: Sendable {
     /// The smallest request `model` accepts, one token out: what a verification probe sends.
     public static func probe(model: String) -> GatewayRequest? {
         let payload: [String: Any] = ["model": model, "max_tokens": 1, "messages": [["role": "user", "content": "ping"]]]
-        guard let body = try? JSONSerialization.data(withJSONObject: payload), let summary = try? ChatRequestSummary.parse(body)
+        guard let body = try? JSONText.data(payload), let summary = try? ChatRequestSummary.parse(body)
         else { return nil }
         return GatewayRequest(body: ByteBuffer(data: body), bytes: body, summary: summary)
     }

@@ -29,7 +29,7 @@ enum AnthropicAnswer {
                 thinkingBlocks.append(["type": "redacted_thinking", "data": block["data"] as? String ?? ""])
             case "tool_use":
                 let input = block["input"] ?? [String: Any]()
-                let arguments = (try? JSONSerialization.data(withJSONObject: input)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let arguments = (try? JSONText.data(input)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 toolCalls.append([
                     "id": block["id"] as? String ?? "", "type": "function",
                     "function": ["name": block["name"] as? String ?? "", "arguments": arguments],
@@ -48,7 +48,7 @@ enum AnthropicAnswer {
             "choices": [["index": 0, "message": reply, "logprobs": NSNull(), "finish_reason": finishReason(message["stop_reason"] as? String)]],
             "usage": OpenAIUsage.json(usage),
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: completion) else { return nil }
+        guard let data = try? JSONText.data(completion) else { return nil }
         return (data, usage)
     }
 
@@ -80,6 +80,6 @@ enum AnthropicAnswer {
         else { return nil }
         let type = error["type"] as? String ?? "api_error"
         let out: [String: Any] = ["error": ["message": message, "type": type, "param": NSNull(), "code": type]]
-        return try? JSONSerialization.data(withJSONObject: out)
+        return try? JSONText.data(out)
     }
 }

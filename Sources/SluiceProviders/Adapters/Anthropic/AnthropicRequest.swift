@@ -57,7 +57,7 @@ enum AnthropicRequest {
         if let tools = chat["tools"] as? [Any], !tools.isEmpty { out["tools"] = try self.tools(tools) }
         if let choice = try toolChoice(chat["tool_choice"], parallel: chat["parallel_tool_calls"] as? Bool) { out["tool_choice"] = choice }
         if stream { out["stream"] = true }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 
@@ -198,7 +198,7 @@ enum AnthropicRequest {
         case "json_object": return "Respond with a single JSON object and nothing else."
         case "json_schema":
             guard let schema = (format["json_schema"] as? [String: Any])?["schema"],
-                  let text = try? JSONSerialization.data(withJSONObject: schema, options: [.sortedKeys])
+                  let text = try? JSONText.data(schema, sortedKeys: true)
             else { throw .invalidRequest("`response_format.json_schema.schema` is required.", param: "response_format") }
             return "Respond with a single JSON object that matches this JSON schema, and nothing else: " + String(decoding: text, as: UTF8.self)
         case let other?:

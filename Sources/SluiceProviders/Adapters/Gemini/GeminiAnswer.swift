@@ -27,7 +27,7 @@ enum GeminiAnswer {
         let candidate = (object["candidates"] as? [[String: Any]])?.first
         for part in (candidate?["content"] as? [String: Any])?["parts"] as? [[String: Any]] ?? [] {
             if let call = part["functionCall"] as? [String: Any] {
-                let arguments = (try? JSONSerialization.data(withJSONObject: call["args"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let arguments = (try? JSONText.data(call["args"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 let id = toolCallID(call["id"] as? String ?? "call_\(nextCall)", signature: part["thoughtSignature"] as? String)
                 nextCall += 1
                 reading.calls.append((id, call["name"] as? String ?? "", arguments))
@@ -63,7 +63,7 @@ enum GeminiAnswer {
             "choices": [["index": 0, "message": message, "logprobs": NSNull(), "finish_reason": finish]],
             "usage": OpenAIUsage.json(usage),
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: completion) else { return nil }
+        guard let data = try? JSONText.data(completion) else { return nil }
         return (data, usage)
     }
 
@@ -107,6 +107,6 @@ enum GeminiAnswer {
         let status = error["status"] as? String ?? "UNKNOWN"
         let type = status == "INVALID_ARGUMENT" || status == "FAILED_PRECONDITION" ? "invalid_request_error" : status.lowercased()
         let out: [String: Any] = ["error": ["message": message, "type": type, "param": NSNull(), "code": status]]
-        return try? JSONSerialization.data(withJSONObject: out)
+        return try? JSONText.data(out)
     }
 }

@@ -23,7 +23,7 @@ enum GeminiEmbeddings {
             if let dimensions = object["dimensions"] as? Int { request["outputDimensionality"] = dimensions }
             return request
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: ["requests": requests]) else {
+        guard let data = try? JSONText.data(["requests": requests]) else {
             throw .invalidRequest("The request could not be translated.")
         }
         return data
@@ -44,7 +44,7 @@ enum GeminiEmbeddings {
         let tokens = TokenEstimate.promptTokens(bodyBytes: request.count)
         let usage = TokenUsage(promptTokens: tokens, completionTokens: 0)
         let out: [String: Any] = ["object": "list", "data": data, "model": model, "usage": ["prompt_tokens": tokens, "total_tokens": tokens]]
-        guard let encoded = try? JSONSerialization.data(withJSONObject: out) else { return nil }
+        guard let encoded = try? JSONText.data(out) else { return nil }
         return (encoded, usage)
     }
 

@@ -63,7 +63,7 @@ enum GeminiRequest {
         if let config = try toolConfig(chat["tool_choice"]) { out["toolConfig"] = ["functionCallingConfig": config] }
         let generation = try generationConfig(chat)
         if !generation.isEmpty { out["generationConfig"] = generation }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 

@@ -66,7 +66,7 @@ enum ChatToResponses {
                 throw .invalidRequest("`tool_choice` must be none, auto, required or a function.", param: "tool_choice")
             }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 

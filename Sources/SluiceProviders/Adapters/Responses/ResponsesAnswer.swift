@@ -61,6 +61,6 @@ enum ResponsesAnswer {
             "choices": [choice],
         ]
         if let usage { completion["usage"] = OpenAIUsage.json(usage) }
-        return try? JSONSerialization.data(withJSONObject: completion)
+        return try? JSONText.data(completion)
     }
 }

@@ -31,7 +31,7 @@ public enum GeminiFromChat {
         if let finishReason { candidate["finishReason"] = finishReason }
         var object: [String: Any] = ["candidates": [candidate], "modelVersion": model]
         if let usage { object["usageMetadata"] = usageMetadata(usage) }
-        return (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        return (try? JSONText.data(object)) ?? Data("{}".utf8)
     }
 
     /// A `chat.completion` as one `GenerateContentResponse`; nil when the body is not a completion.
@@ -69,7 +69,7 @@ public enum GeminiErrors {
 
     public static func body(code: Int, message: String) -> Data {
         let object: [String: Any] = ["error": ["code": code, "message": message, "status": status(for: code)]]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return (try? JSONText.data(object, sortedKeys: true)) ?? Data()
     }
 
     public static func body(_ error: GatewayError) -> Data { body(code: error.status, message: error.message) }

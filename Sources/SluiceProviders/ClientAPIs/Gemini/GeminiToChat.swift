@@ -29,7 +29,7 @@ enum GeminiToChat {
                         let id = call["id"] as? String ?? "call_\(nextCall)"
                         nextCall += 1
                         openCalls[name, default: []].append(id)
-                        let arguments = (try? JSONSerialization.data(withJSONObject: call["args"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) }
+                        let arguments = (try? JSONText.data(call["args"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) }
                         calls.append(["id": id, "type": "function", "function": ["name": name, "arguments": arguments ?? "{}"]])
                     } else if let partText = part["text"] as? String, part["thought"] as? Bool != true {
                         text += partText
@@ -49,7 +49,7 @@ enum GeminiToChat {
                 } else if let response = part["functionResponse"] as? [String: Any] {
                     let name = response["name"] as? String ?? ""
                     let id = response["id"] as? String ?? (openCalls[name]?.isEmpty == false ? openCalls[name]!.removeFirst() : "call_\(name)")
-                    let output = (try? JSONSerialization.data(withJSONObject: response["response"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) }
+                    let output = (try? JSONText.data(response["response"] ?? [String: Any]())).map { String(decoding: $0, as: UTF8.self) }
                     messages.append(["role": "tool", "tool_call_id": id, "content": output ?? "{}"])
                 } else {
                     throw .invalidRequest("\(param).parts[\(partIndex)] can only be served by a Gemini model.", param: "\(param).parts[\(partIndex)]")
@@ -97,7 +97,7 @@ enum GeminiToChat {
             default: break
             }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 

@@ -25,7 +25,7 @@ public enum MessagesErrors {
 
     public static func body(type: String, message: String) -> Data {
         let object: [String: Any] = ["type": "error", "error": ["type": type, "message": message]]
-        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return (try? JSONText.data(object, sortedKeys: true)) ?? Data()
     }
 
     /// An upstream's OpenAI-shaped error body in Anthropic's shape; nil when it is not one.

@@ -59,6 +59,6 @@ public enum MessagesFromChat {
             "stop_reason": stopReason(choice["finish_reason"] as? String), "stop_sequence": NSNull(),
             "usage": Self.usage(usage ?? TokenUsage(promptTokens: 0, completionTokens: 0)),
         ]
-        return try? JSONSerialization.data(withJSONObject: answer)
+        return try? JSONText.data(answer)
     }
 }

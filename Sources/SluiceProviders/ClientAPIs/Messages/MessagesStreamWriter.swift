@@ -117,7 +117,7 @@ public struct MessagesStreamWriter: ClientStreamWriter {
     private func emit(_ type: String, _ fields: [String: Any], to out: inout ByteBuffer) {
         var object = fields
         object["type"] = type
-        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        let data = (try? JSONText.data(object)) ?? Data("{}".utf8)
         out.writeEvent(ServerSentEvent(event: type, data: data))
     }
 }

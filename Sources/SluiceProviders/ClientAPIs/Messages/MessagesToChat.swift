@@ -46,7 +46,7 @@ enum MessagesToChat {
             out["tool_choice"] = openAIChoice
             if let parallel { out["parallel_tool_calls"] = parallel }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 
@@ -102,7 +102,7 @@ enum MessagesToChat {
             case "text": text.append(block["text"] as? String ?? "")
             case "tool_use":
                 let input = block["input"] ?? [String: Any]()
-                let arguments = (try? JSONSerialization.data(withJSONObject: input)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let arguments = (try? JSONText.data(input)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 calls.append([
                     "id": block["id"] as? String ?? "", "type": "function",
                     "function": ["name": block["name"] as? String ?? "", "arguments": arguments],

@@ -21,7 +21,7 @@ public enum ResponsesConversation {
         else { throw .invalidRequest("We could not parse the JSON body of your request. It is not valid JSON.") }
         request["input"] = kept + inputItems(request["input"])
         request["previous_response_id"] = nil
-        guard let data = try? JSONSerialization.data(withJSONObject: request) else { throw .invalidRequest("The request could not be sent.") }
+        guard let data = try? JSONText.data(request) else { throw .invalidRequest("The request could not be sent.") }
         return data
     }
 
@@ -47,7 +47,7 @@ public enum ResponsesConversation {
             default: continue
             }
         }
-        guard let conversation = try? JSONSerialization.data(withJSONObject: items) else { return nil }
+        guard let conversation = try? JSONText.data(items) else { return nil }
         return (id, conversation)
     }
 }

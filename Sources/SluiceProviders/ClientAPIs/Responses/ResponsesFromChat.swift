@@ -73,6 +73,6 @@ public enum ResponsesFromChat {
             id: id ?? newID("resp_"), createdAt: completion["created"] as? Int ?? Int(Date().timeIntervalSince1970),
             status: incomplete ? "incomplete" : "completed", output: output, usage: usage ?? TokenUsage(promptTokens: 0, completionTokens: 0),
             incomplete: incomplete)
-        return try? JSONSerialization.data(withJSONObject: response)
+        return try? JSONText.data(response)
     }
 }

@@ -27,7 +27,7 @@ public struct ResponsesPassThroughWriter: ResponsesWriter {
         guard let lastEvent, let event = (try? JSONSerialization.jsonObject(with: lastEvent)) as? [String: Any],
               let response = event["response"] as? [String: Any]
         else { return nil }
-        return try? JSONSerialization.data(withJSONObject: response)
+        return try? JSONText.data(response)
     }
 
     public mutating func write(_ event: RelayedEvent, to out: inout ByteBuffer) -> Bool {
@@ -43,7 +43,7 @@ public struct ResponsesPassThroughWriter: ResponsesWriter {
         var error = Self.midStreamError
         error["type"] = "error"
         error["sequence_number"] = sequence
-        let data = (try? JSONSerialization.data(withJSONObject: error)) ?? Data("{}".utf8)
+        let data = (try? JSONText.data(error)) ?? Data("{}".utf8)
         out.writeEvent(ServerSentEvent(event: "error", data: data))
     }
 }
@@ -132,7 +132,7 @@ public struct ResponsesStreamWriter: ResponsesWriter {
         let response = echo.response(
             id: id, createdAt: createdAt, status: incomplete ? "incomplete" : "completed", output: items,
             usage: usage ?? TokenUsage(promptTokens: 0, completionTokens: 0), incomplete: incomplete)
-        finalResponse = try? JSONSerialization.data(withJSONObject: response)
+        finalResponse = try? JSONText.data(response)
         emit(incomplete ? "response.incomplete" : "response.completed", ["response": response], to: &out)
     }
 
@@ -179,14 +179,14 @@ public struct ResponsesStreamWriter: ResponsesWriter {
         openCalls = []
     }
 
-    private static func json(_ object: [String: Any]) -> Data { (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8) }
+    private static func json(_ object: [String: Any]) -> Data { (try? JSONText.data(object)) ?? Data("{}".utf8) }
 
     private mutating func emit(_ type: String, _ fields: [String: Any], to out: inout ByteBuffer) {
         var object = fields
         object["type"] = type
         object["sequence_number"] = sequence
         sequence += 1
-        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        let data = (try? JSONText.data(object)) ?? Data("{}".utf8)
         out.writeEvent(ServerSentEvent(event: type, data: data))
     }
 }

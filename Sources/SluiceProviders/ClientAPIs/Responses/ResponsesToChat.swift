@@ -49,7 +49,7 @@ public enum ResponsesToChat {
                 throw .invalidRequest("'tool_choice' must be auto, none, required or a function.", param: "tool_choice")
             }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: out) else { throw .invalidRequest("The request could not be translated.") }
+        guard let data = try? JSONText.data(out) else { throw .invalidRequest("The request could not be translated.") }
         return data
     }
 

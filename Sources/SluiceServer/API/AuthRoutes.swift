@@ -202,8 +202,11 @@ struct AuthRoutes {
 
     private func refreshExpiry() -> Date { Date().addingTimeInterval(Double(api.auth.refreshTokenTTLDays) * 86_400) }
 
+    /// A team wallet's placeholder address is never a person's: no one registers, signs in by
+    /// token or SSO, or moves their account to one.
     static func looksLikeEmail(_ text: String) -> Bool {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
         return text.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(where: \.isWhitespace)
+            && !text.lowercased().hasSuffix(TeamWallet.emailDomain)
     }
 }

@@ -169,7 +169,7 @@ struct SSORoutes {
             return user
         }
         let identity = UserIdentity(provider: provider, subject: profile.subject, userID: 0, email: profile.email, createdAt: Date())
-        if let email = profile.email, let existing = try await api.store.user(email: email) {
+        if let email = profile.email, AuthRoutes.looksLikeEmail(email), let existing = try await api.store.user(email: email) {
             guard profile.emailVerified else {
                 throw GatewayError.conflict(
                     "An account has this email, and \(provider) does not say it verified it: sign in to that account and link \(provider) from it.",

@@ -210,7 +210,7 @@ struct TeamRoutes {
     }
 
     /// A team's wallet is a `users` row too, never a person to add.
-    static func isWallet(_ user: UserRecord) -> Bool { user.email.hasSuffix(TeamWallet.emailDomain) }
+    static func isWallet(_ user: UserRecord) -> Bool { user.email.lowercased().hasSuffix(TeamWallet.emailDomain) }
 }
 
 /// Where team wallets' placeholder addresses live: a reserved `.invalid` domain, so no mail goes

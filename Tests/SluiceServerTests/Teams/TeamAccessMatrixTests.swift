@@ -178,4 +178,24 @@ import Testing
             #expect(try await h.api("/api/teams/\(theirs)/api-keys", as: bob).list.count == 1)
         }
     }
+
+    /// A team's wallet is a `users` row, but never a person: its address cannot be registered,
+    /// signed in with, or taken by an email change.
+    @Test func aWalletCannotBeSignedInto() async throws {
+        try await Harness.run { h in
+            let owner = try await h.signUp()
+            let teamID = try #require(try await h.api("/api/teams", method: .POST, body: #"{"name":"W"}"#, as: owner).json?["id"] as? Int)
+            let team = try #require(try await h.gateway.store.team(id: Int64(teamID)))
+            let wallet = try #require(try await h.gateway.store.user(id: team.walletUserID)).email
+            let other = "someone@TEAMS.sluice.invalid"
+            for address in [wallet, other] {
+                let registered = try await h.request("/api/auth/register", body: #"{"email":"\#(address)","password":"\#(Harness.password)"}"#, key: nil)
+                #expect(registered.status == 400 && registered.error?["param"] as? String == "email", "\(registered.text)")
+            }
+            let login = try await h.request("/api/auth/login", body: #"{"email":"\#(wallet)","password":"\#(Harness.password)"}"#, key: nil)
+            #expect(login.status == 401)
+            let changed = try await h.api("/api/auth/email/change", method: .POST, body: #"{"email":"\#(wallet)","password":"\#(Harness.password)"}"#, as: owner)
+            #expect(changed.status == 400 || changed.status == 404, "\(changed.text)")
+        }
+    }
 }

@@ -92,13 +92,19 @@ extension PostgresStore {
     public func removeTeamMember(teamID: Int64, userID: Int64, at: Date) async throws -> [String]? {
         try await transaction { connection in
             try await self.lockTeam(connection, id: teamID)
-            // The owner stays: a team has exactly one, and ownership moves by transfer.
+            // The owner stays: a team has exactly one, and ownership moves by transfer. The team's
+            // lock keeps the membership as read until this commits; its row is not locked yet.
             guard
                 let member = try await connection.first(
-                    "SELECT id, role FROM team_members WHERE team_id = \(teamID) AND user_id = \(userID) FOR UPDATE", logger: self.logger),
+                    "SELECT id, role FROM team_members WHERE team_id = \(teamID) AND user_id = \(userID)", logger: self.logger),
                 try member.text(required: "role") != TeamRole.owner.rawValue
             else { return nil }
             let membershipID = try member.int(required: "id")
+            // Rows in the settlement writer's order, keys (by id) before the membership: a batch
+            // that charges this member's key locks the key and then the membership, and taking
+            // them the other way round here would deadlock with it.
+            _ = try await connection.all(
+                "SELECT id FROM api_keys WHERE team_member_id = \(membershipID) AND revoked_at IS NULL ORDER BY id FOR UPDATE", logger: self.logger)
             let revoked = try await connection.all(
                 """
                 UPDATE api_keys SET revoked_at = \(at.unixMillis) WHERE team_member_id = \(membershipID) AND revoked_at IS NULL

@@ -421,4 +421,29 @@ import Testing
             #expect(byRequest.map(\.keyBudgeted) == [false, true])
         }
     }
+
+    /// Removing a member while the settlement writer charges their key: both take the key's row
+    /// and the membership's, in the same order, so neither waits on the other forever (on
+    /// PostgreSQL a deadlock would abort one of them with an error).
+    @Test(arguments: StoreBackend.available)
+    func removingAMemberWhileTheirKeyIsChargedNeverDeadlocks(_ backend: StoreBackend) async throws {
+        try await withStore(backend) { store in
+            let (team, _) = try await ownedTeam(store)
+            let wallet = team.walletUserID
+            _ = try await store.credit(userID: wallet, amount: Credits(micros: 1_000_000), kind: .grant, referenceID: "g", note: nil)
+            for round in 0..<25 {
+                let (user, membership) = try await member(store, "m\(round)@x", of: team)
+                _ = try await store.updateTeamMember(teamID: team.id, userID: user, role: nil, spendLimit: .some(Credits(micros: 10_000)))
+                let key = try await store.createTeamAPIKey(
+                    walletUserID: wallet, membershipID: membership.id, name: "k", keyHash: "h\(round)", prefix: "p", limits: APIKeyLimits())
+                async let settled = store.recordSettlements((0..<4).map { usage("r\(round)-\($0)", user: wallet, key: key, charged: 10) })
+                async let removed = store.removeTeamMember(teamID: team.id, userID: user, at: Self.at(60))
+                let (charges, hashes) = try await (settled, removed)
+                #expect(charges.count == 4)
+                #expect(hashes == ["h\(round)"])
+            }
+            #expect(try await store.balance(userID: wallet) == Credits(micros: 1_000_000 - 25 * 4 * 10))
+            #expect(try await store.teamMembers(teamID: team.id).count == 1)
+        }
+    }
 }

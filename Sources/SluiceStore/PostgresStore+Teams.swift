@@ -31,10 +31,6 @@ extension PostgresStore {
         try await first("\(unescaped: TeamSQL.team) WHERE t.id = \(id)").map { try TeamRecord(row: $0) }
     }
 
-    public func team(walletUserID: Int64) async throws -> TeamRecord? {
-        try await first("\(unescaped: TeamSQL.team) WHERE t.wallet_user_id = \(walletUserID)").map { try TeamRecord(row: $0) }
-    }
-
     public func teams(page: PageRequest) async throws -> [TeamRecord] {
         try await all(
             """

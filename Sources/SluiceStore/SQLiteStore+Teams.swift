@@ -29,12 +29,6 @@ extension SQLiteStore {
         try await pool.read { db in try Self.team(db, id: id) }
     }
 
-    public func team(walletUserID: Int64) async throws -> TeamRecord? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: TeamSQL.team + " WHERE t.wallet_user_id = ?", arguments: [walletUserID]).map { try TeamRecord(row: $0) }
-        }
-    }
-
     public func teams(page: PageRequest) async throws -> [TeamRecord] {
         try await pool.read { db in
             try Row.fetchAll(

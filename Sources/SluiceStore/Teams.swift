@@ -13,8 +13,6 @@ public protocol TeamStore: Sendable {
     /// Creates the wallet account, the team and the owner's membership in one transaction.
     func createTeam(name: String, ownerUserID: Int64, at: Date) async throws -> TeamRecord
     func team(id: Int64) async throws -> TeamRecord?
-    /// The team whose wallet is this account, if it is one.
-    func team(walletUserID: Int64) async throws -> TeamRecord?
     /// Every team, newest first; for site admins.
     func teams(page: PageRequest) async throws -> [TeamRecord]
     /// The teams a user belongs to, with their membership in each, oldest membership first.

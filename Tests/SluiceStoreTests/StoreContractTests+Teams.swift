@@ -63,8 +63,6 @@ import Testing
             #expect(try await store.users(search: nil, page: PageRequest()).map(\.id) == [owner])
             #expect(try await store.users(search: "team-", page: PageRequest()).isEmpty)
             #expect(try await store.team(id: team.id) == team)
-            #expect(try await store.team(walletUserID: team.walletUserID) == team)
-            #expect(try await store.team(walletUserID: owner) == nil)
             let members = try await store.teamMembers(teamID: team.id)
             #expect(members.count == 1)
             let first = try #require(members.first)

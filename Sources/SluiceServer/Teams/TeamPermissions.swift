@@ -56,15 +56,13 @@ struct TeamAccess: Sendable {
     let member: TeamMemberRecord?
     /// The member's role; a site admin acts as an owner.
     let role: TeamRole
-    let isSiteAdmin: Bool
 
     /// The rule of the matrix, for `user` and `team`: 404 for a stranger, 403 below the role.
     static func check(_ action: TeamAction, user: UserRecord, team: TeamRecord?, member: TeamMemberRecord?) throws -> TeamAccess {
         guard let team, member != nil || user.role == .admin else { throw GatewayError.notFound("No such team.") }
-        let isSiteAdmin = user.role == .admin
-        let role = isSiteAdmin ? .owner : member!.role
+        let role = user.role == .admin ? TeamRole.owner : member?.role ?? .member
         guard role >= action.minimumRole else { throw GatewayError.teamRoleRequired(action.minimumRole.rawValue) }
-        return TeamAccess(team: team, member: member, role: role, isSiteAdmin: isSiteAdmin)
+        return TeamAccess(team: team, member: member, role: role)
     }
 
     /// Whether the caller outranks `target` enough to change or remove them: owners and site

@@ -64,7 +64,7 @@ struct TeamInvitationRoutes {
             await mailer.send(MailTemplates.teamInvitation(
                 to: email, team: access.team.name, role: role.rawValue, token: token, baseURL: mailer.baseURL, ttlDays: Int(Self.lifetime / 86_400)))
         }
-        await TeamRoutes(api: api).log("member_invited", access, context, detail: "invitation \(invitation.id) as \(role.rawValue)")
+        await api.log("member_invited", access, context, detail: "invitation \(invitation.id) as \(role.rawValue)")
         return try APIJSON.response(TeamViews.Invitation(invitation, token: token), status: .created)
     }
 
@@ -76,7 +76,7 @@ struct TeamInvitationRoutes {
     @Sendable func revoke(_ request: Request, context: UserContext, access: TeamAccess) async throws -> Response {
         let id = try APIServices.id(context, "invitation_id")
         guard try await api.store.revokeTeamInvitation(teamID: access.team.id, id: id) else { throw GatewayError.notFound("No such invitation.") }
-        await TeamRoutes(api: api).log("invitation_withdrawn", access, context, detail: "invitation \(id)")
+        await api.log("invitation_withdrawn", access, context, detail: "invitation \(id)")
         return APIJSON.noContent()
     }
 

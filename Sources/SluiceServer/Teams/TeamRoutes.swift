@@ -94,7 +94,7 @@ struct TeamRoutes {
         let (body, _) = try await APIJSON.body(Body.self, from: request, allowing: ["name"])
         let name = try Self.validName(body.name)
         guard let team = try await api.store.renameTeam(id: access.team.id, name: name) else { throw GatewayError.notFound("No such team.") }
-        await log("team_renamed", access, context, detail: "\(access.team.name) -> \(name)")
+        await api.log("team_renamed", access, context, detail: "\(access.team.name) -> \(name)")
         return try APIJSON.response(TeamViews.Team(team, role: access.member?.role))
     }
 
@@ -118,7 +118,7 @@ struct TeamRoutes {
         guard let member = try await api.store.addTeamMember(teamID: access.team.id, userID: user.id, role: role, at: Date()) else {
             throw GatewayError.conflict("This user is a member already.", param: "email")
         }
-        await log("member_added", access, context, detail: "user \(user.id) as \(role.rawValue)")
+        await api.log("member_added", access, context, detail: "user \(user.id) as \(role.rawValue)")
         return try APIJSON.response(TeamViews.Member(member), status: .created)
     }
 
@@ -144,7 +144,7 @@ struct TeamRoutes {
             api.keyCache.forget(membershipID: changed.id)
             await api.spendingLimits.invalidate(.member(membershipID: changed.id))
         }
-        await log("member_changed", access, context, detail: "user \(target.userID): role \(changed.role.rawValue), limit \(changed.spendLimit.map { "\($0)" } ?? "none")")
+        await api.log("member_changed", access, context, detail: "user \(target.userID): role \(changed.role.rawValue), limit \(changed.spendLimit.map { "\($0)" } ?? "none")")
         return try APIJSON.response(TeamViews.Member(changed))
     }
 
@@ -170,7 +170,7 @@ struct TeamRoutes {
         guard try await api.store.transferTeamOwnership(teamID: access.team.id, toUserID: body.userId),
               let owner = try await api.store.teamMember(teamID: access.team.id, userID: body.userId)
         else { throw GatewayError.conflict("Only a member of the team can become its owner.", param: "user_id") }
-        await log("ownership_transferred", access, context, detail: "to user \(body.userId)")
+        await api.log("ownership_transferred", access, context, detail: "to user \(body.userId)")
         return try APIJSON.response(TeamViews.Member(owner))
     }
 
@@ -181,7 +181,7 @@ struct TeamRoutes {
             throw GatewayError.notFound("No such member.")
         }
         revoked.forEach(api.keyCache.forget(hash:))
-        await log(action, access, context, detail: "user \(target.userID); \(revoked.count) team keys revoked")
+        await api.log(action, access, context, detail: "user \(target.userID); \(revoked.count) team keys revoked")
     }
 
     /// The member at `{user_id}`; anyone else is a 404.
@@ -189,11 +189,6 @@ struct TeamRoutes {
         let userID = try APIServices.id(context, "user_id")
         guard let member = try await api.store.teamMember(teamID: access.team.id, userID: userID) else { throw GatewayError.notFound("No such member.") }
         return member
-    }
-
-    /// Records the action in the team's activity log (the wallet's), with the signed-in actor.
-    func log(_ action: String, _ access: TeamAccess, _ context: UserContext, detail: String) async {
-        await api.log(action, user: access.team.walletUserID, actor: context.user.id, context: context, detail: detail)
     }
 
     /// A role the caller may hand out: members and admins by owners (and site admins), members by admins.
@@ -217,4 +212,11 @@ struct TeamRoutes {
 /// there and no person signs up with one.
 enum TeamWallet {
     static let emailDomain = "@teams.sluice.invalid"
+}
+
+extension APIServices {
+    /// Records the action in the team's activity log (the wallet's), with the signed-in actor.
+    func log(_ action: String, _ access: TeamAccess, _ context: UserContext, detail: String) async {
+        await log(action, user: access.team.walletUserID, actor: context.user.id, context: context, detail: detail)
+    }
 }

@@ -137,7 +137,7 @@ struct TeamWalletRoutes {
         guard let record = try await api.store.apiKeys(userID: access.team.walletUserID).first(where: { $0.id == issued.id }) else {
             throw GatewayError.internalError()
         }
-        await TeamRoutes(api: api).log("key_created", access, context, detail: "key \(issued.id) \(issued.prefix) of user \(member.userID)")
+        await api.log("key_created", access, context, detail: "key \(issued.id) \(issued.prefix) of user \(member.userID)")
         return try APIJSON.response(APIKeyView(record, key: issued.key), status: .created)
     }
 
@@ -149,7 +149,7 @@ struct TeamWalletRoutes {
               let hash = try await api.store.revokeAPIKey(id: id, userID: access.team.walletUserID)
         else { throw GatewayError.notFound("No such API key.") }
         api.keyCache.forget(hash: hash)
-        await TeamRoutes(api: api).log("key_revoked", access, context, detail: "key \(id)")
+        await api.log("key_revoked", access, context, detail: "key \(id)")
         return APIJSON.noContent()
     }
 

@@ -69,7 +69,7 @@ import Testing
             let tooMuch = try await h.request(consume, body: #"{"amount":9}"#, key: service.token)
             #expect(tooMuch.status == 402)
             #expect(tooMuch.errorCode == "insufficient_credits")
-            #expect((tooMuch.error?["message"] as? String)?.contains("8") == true)
+            #expect((tooMuch.error?["message"] as? String)?.contains("8") == true, "\(tooMuch.text)")
             #expect(try await h.gateway.store.balance(userID: user.id) == Credits(whole: 8))
 
             // Another service with the same key is another debit: keys are the service's own.

@@ -115,6 +115,20 @@ import Testing
         #expect(try await live.available(userID: 5) == Credits(micros: 70))
     }
 
+    /// An idempotent consume retried as its first call ends holds the settled id again, finds the
+    /// first call's charge, and settles at nothing: that must give the hold back at once, not when
+    /// its lease runs out an hour later.
+    @Test func aHoldTakenAgainUnderASettledIDIsGivenBackAndNotChargedTwice() async throws {
+        let book = instance(fixed: 100)
+        #expect(try await book.hold(userID: 6, amount: Credits(micros: 20), requestID: "consume:once") == .held)
+        #expect(try await book.settle(requestID: "consume:once", cost: Credits(micros: 20))?.charged == Credits(micros: 20))
+        #expect(try await book.hold(userID: 6, amount: Credits(micros: 20), requestID: "consume:once") == .held)
+        let again = try #require(try await book.settle(requestID: "consume:once", cost: .zero))
+        #expect(again.charged == Credits(micros: 20) && again.held == Credits(micros: 20), "the first charge, reported again")
+        #expect(try await book.available(userID: 6) == Credits(micros: 80))
+        #expect(book.outstandingHolds == 0)
+    }
+
     @Test func aGrantIsSeenOnceTheQuietBalanceIsInvalidated() async throws {
         let stored = StoredBalance(100)
         let a = instance(balance: stored)

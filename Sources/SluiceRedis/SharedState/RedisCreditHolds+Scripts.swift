@@ -59,16 +59,28 @@ extension RedisCreditHolds {
     /// The result is kept for a while under the request's marker, so a retry after a lost reply
     /// gets the same answer and charges nothing twice. `{-1, 0}` when the balance is gone (Redis
     /// restarted empty): it is loaded, and the settle tried again.
+    ///
+    /// A hold found beside the marker was taken again under a settled id (an idempotent consume
+    /// retried just as its first call ended): it is released and nothing more is charged, or it
+    /// would lock that much of the balance until its lease ran out.
     static let settleScript = RedisScript("""
-        local done = redis.call('GET', KEYS[4])
-        if done then return {1, tonumber(done), 0} end
-        if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-        local amount = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-        if amount > 0 then
+        local function release(amount)
           redis.call('HDEL', KEYS[2], ARGV[1])
           redis.call('ZREM', KEYS[3], ARGV[1])
           redis.call('HINCRBY', KEYS[1], 'held', string.format('%d', -amount))
         end
+        local done = redis.call('GET', KEYS[4])
+        local exists = redis.call('EXISTS', KEYS[1]) == 1
+        local amount = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+        if done then
+          if amount > 0 and exists then
+            release(amount)
+            redis.call('HINCRBY', KEYS[1], 'version', 1)
+          end
+          return {1, tonumber(done), amount}
+        end
+        if not exists then return {-1, 0} end
+        if amount > 0 then release(amount) end
         local b = redis.call('HMGET', KEYS[1], 'durable', 'unflushed', 'held')
         local available = tonumber(b[1]) - tonumber(b[2]) - tonumber(b[3])
         local charge = math.min(math.max(tonumber(ARGV[2]), 0), math.max(available, 0))

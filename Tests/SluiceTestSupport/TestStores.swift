@@ -23,13 +23,12 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
         TestPostgres.baseURL == nil ? [.sqlite] : [.sqlite, .postgres]
     }
 
-    /// A new, empty, migrated store: a new SQLite file, or a new PostgreSQL schema.
-    public func open() async throws -> any GatewayStore {
+    /// A new, empty, migrated store: a SQLite file in `directory`, or a new PostgreSQL schema.
+    public func open(directory: String) async throws -> any GatewayStore {
         switch self {
         case .sqlite:
-            let path = NSTemporaryDirectory() + "sluice-store-test-\(UUID().uuidString)/db.sqlite"
             return try await SQLiteStore(
-                path: path, migrations: try MigrationRunner.load(directory: RepoPaths.sqliteMigrations), logger: Logger(label: "test"))
+                path: directory + "/db.sqlite", migrations: try MigrationRunner.load(directory: RepoPaths.sqliteMigrations), logger: Logger(label: "test"))
         case .postgres:
             return try await PostgresStore(
                 configuration: try PostgresStore.configuration(url: try await TestPostgres.freshSchemaURL()),
@@ -40,7 +39,9 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
 
 /// Runs `body` with a new store and closes the store afterwards, whatever `body` does.
 public func withStore(_ backend: StoreBackend, _ body: (any GatewayStore) async throws -> Void) async throws {
-    let store = try await backend.open()
+    let directory = NSTemporaryDirectory() + "sluice-store-test-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try await backend.open(directory: directory)
     do {
         try await body(store)
         await store.close()

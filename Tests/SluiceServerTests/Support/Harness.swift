@@ -108,7 +108,10 @@ struct Harness {
         configure: (inout SluiceConfig) -> Void = { _ in }, directory: String? = nil, logs: LogCapture? = nil,
         clock: any WallClock = SystemClock(), _ body: (Harness) async throws -> Void
     ) async throws {
+        // A directory the test named is the test's to keep (it restarts on it); one made here goes.
+        let ownsDirectory = directory == nil
         let directory = directory ?? NSTemporaryDirectory() + "sluice-e2e-\(UUID().uuidString)"
+        defer { if ownsDirectory { try? FileManager.default.removeItem(atPath: directory) } }
         var config = Self.config(directory: directory)
         if TestPostgres.serverTestsUsePostgres {
             // One schema per directory, so a test that restarts on the same directory finds its data.

@@ -164,3 +164,26 @@ import Testing
         #expect(Self.outcome(ChatRequestSummary.parse, Data(deep.utf8)) == .refused(Self.notJSON))
     }
 }
+
+/// A value passed on as text (a tool call's arguments) loses the padding between its tokens and
+/// nothing inside its strings.
+@Suite struct JSONCompactTextTests {
+    func compact(_ json: String) throws -> [String] {
+        try Data(json.utf8).withUnsafeBytes { bytes in
+            try JSONReader.read(bytes) { reader in
+                var values: [String] = []
+                _ = try reader.readArray { _, reader in values.append(try reader.readCompactText()) }
+                return values
+            }
+        }
+    }
+
+    @Test func paddingGoesAndStringsStay() throws {
+        #expect(try compact(#"[ { "a" : [ 1 , 2.50 ] ,"b\"" : " x  \\ y\t" } , "  s  " , null ,-0.5e+3 ]"#)
+            == [#"{"a":[1,2.50],"b\"":" x  \\ y\t"}"#, #""  s  ""#, "null", "-0.5e+3"])
+    }
+
+    @Test func aBrokenValueIsASyntaxError() {
+        #expect(throws: JSONReader.JSONSyntaxError.self) { try compact(#"[{"a" 1}]"#) }
+    }
+}

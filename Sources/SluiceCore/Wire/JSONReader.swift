@@ -8,11 +8,11 @@
 /// Each `read…` call consumes one value. A value of an unexpected kind is left unread and reported
 /// as `nil` or `.other`, so the caller decides what a type error means; a syntax error anywhere
 /// throws `JSONSyntaxError`.
-struct JSONReader {
-    struct JSONSyntaxError: Error {}
+package struct JSONReader {
+    package struct JSONSyntaxError: Error {}
 
     /// The first byte of a value says what it is.
-    enum Kind: Equatable { case object, array, string, number, bool, null }
+    package enum Kind: Equatable { case object, array, string, number, bool, null }
 
     /// Deeper documents are refused, so that skipping cannot exhaust the stack (JSONDecoder's limit).
     static let maximumDepth = 512
@@ -21,13 +21,13 @@ struct JSONReader {
     private var index = 0
     private var depth = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    package init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// Where the reader is, in bytes from the start: after `peekKind`, where the next value begins.
-    var offset: Int { index }
+    package var offset: Int { index }
 
     /// Runs `body` on a reader of `bytes`, then checks that nothing but whitespace follows.
-    static func read<Result>(
+    package static func read<Result>(
         _ bytes: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws -> Result
     ) throws -> Result {
         var reader = JSONReader(bytes)
@@ -38,7 +38,7 @@ struct JSONReader {
     }
 
     /// The kind of the next value, without consuming it.
-    mutating func peekKind() throws -> Kind {
+    package mutating func peekKind() throws -> Kind {
         skipWhitespace()
         guard index < bytes.count else { throw JSONSyntaxError() }
         switch bytes[index] {
@@ -56,7 +56,7 @@ struct JSONReader {
 
     /// Calls `member` with each key of the next value, which must be an object; `member` must consume
     /// the member's value. Returns false, consuming the value, when it is not an object.
-    mutating func readObject(_ member: (String, inout JSONReader) throws -> Void) throws -> Bool {
+    package mutating func readObject(_ member: (String, inout JSONReader) throws -> Void) throws -> Bool {
         guard try peekKind() == .object else {
             try skipValue()
             return false
@@ -80,7 +80,7 @@ struct JSONReader {
 
     /// Calls `element` with the position of each element of the next value, which must be an array;
     /// `element` must consume the element. Returns false, consuming the value, when it is not an array.
-    mutating func readArray(_ element: (Int, inout JSONReader) throws -> Void) throws -> Bool {
+    package mutating func readArray(_ element: (Int, inout JSONReader) throws -> Void) throws -> Bool {
         guard try peekKind() == .array else {
             try skipValue()
             return false
@@ -102,7 +102,7 @@ struct JSONReader {
     }
 
     /// The next value as a string, or nil (consuming it) when it is not one.
-    mutating func readString() throws -> String? {
+    package mutating func readString() throws -> String? {
         guard try peekKind() == .string else {
             try skipValue()
             return nil
@@ -111,7 +111,7 @@ struct JSONReader {
     }
 
     /// The next value as a boolean, or nil (consuming it) when it is not one.
-    mutating func readBool() throws -> Bool? {
+    package mutating func readBool() throws -> Bool? {
         guard try peekKind() == .bool else {
             try skipValue()
             return nil
@@ -123,7 +123,7 @@ struct JSONReader {
 
     /// The next value as an integer, or nil (consuming it) when it is not a number with an exact
     /// integer value that fits (`5` and `5.0` are 5; `5.5` and `1e30` are not integers).
-    mutating func readInteger() throws -> Int? {
+    package mutating func readInteger() throws -> Int? {
         guard try peekKind() == .number else {
             try skipValue()
             return nil
@@ -137,7 +137,7 @@ struct JSONReader {
     }
 
     /// Consumes the next value, checking its syntax.
-    mutating func skipValue() throws {
+    package mutating func skipValue() throws {
         switch try peekKind() {
         case .object: _ = try readObject { _, reader in try reader.skipValue() }
         case .array: _ = try readArray { _, reader in try reader.skipValue() }
@@ -148,8 +148,32 @@ struct JSONReader {
         }
     }
 
+    /// Consumes the next value and returns its text without the whitespace between tokens: a
+    /// value passed on as it came (a tool call's arguments), in the compact form clients expect.
+    package mutating func readCompactText() throws -> String {
+        _ = try peekKind()
+        let start = index
+        try skipValue()
+        var text: [UInt8] = []
+        text.reserveCapacity(index - start)
+        var inString = false
+        var escaped = false
+        // The value was validated by `skipValue`: outside strings, whitespace is only ever padding.
+        for byte in bytes[start..<index] {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+                continue
+            }
+            text.append(byte)
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     /// Consumes a `null`, and says whether the next value was one.
-    mutating func readNull() throws -> Bool {
+    package mutating func readNull() throws -> Bool {
         guard try peekKind() == .null else { return false }
         return consumeLiteral("null")
     }

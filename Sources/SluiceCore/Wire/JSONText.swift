@@ -90,7 +90,8 @@ public enum JSONText {
 
     private static let hex = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ string: String, into out: inout [UInt8]) {
+    /// `string` as a JSON string, quoted and escaped.
+    package static func writeString(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {

@@ -42,6 +42,43 @@ import Testing
         #expect((usage["prompt_tokens_details"] as? [String: Int]) == ["cached_tokens": 100, "cache_write_tokens": 50])
     }
 
+    /// The answer is read in one pass and written without a tree: what it cannot be read as a
+    /// message is no answer, and what a block leaves out gets the value the tree writer gave it.
+    @Test func aToolOnlyMessageKeepsItsArgumentsCompactAndItsStringsWhole() throws {
+        let body = #"""
+            {"type":"message","content":[
+               {"input": { "q" : "a \"quoted\" phrase,  with  spaces",
+                           "n": [1, 2.5, true, null] }, "name":"search","type":"tool_use","id":"toolu_9"},
+               {"type":"redacted_thinking","data":"opaque=="},
+               {"type":"tool_use","name":"now","id":"toolu_10"},
+               {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}],
+             "stop_reason":"tool_use","usage":{"input_tokens":7.0,"output_tokens":"many"}}
+            """#
+        let whole = try #require(adapter.readWhole(ByteBuffer(string: body)))
+        #expect(whole.usage == TokenUsage(promptTokens: 7, completionTokens: 0), "5.0 counts as 5; a count that is no number as none")
+        let completion = try json(Data(buffer: whole.body))
+        #expect(completion["id"] as? String == "msg" && completion["model"] as? String == "")
+        let message = try #require(((completion["choices"] as? [[String: Any]])?.first)?["message"] as? [String: Any])
+        #expect(message["content"] is NSNull, "no text beside tool calls is null content")
+        #expect((message["thinking_blocks"] as? [[String: String]]) == [["type": "redacted_thinking", "data": "opaque=="]])
+        #expect(message["reasoning_content"] == nil)
+        let calls = try #require(message["tool_calls"] as? [[String: Any]])
+        #expect(calls.map { $0["id"] as? String } == ["toolu_9", "toolu_10"], "a server tool's block is not the client's call")
+        let arguments = calls.map { ($0["function"] as? [String: String])?["arguments"] }
+        #expect(arguments == [#"{"q":"a \"quoted\" phrase,  with  spaces","n":[1,2.5,true,null]}"#, "{}"])
+    }
+
+    @Test func whatIsNotAMessageWithBlocksIsNoAnswer() {
+        for body in [
+            #"{"type":"message","content":"text"}"#, #"{"type":"message","content":[{"type":"text","text":"a"},"b"]}"#,
+            #"{"type":"message"}"#, #"{"type":"completion","content":[]}"#, #"{"type":"message","content":[]} x"#,
+            #"{"type":"message","content":[{"type":"text","text":"a"}],}"#,
+        ] {
+            #expect(adapter.readWhole(ByteBuffer(string: body)) == nil, "\(body)")
+        }
+        #expect(adapter.readWhole(ByteBuffer(string: #"{"type":"message","content":[]}"#)) != nil)
+    }
+
     @Test func stopReasonsMapToFinishReasons() {
         #expect(["end_turn", "stop_sequence", "max_tokens", "tool_use", "refusal", "pause_turn"].map(AnthropicAnswer.finishReason)
             == ["stop", "stop", "length", "tool_calls", "content_filter", "stop"])

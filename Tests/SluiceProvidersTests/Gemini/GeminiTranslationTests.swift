@@ -77,6 +77,32 @@ import Testing
         #expect((error["error"] as? [String: Any])?["message"] as? String == "Bad field")
     }
 
+    /// Read in one pass over the bytes: calls keep their arguments compact and their order, a
+    /// second candidate says nothing, a blocked prompt is a content filter, an error is an error.
+    @Test func aResponseIsReadWithoutATree() throws {
+        var calls = 4
+        let body = #"""
+            {"responseId":"r3","candidates":[{"finishReason":"STOP","content":{"parts":[
+                {"thoughtSignature":"c2ln","functionCall":{"args":{ "q" : "two  words", "n" : [1, 2] },"name":"find"}},
+                {"functionCall":{"id":"own","name":"now"}},{"text":"seen","thought":false}]}},
+              {"content":{"parts":[{"text":"second candidate"}]}}]}
+            """#
+        let response = try #require(GeminiResponse(Data(body.utf8), nextCall: &calls))
+        #expect(response.hasCandidates && !response.hasPromptFeedback && response.responseID == "r3")
+        #expect(response.reading.calls.map(\.id) == ["call_4" + GeminiAnswer.signatureMark + "c2ln", "own"])
+        #expect(response.reading.calls.map(\.arguments) == [#"{"q":"two  words","n":[1,2]}"#, "{}"])
+        #expect(response.reading.text == "seen" && response.reading.finishReason == "stop" && calls == 6)
+
+        var none = 0
+        let blocked = try #require(GeminiResponse(Data(#"{"promptFeedback":{"blockReason":"SAFETY"}}"#.utf8), nextCall: &none))
+        #expect(blocked.hasPromptFeedback && !blocked.hasCandidates && blocked.reading.finishReason == "content_filter")
+        let error = try #require(GeminiResponse(Data(#"{"usageMetadata":{"promptTokenCount":3},"error":null}"#.utf8), nextCall: &none))
+        #expect(error.reading.isError && error.reading.usage == nil)
+        let brokenParts = try #require(GeminiResponse(Data(#"{"candidates":[{"content":{"parts":[{"text":"a"},"b"]}}]}"#.utf8), nextCall: &none))
+        #expect(brokenParts.reading.text.isEmpty, "parts that are not all objects are not read")
+        #expect(GeminiResponse(Data("[1]".utf8), nextCall: &none) == nil && GeminiResponse(Data("{".utf8), nextCall: &none) == nil)
+    }
+
     @Test func aStreamEndsWithUsageOnlyAfterAFinishReason() throws {
         var stream = GeminiStream(model: "g", created: 1)
         var out: [RelayedEvent] = []

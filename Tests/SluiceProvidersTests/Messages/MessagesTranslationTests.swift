@@ -96,6 +96,28 @@ import Testing
         #expect(MessagesFromChat.message(fromCompletion: Data("<html>".utf8), model: "m", usage: nil) == nil)
     }
 
+    /// Read in one pass over the bytes: arguments that are no object are an empty input, and a
+    /// reply that is not a completion with a message is no answer.
+    @Test func aCompletionIsReadWithoutATree() throws {
+        let completion = #"""
+            {"choices":[{"message":{"reasoning_content":"Hm.","content":"","tool_calls":[
+                {"function":{"arguments":"{ \"a\" : [1, \"x  y\"] }","name":"f"},"id":"c1"},
+                {"function":{"arguments":"[1]","name":"g"},"id":"c2"},{"function":{"name":"h"}}]},"finish_reason":"length"},
+              {"message":"second choice"}]}
+            """#
+        let data = try #require(MessagesFromChat.message(fromCompletion: Data(completion.utf8), model: "fallback", usage: nil))
+        let message = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(message["id"] as? String == "msg_sluice" && message["model"] as? String == "fallback" && message["stop_reason"] as? String == "max_tokens")
+        let content = try #require(message["content"] as? [[String: Any]])
+        #expect(content.map { $0["type"] as? String } == ["thinking", "tool_use", "tool_use", "tool_use"], "empty text is no block")
+        let compact = try #require(String(data: data, encoding: .utf8))
+        #expect(compact.contains(#""input":{"a":[1,"x  y"]}"#))
+        #expect(content.dropFirst(2).map { $0["input"] as? [String: Any] }.allSatisfy { $0?.isEmpty == true })
+        for body in [#"{"choices":[]}"#, #"{"choices":[{"message":"m"}]}"#, #"{"choices":[{"message":{}},1]}"#, #"{"id":"x"}"#] {
+            #expect(MessagesFromChat.message(fromCompletion: Data(body.utf8), model: "m", usage: nil) == nil, "\(body)")
+        }
+    }
+
     func chunk(_ delta: String, finish: String? = nil) -> RelayedEvent {
         let finishJSON = finish.map { #""\#($0)""# } ?? "null"
         let data = #"{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":\#(delta),"finish_reason":\#(finishJSON)}]}"#

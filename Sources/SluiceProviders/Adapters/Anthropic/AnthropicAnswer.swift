@@ -11,56 +11,49 @@ import SluiceCore
 /// kept in the gateway: any instance can serve the next turn.
 enum AnthropicAnswer {
     static func completion(fromMessage body: Data, created: Int) -> (body: Data, usage: TokenUsage)? {
-        guard let message = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], message["type"] as? String == "message",
-              let blocks = message["content"] as? [[String: Any]]
-        else { return nil }
+        guard let message = AnthropicMessage(body) else { return nil }
         var text = ""
         var reasoning = ""
-        var thinkingBlocks: [[String: Any]] = []
-        var toolCalls: [[String: Any]] = []
-        for block in blocks {
-            switch block["type"] as? String {
-            case "text": text += block["text"] as? String ?? ""
+        var thinkingBlocks: [[UInt8]] = []
+        var toolCalls: [[UInt8]] = []
+        for block in message.blocks {
+            switch block.type {
+            case "text": text += block.text ?? ""
             case "thinking":
-                let thinking = block["thinking"] as? String ?? ""
+                let thinking = block.thinking ?? ""
                 reasoning += thinking
-                thinkingBlocks.append(["type": "thinking", "thinking": thinking, "signature": block["signature"] as? String ?? ""])
+                var out = JSONObjectWriter(capacity: thinking.utf8.count + 64)
+                out.string("type", "thinking")
+                out.string("thinking", thinking)
+                out.string("signature", block.signature ?? "")
+                thinkingBlocks.append(out.finish())
             case "redacted_thinking":
-                thinkingBlocks.append(["type": "redacted_thinking", "data": block["data"] as? String ?? ""])
+                var out = JSONObjectWriter()
+                out.string("type", "redacted_thinking")
+                out.string("data", block.data ?? "")
+                thinkingBlocks.append(out.finish())
             case "tool_use":
-                let input = block["input"] ?? [String: Any]()
-                let arguments = (try? JSONText.data(input)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                toolCalls.append([
-                    "id": block["id"] as? String ?? "", "type": "function",
-                    "function": ["name": block["name"] as? String ?? "", "arguments": arguments],
-                ])
+                toolCalls.append(ChatCompletionText.toolCall(id: block.id ?? "", name: block.name ?? "", arguments: block.input ?? "{}"))
             default: continue
             }
         }
-        var reply: [String: Any] = ["role": "assistant", "content": text.isEmpty && !toolCalls.isEmpty ? NSNull() : text, "refusal": NSNull()]
-        if !toolCalls.isEmpty { reply["tool_calls"] = toolCalls }
-        if !reasoning.isEmpty { reply["reasoning_content"] = reasoning }
-        if !thinkingBlocks.isEmpty { reply["thinking_blocks"] = thinkingBlocks }
-        let usage = self.usage(message["usage"] as? [String: Any])
-        let completion: [String: Any] = [
-            "id": message["id"] as? String ?? "msg", "object": "chat.completion", "created": created,
-            "model": message["model"] as? String ?? "",
-            "choices": [["index": 0, "message": reply, "logprobs": NSNull(), "finish_reason": finishReason(message["stop_reason"] as? String)]],
-            "usage": OpenAIUsage.json(usage),
-        ]
-        guard let data = try? JSONText.data(completion) else { return nil }
-        return (data, usage)
+        let reply = ChatCompletionText.message(text: text, toolCalls: toolCalls, reasoning: reasoning, thinkingBlocks: thinkingBlocks)
+        let body = ChatCompletionText.completion(
+            id: message.id ?? "msg", created: created, model: message.model ?? "", message: reply,
+            finishReason: finishReason(message.stopReason), usage: message.usage)
+        return (body, message.usage)
     }
 
     /// Anthropic counts input in three parts; OpenAI's `prompt_tokens` is their sum, with the
     /// cache reads and writes as details.
     static func usage(_ usage: [String: Any]?, outputTokens: Int? = nil) -> TokenUsage {
-        let input = usage?["input_tokens"] as? Int ?? 0
-        let cacheRead = usage?["cache_read_input_tokens"] as? Int ?? 0
-        let cacheWrite = usage?["cache_creation_input_tokens"] as? Int ?? 0
-        return TokenUsage(
-            promptTokens: input + cacheRead + cacheWrite, completionTokens: outputTokens ?? usage?["output_tokens"] as? Int ?? 0,
-            cachedPromptTokens: cacheRead, cacheWriteTokens: cacheWrite)
+        self.usage(
+            input: usage?["input_tokens"] as? Int ?? 0, cacheRead: usage?["cache_read_input_tokens"] as? Int ?? 0,
+            cacheWrite: usage?["cache_creation_input_tokens"] as? Int ?? 0, output: outputTokens ?? usage?["output_tokens"] as? Int ?? 0)
+    }
+
+    static func usage(input: Int, cacheRead: Int, cacheWrite: Int, output: Int) -> TokenUsage {
+        TokenUsage(promptTokens: input + cacheRead + cacheWrite, completionTokens: output, cachedPromptTokens: cacheRead, cacheWriteTokens: cacheWrite)
     }
 
     /// end_turn → stop, max_tokens → length, tool_use → tool_calls, refusal → content_filter.

@@ -34,11 +34,9 @@ public struct GeminiGenerateContentAdapter: ProviderAdapter {
             }
         }
         guard request.passesThrough(to: wireProtocol) else { return readWhole(body) }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any], object["candidates"] is [Any] else {
-            return nil
-        }
         var calls = 0
-        return WholeAnswer(body: body, usage: GeminiAnswer.read(object, nextCall: &calls).usage)
+        guard let response = GeminiResponse(Data(buffer: body), nextCall: &calls), response.hasCandidates else { return nil }
+        return WholeAnswer(body: body, usage: response.reading.usage)
     }
 
     public func readWhole(_ body: ByteBuffer) -> WholeAnswer? {

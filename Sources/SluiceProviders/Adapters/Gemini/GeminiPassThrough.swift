@@ -10,10 +10,7 @@ struct GeminiPassThrough: StreamTranslator {
     private var usage: TokenUsage?
 
     mutating func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void) {
-        guard let object = (try? JSONSerialization.jsonObject(with: event.data)) as? [String: Any] else {
-            return emit(RelayedEvent(.other, event))
-        }
-        let reading = GeminiAnswer.read(object, nextCall: &calls)
+        guard let reading = GeminiResponse(event.data, nextCall: &calls)?.reading else { return emit(RelayedEvent(.other, event)) }
         if reading.isError { return emit(RelayedEvent(.error, event)) }
         finished = finished || reading.finishReason != nil
         if let reported = reading.usage {

@@ -15,14 +15,14 @@ struct GeminiStream: StreamTranslator {
     init(model: String, created: Int) { chunks = OpenAIChunks(id: "gemini", model: model, created: created) }
 
     mutating func translate(_ event: ServerSentEvent, needOutputCheck: Bool, emit: (RelayedEvent) -> Void) {
-        guard let object = (try? JSONSerialization.jsonObject(with: event.data)) as? [String: Any] else { return }
         let firstCall = calls
-        let reading = GeminiAnswer.read(object, nextCall: &calls)
+        guard let response = GeminiResponse(event.data, nextCall: &calls) else { return }
+        let reading = response.reading
         if reading.isError { return emit(RelayedEvent(.error, event)) }
         if !started {
             started = true
-            chunks.id = object["responseId"] as? String ?? chunks.id
-            chunks.model = object["modelVersion"] as? String ?? chunks.model
+            chunks.id = response.responseID ?? chunks.id
+            chunks.model = response.modelVersion ?? chunks.model
             emit(chunk(delta: ["role": "assistant", "content": ""], kind: .other))
         }
         usage = reading.usage ?? usage

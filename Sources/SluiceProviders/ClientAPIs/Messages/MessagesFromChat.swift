@@ -22,43 +22,67 @@ public enum MessagesFromChat {
         ]
     }
 
+    /// The same object as `usage`, written directly, for answers written without a tree.
+    static func usageText(_ usage: TokenUsage) -> [UInt8] {
+        var out = JSONObjectWriter(capacity: 128)
+        out.int("input_tokens", usage.promptTokens - usage.cachedPromptTokens - usage.cacheWriteTokens)
+        out.int("output_tokens", usage.completionTokens)
+        out.int("cache_read_input_tokens", usage.cachedPromptTokens)
+        out.int("cache_creation_input_tokens", usage.cacheWriteTokens)
+        return out.finish()
+    }
+
     /// A message id in Anthropic's style, from the completion's.
     static func messageID(_ completionID: String?) -> String {
         guard let completionID, !completionID.isEmpty else { return "msg_sluice" }
         return completionID.hasPrefix("msg_") ? completionID : "msg_" + completionID.replacingOccurrences(of: "chatcmpl-", with: "")
     }
 
-    /// A tool call's arguments as the `input` object Anthropic's `tool_use` carries.
-    static func input(fromArguments arguments: String?) -> Any {
-        guard let data = arguments?.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            return [String: Any]()
+    /// A tool call's arguments as the `input` object Anthropic's `tool_use` carries, as compact
+    /// JSON text: `{}` when they are not an object.
+    static func input(fromArguments arguments: String?) -> [UInt8] {
+        guard let arguments else { return Array("{}".utf8) }
+        let compact: String?? = Data(arguments.utf8).withUnsafeBytes { bytes in
+            try? JSONReader.read(bytes) { reader in try reader.peekKind() == .object ? try reader.readCompactText() : nil }
         }
-        return object
+        guard case .some(.some(let object)) = compact else { return Array("{}".utf8) }
+        return Array(object.utf8)
     }
 
     /// A `chat.completion` as a `message`; nil when the body is not a completion.
     public static func message(fromCompletion body: Data, model: String, usage: TokenUsage?) -> Data? {
-        guard let completion = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
-              let choice = (completion["choices"] as? [[String: Any]])?.first, let message = choice["message"] as? [String: Any]
-        else { return nil }
-        var content: [[String: Any]] = []
-        if let reasoning = message["reasoning_content"] as? String, !reasoning.isEmpty {
-            content.append(["type": "thinking", "thinking": reasoning, "signature": ""])
+        guard let completion = ChatCompletionReading(body) else { return nil }
+        var content: [[UInt8]] = []
+        if let reasoning = completion.reasoning, !reasoning.isEmpty {
+            var block = JSONObjectWriter(capacity: reasoning.utf8.count + 64)
+            block.string("type", "thinking")
+            block.string("thinking", reasoning)
+            block.string("signature", "")
+            content.append(block.finish())
         }
-        if let text = message["content"] as? String, !text.isEmpty { content.append(["type": "text", "text": text]) }
-        for call in message["tool_calls"] as? [[String: Any]] ?? [] {
-            let function = call["function"] as? [String: Any]
-            content.append([
-                "type": "tool_use", "id": call["id"] as? String ?? "", "name": function?["name"] as? String ?? "",
-                "input": input(fromArguments: function?["arguments"] as? String),
-            ])
+        if let text = completion.content, !text.isEmpty {
+            var block = JSONObjectWriter(capacity: text.utf8.count + 32)
+            block.string("type", "text")
+            block.string("text", text)
+            content.append(block.finish())
         }
-        let answer: [String: Any] = [
-            "id": messageID(completion["id"] as? String), "type": "message", "role": "assistant",
-            "model": completion["model"] as? String ?? model, "content": content,
-            "stop_reason": stopReason(choice["finish_reason"] as? String), "stop_sequence": NSNull(),
-            "usage": Self.usage(usage ?? TokenUsage(promptTokens: 0, completionTokens: 0)),
-        ]
-        return try? JSONText.data(answer)
+        for call in completion.toolCalls {
+            var block = JSONObjectWriter()
+            block.string("type", "tool_use")
+            block.string("id", call.id ?? "")
+            block.string("name", call.name ?? "")
+            block.json("input", input(fromArguments: call.arguments))
+            content.append(block.finish())
+        }
+        var answer = JSONObjectWriter(capacity: 512)
+        answer.string("id", messageID(completion.id))
+        answer.string("type", "message")
+        answer.string("role", "assistant")
+        answer.string("model", completion.model ?? model)
+        answer.array("content", content)
+        answer.string("stop_reason", stopReason(completion.finishReason))
+        answer.null("stop_sequence")
+        answer.json("usage", usageText(usage ?? TokenUsage(promptTokens: 0, completionTokens: 0)))
+        return Data(answer.finish())
     }
 }

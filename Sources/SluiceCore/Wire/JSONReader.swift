@@ -9,7 +9,7 @@
 /// as `nil` or `.other`, so the caller decides what a type error means; a syntax error anywhere
 /// throws `JSONSyntaxError`.
 package struct JSONReader {
-    package struct JSONSyntaxError: Error {}
+    struct JSONSyntaxError: Error {}
 
     /// The first byte of a value says what it is.
     package enum Kind: Equatable { case object, array, string, number, bool, null }
@@ -21,10 +21,10 @@ package struct JSONReader {
     private var index = 0
     private var depth = 0
 
-    package init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// Where the reader is, in bytes from the start: after `peekKind`, where the next value begins.
-    package var offset: Int { index }
+    var offset: Int { index }
 
     /// Runs `body` on a reader of `bytes`, then checks that nothing but whitespace follows.
     package static func read<Result>(
@@ -173,7 +173,7 @@ package struct JSONReader {
     }
 
     /// Consumes a `null`, and says whether the next value was one.
-    package mutating func readNull() throws -> Bool {
+    mutating func readNull() throws -> Bool {
         guard try peekKind() == .null else { return false }
         return consumeLiteral("null")
     }

@@ -5,7 +5,7 @@ import SluiceCore
 /// finish reason, and its error bodies. Thought summaries (`thought: true` parts) become
 /// `reasoning_content`.
 enum GeminiAnswer {
-    /// What one response (or stream chunk) says, read once.
+    /// What one response (or stream chunk) says, as `GeminiResponse` reads it.
     struct Reading {
         var text = ""
         var reasoning = ""
@@ -31,6 +31,7 @@ enum GeminiAnswer {
         return (body, usage)
     }
 
+    /// A call as a stream delta's `tool_calls` entry (stream chunks are written from trees).
     static func toolCallJSON(_ call: (id: String, name: String, arguments: String)) -> [String: Any] {
         ["id": call.id, "type": "function", "function": ["name": call.name, "arguments": call.arguments]]
     }

@@ -23,6 +23,9 @@ protocol ClientAPI: Sendable {
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?)
     /// What the API keeps of a finished answer (the Responses API, its conversation).
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async
+    /// Whether `keep` keeps anything of this request's answer. A stream holds on to its request
+    /// only then: a request body can be large, and a stream can stay open for minutes.
+    func keeps(_ request: GatewayRequest) -> Bool
     /// Whether a key flagged `record_conversations` has this API's exchanges recorded in the
     /// chat session its `x-session-id` names (see `ConversationRecorder`).
     var recordsConversations: Bool { get }
@@ -44,6 +47,7 @@ extension ClientAPI {
     var logName: String { wireProtocol.rawValue }
     func continuation(of body: Data, key: APIKeyRecord) async throws -> (continued: Data?, responseID: String?) { (nil, nil) }
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {}
+    func keeps(_ request: GatewayRequest) -> Bool { false }
     var recordsConversations: Bool { false }
     /// A bearer token, as OpenAI's APIs take it.
     func authorization(_ request: Request) -> String? { request.headers[.authorization] }
@@ -117,10 +121,13 @@ struct ResponsesAPI: ClientAPI {
         return (Data(kept.utf8), responseID)
     }
 
+    /// A response is kept unless the client said `store: false` (or retention is off).
+    func keeps(_ request: GatewayRequest) -> Bool { request.responseID != nil }
+
     /// Keeps the conversation under the response's own id: the one the client was given, ours
     /// for a translated answer, the upstream's for one passed through.
     func keep(_ answer: KeptAnswer, of request: GatewayRequest, key: APIKeyRecord) async {
-        guard request.responseID != nil else { return }
+        guard keeps(request) else { return }
         let response: Data?
         switch answer {
         case .whole(let body): response = Data(buffer: body)

@@ -53,7 +53,7 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         guard let recorder, key.limits.recordConversations, api.recordsConversations,
             let header = request.headers[.sessionID], let sessionID = Int64(header), sessionID > 0
         else { return nil }
-        return Recording(recorder: recorder, sessionID: sessionID, key: key, requestID: requestID, request: gatewayRequest)
+        return Recording(recorder: recorder, sessionID: sessionID, key: key, requestID: requestID, request: gatewayRequest.withoutBodyBuffer)
     }
 
     /// The body, within the configured limit, and what the gateway reads from it.
@@ -117,10 +117,15 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
         case .stream(_, let upstream):
             let api = api
             let writer = api.streamWriter(for: request, passedThrough: passedThrough)
+            // The stream keeps the request only when the answer is kept, and never its body's
+            // buffer: with a long conversation, the two copies of the body were most of what an
+            // open stream held (docs/benchmarks.md).
+            let kept = request.withoutBodyBuffer
+            let completed: (@Sendable (any ClientStreamWriter) async -> Void)? =
+                api.keeps(request) ? { @Sendable writer in await api.keep(.stream(writer), of: kept, key: key) } : nil
             let relay = StreamRelay(
                 charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
-                writer: recording == nil ? writer : TranscriptWriter(wrapping: writer),
-                completed: { writer in await api.keep(.stream(writer), of: request, key: key) }, limits: streamLimits)
+                writer: recording == nil ? writer : TranscriptWriter(wrapping: writer), completed: completed, limits: streamLimits)
             let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"]
             return Response(status: .ok, headers: headers, body: ResponseBody { bodyWriter in
                 let ending = await relay.run(&bodyWriter)
@@ -146,5 +151,15 @@ private struct Recording: Sendable {
             .init(
                 sessionID: sessionID, userID: key.userID, requestID: requestID, model: request.summary.model, servedModel: servedModel,
                 request: request.bytes, answer: answer, usage: settled.usage, cost: settled.cost, at: Date()))
+    }
+}
+
+extension GatewayRequest {
+    /// The request without `body`, the buffer it was read into, for what outlives the upstream
+    /// call: `bytes` has the same body.
+    fileprivate var withoutBodyBuffer: GatewayRequest {
+        var request = self
+        request.body = ByteBuffer()
+        return request
     }
 }

@@ -17,8 +17,8 @@ struct StreamRelay: Sendable {
     let writer: any ClientStreamWriter
     /// Called with the writer when the upstream ended the stream well, before its end reaches
     /// the client: what is kept of the answer (a Responses conversation) is kept by the time a
-    /// client that read the end asks to continue it.
-    let completed: @Sendable (any ClientStreamWriter) async -> Void
+    /// client that read the end asks to continue it. Nil when nothing is kept.
+    let completed: (@Sendable (any ClientStreamWriter) async -> Void)?
     let limits: StreamLimits
 
     struct Progress {
@@ -105,7 +105,7 @@ struct StreamRelay: Sendable {
             progress.writer.fail(to: &tail)
         } else if progress.sawDone {
             progress.writer.finish(to: &tail)
-            await completed(progress.writer)
+            await completed?(progress.writer)
         } else {
             // The stream broke after the first byte: no replay, an error event, and no end.
             await attempt.streamBroke()

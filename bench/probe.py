@@ -9,7 +9,9 @@
 
 URL is the full chat completions URL; KEY may be "" (straight to the upstream). Output is one JSON
 object on standard output, times in microseconds. Every wait is bounded by a timeout. The model is
-$BENCH_MODEL, else sluice-demo.
+$BENCH_MODEL, else sluice-demo. $BENCH_PROMPT_BYTES pads the prompt to about that many bytes (a long
+conversation); for `hold`, $BENCH_OPEN_CONCURRENCY opens at most that many streams at a time (as
+clients arrive over time) instead of all at once.
 """
 import asyncio
 import json
@@ -23,7 +25,8 @@ TIMEOUT = 30.0
 
 
 def body(stream):
-    payload = {"model": os.environ.get("BENCH_MODEL", "sluice-demo"), "max_tokens": 64, "messages": [{"role": "user", "content": "Say hello."}]}
+    prompt = "Say hello." + " x" * (int(os.environ.get("BENCH_PROMPT_BYTES", "0")) // 2)
+    payload = {"model": os.environ.get("BENCH_MODEL", "sluice-demo"), "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]}
     if stream:
         payload["stream"] = True
     return json.dumps(payload, separators=(",", ":")).encode()
@@ -130,18 +133,20 @@ async def run_hold(url, key, count, pid):
     parts = urlsplit(url)
     request = request_bytes(url, key, body(True))
     opened = []
+    gate = asyncio.Semaphore(int(os.environ.get("BENCH_OPEN_CONCURRENCY", "0")) or count)
 
     async def open_one():
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        writer.write(request)
-        await writer.drain()
-        seen = b""
-        while b"data:" not in seen:
-            chunk = await reader.read(65536)
-            if not chunk:
-                raise ConnectionError("stream closed before its first event")
-            seen += chunk
-        opened.append(writer)
+        async with gate:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(request)
+            await writer.drain()
+            seen = b""
+            while b"data:" not in seen:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise ConnectionError("stream closed before its first event")
+                seen += chunk
+            opened.append(writer)
 
     results = await asyncio.wait_for(asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True), TIMEOUT * 4)
     failures = [r for r in results if isinstance(r, Exception)]

@@ -97,9 +97,19 @@ def press(selector):
 
 
 def type_into(selector, text):
-    element = visible(selector)
-    element.clear()
-    element.send_keys(text)
+    """Types into a field until it holds `text`: a page that finishes loading while the keys go in
+    draws its form again, empty (a key was once made without the name typed for it)."""
+    visible(selector)
+
+    def holds_text(d):
+        element = d.find_element(By.CSS_SELECTOR, selector)
+        if element.get_attribute("value") == text:
+            return True
+        element.clear()
+        element.send_keys(text)
+        return False
+
+    wait.until(holds_text)
 
 
 def chat(key):

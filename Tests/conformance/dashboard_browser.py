@@ -26,7 +26,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, ARTIFACTS = sys.argv[1].rstrip("/"), sys.argv[2]
@@ -49,7 +49,8 @@ def browser():
 driver = browser()
 # Pages that refresh themselves (the pool, every 5 s) redraw their rows: an element found just
 # before a redraw goes stale, and the condition is simply asked again.
-wait = WebDriverWait(driver, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+# A click something covered (a toast, a page still moving) never reached its target: `press` tries again.
+wait = WebDriverWait(driver, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, ElementClickInterceptedException))
 results = {}
 
 
@@ -83,7 +84,7 @@ def click(selector):
 
 def press(selector):
     """Clicks a button in a row, centred first so that no toast covers it, found again if the
-    page redrew the row meanwhile."""
+    page redrew the row meanwhile, and clicked again if something still covered it."""
 
     def pressed(d):
         element = d.find_element(By.CSS_SELECTOR, selector)

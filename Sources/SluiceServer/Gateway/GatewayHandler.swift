@@ -120,9 +120,9 @@ struct GatewayHandler<API: ClientAPI>: Sendable {
             // The stream keeps the request only when the answer is kept, and never its body's
             // buffer: with a long conversation, the two copies of the body were most of what an
             // open stream held (docs/benchmarks.md).
-            let kept = request.withoutBodyBuffer
             let completed: (@Sendable (any ClientStreamWriter) async -> Void)? =
-                api.keeps(request) ? { @Sendable writer in await api.keep(.stream(writer), of: kept, key: key) } : nil
+                api.keeps(request)
+                ? { @Sendable [kept = request.withoutBodyBuffer] writer in await api.keep(.stream(writer), of: kept, key: key) } : nil
             let relay = StreamRelay(
                 charge: charge, attempt: attempt, outcome: outcome, upstream: upstream,
                 writer: recording == nil ? writer : TranscriptWriter(wrapping: writer), completed: completed, limits: streamLimits)

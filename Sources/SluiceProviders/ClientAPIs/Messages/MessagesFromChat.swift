@@ -41,12 +41,11 @@ public enum MessagesFromChat {
     /// A tool call's arguments as the `input` object Anthropic's `tool_use` carries, as compact
     /// JSON text: `{}` when they are not an object.
     static func input(fromArguments arguments: String?) -> [UInt8] {
-        guard let arguments else { return Array("{}".utf8) }
-        let compact: String?? = Data(arguments.utf8).withUnsafeBytes { bytes in
-            try? JSONReader.read(bytes) { reader in try reader.peekKind() == .object ? try reader.readCompactText() : nil }
+        guard var arguments else { return Array("{}".utf8) }
+        let object = arguments.withUTF8 { bytes in
+            try? JSONReader.read(UnsafeRawBufferPointer(bytes)) { reader in try reader.peekKind() == .object ? reader.readCompactText() : nil }
         }
-        guard case .some(.some(let object)) = compact else { return Array("{}".utf8) }
-        return Array(object.utf8)
+        return Array((object ?? "{}").utf8)
     }
 
     /// A `chat.completion` as a `message`; nil when the body is not a completion.
